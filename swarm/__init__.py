@@ -1,0 +1,91 @@
+"""swarm: run many Claude agents at once, each forked off one shared base session.
+
+The public API is re-exported here; the implementation lives in focused modules.
+"""
+
+from __future__ import annotations
+
+from .backends import create_backend
+from .backends.base import AgentOutcome, AgentRequest, AgentSink, Backend, BaseRequest, BaseSession
+from .backends.simulated import SimulatedBackend
+from .errors import (
+    APIError,
+    BackendError,
+    BackendUnavailable,
+    IntegrityError,
+    NotFoundError,
+    PlanError,
+    StoreError,
+    SwarmError,
+    TransientAPIError,
+    UsageError,
+)
+from .events import EventKind, SwarmEvent
+from .executor import ExecutorOptions, ParallelSwarmExecutor, SkipAgent
+from .lineage import history, lineage
+from .logging import configure_logging
+from .plan import AgentSpec, Plan, Priority, load_plan, parse_plan
+from .records import (
+    AgentResult,
+    AgentStatus,
+    Checkpoint,
+    Message,
+    RunRecord,
+    RunStatus,
+    SessionRecord,
+    SwarmMetrics,
+    SwarmResult,
+    Usage,
+)
+from .stores import MemoryStore, SQLiteStore, Store, open_store
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APIError",
+    "AgentOutcome",
+    "AgentRequest",
+    "AgentResult",
+    "AgentSink",
+    "AgentSpec",
+    "AgentStatus",
+    "Backend",
+    "BackendError",
+    "BackendUnavailable",
+    "BaseRequest",
+    "BaseSession",
+    "Checkpoint",
+    "EventKind",
+    "ExecutorOptions",
+    "IntegrityError",
+    "MemoryStore",
+    "Message",
+    "NotFoundError",
+    "ParallelSwarmExecutor",
+    "Plan",
+    "PlanError",
+    "Priority",
+    "RunRecord",
+    "RunStatus",
+    "SQLiteStore",
+    "SessionRecord",
+    "SimulatedBackend",
+    "SkipAgent",
+    "Store",
+    "StoreError",
+    "SwarmError",
+    "SwarmEvent",
+    "SwarmMetrics",
+    "SwarmResult",
+    "TransientAPIError",
+    "Usage",
+    "UsageError",
+    "__version__",
+    "configure_logging",
+    "create_backend",
+    "history",
+    "lineage",
+    "load_plan",
+    "open_store",
+    "parse_plan",
+]

@@ -1,0 +1,67 @@
+"""Backends: what actually runs an agent.
+
+- ``simulated``: deterministic stand-ins, offline and free (benchmarks, rehearsing a schedule);
+- ``claude``: real Claude Code sessions through claude-agent-sdk.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import BackendUnavailable, UsageError
+from ..plan import BackendSpec
+from ..stores.base import Store
+from .base import AgentOutcome, AgentRequest, AgentSink, Backend, BaseRequest, BaseSession
+from .simulated import SimulatedBackend, SimulatedSettings
+
+BACKEND_NAMES = ("simulated", "claude", "anthropic")
+
+__all__ = [
+    "BACKEND_NAMES",
+    "AgentOutcome",
+    "AgentRequest",
+    "AgentSink",
+    "Backend",
+    "BaseRequest",
+    "BaseSession",
+    "SimulatedBackend",
+    "SimulatedSettings",
+    "claude_credentials_available",
+    "create_backend",
+]
+
+
+def claude_credentials_available() -> bool:
+    """True when an API key is set or a Claude Code login exists for this user."""
+    if os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("CLAUDE_CODE_OAUTH_TOKEN"):
+        return True
+    config_dir = Path(os.environ.get("CLAUDE_CONFIG_DIR") or Path.home() / ".claude")
+    return (config_dir / ".credentials.json").is_file()
+
+
+def choose_backend_name(requested: str | None) -> str:
+    """The backend to use when a plan and the command line may name none."""
+    if requested is not None:
+        if requested not in BACKEND_NAMES:
+            raise UsageError(
+                f"unknown backend {requested!r}; expected one of {', '.join(BACKEND_NAMES)}"
+            )
+        return requested
+    if claude_credentials_available():
+        return "claude"
+    raise BackendUnavailable(
+        "no backend named and no Claude credentials found (ANTHROPIC_API_KEY or a Claude "
+        "login). Rehearse the plan for free with real Claude Code sessions against the "
+        "bundled fake API: `--backend claude --rehearse`; or run it offline with "
+        "`--backend simulated`."
+    )
+
+
+def create_backend(spec: BackendSpec, store: Store, name: str | None = None) -> Backend:
+    """Build the backend a plan's ``backend`` section (or an override) names."""
+    chosen = choose_backend_name(name or spec.name)
+    if chosen == "simulated":
+        sim = spec.simulated.model_dump(exclude_none=True)
+        return SimulatedBackend(store, seed=spec.seed, settings=SimulatedSettings().merged(sim))
+    raise BackendUnavailable(f"the {chosen!r} backend is not available in this build")

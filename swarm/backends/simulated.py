@@ -1,0 +1,160 @@
+"""The ``simulated`` backend: deterministic stand-in agents for offline runs and benchmarks.
+
+It has the session semantics of a real backend (a base session, a new session
+id per fork, parent id, fork point, message uuids), so a plan runs unchanged
+on either. Durations, tokens and failures come from a seed and the agent id;
+session and message ids also mix in the run id so runs never collide in a
+store. Its output says plainly that no model was called.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from ..errors import BackendError, NotFoundError
+from ..lineage import history
+from ..records import Message, Usage
+from ..stores.base import Store
+from .base import AgentOutcome, AgentRequest, AgentSink, BaseRequest, BaseSession
+
+SIMULATED_MARK = "[simulated: no model was called]"
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedSettings:
+    """Per-agent behaviour; plan-wide values are overridden by an agent's own."""
+
+    latency_s: float = 1.0
+    jitter: float = 0.0
+    input_tokens: int = 1000
+    output_tokens: int = 200
+    failure_rate: float = 0.0
+    turns: int = 1
+
+    def merged(self, overrides: Mapping[str, Any] | None) -> SimulatedSettings:
+        if not overrides:
+            return self
+        values = {k: v for k, v in overrides.items() if v is not None}
+        return SimulatedSettings(**{**self._asdict(), **values})
+
+    def _asdict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+class SimulatedBackend:
+    """Agents that sleep for a seeded duration and answer with marked placeholder text."""
+
+    name = "simulated"
+
+    def __init__(
+        self, store: Store, *, seed: int = 0, settings: SimulatedSettings | None = None
+    ) -> None:
+        self._store = store
+        self._seed = seed
+        self._settings = settings or SimulatedSettings()
+
+    def duration_of(self, agent_id: str, overrides: Mapping[str, Any] | None = None) -> float:
+        """The seeded duration of an agent: mean ``latency_s`` times a log-normal factor."""
+        settings = self._settings.merged(overrides)
+        rng = random.Random(f"{self._seed}:{agent_id}:duration")
+        sigma = settings.jitter
+        factor = math.exp(rng.gauss(0.0, sigma) - sigma * sigma / 2) if sigma else 1.0
+        return settings.latency_s * factor
+
+    async def open_base(self, request: BaseRequest, sink: AgentSink) -> BaseSession:
+        if request.session_id is not None:
+            return await self._existing_base(request)
+        rng = random.Random(f"{request.run_id}:base")
+        session_id = _uuid(rng)
+        await sink.session_started(session_id, metadata={"simulated": True})
+        settings = self._settings
+        prompt = request.prompt or ""
+        user = Message(_uuid(rng), session_id, "user", prompt)
+        await sink.message(user)
+        await trio.sleep(settings.latency_s)
+        usage = Usage(input_tokens=settings.input_tokens, output_tokens=settings.output_tokens)
+        reply = Message(
+            _uuid(rng),
+            session_id,
+            "assistant",
+            f"{SIMULATED_MARK} base session built from a {len(prompt)}-character prompt",
+            parent_uuid=user.uuid,
+            usage=usage,
+        )
+        await sink.message(reply)
+        return BaseSession(session_id, fork_point=None, usage=usage)
+
+    async def _existing_base(self, request: BaseRequest) -> BaseSession:
+        assert request.session_id is not None
+        try:
+            await history(self._store, request.session_id, upto=request.at)
+        except NotFoundError as exc:
+            raise BackendError(f"base session: {exc}") from None
+        return BaseSession(request.session_id, fork_point=request.at)
+
+    async def run_agent(self, request: AgentRequest, sink: AgentSink) -> AgentOutcome:
+        settings = self._settings.merged(request.options.get("simulated"))
+        if request.fork_point is not None:
+            try:
+                await history(self._store, request.parent_session_id, upto=request.fork_point)
+            except NotFoundError as exc:
+                raise BackendError(f"fork_at: {exc}") from None
+        # A resumed session needs fresh message uuids, not a replay of the first attempt's.
+        ids = (
+            random.Random()
+            if request.resume_session_id
+            else random.Random(f"{request.run_id}:{request.agent_id}:ids")
+        )
+        behaviour = random.Random(f"{self._seed}:{request.agent_id}:failure")
+        session_id = request.resume_session_id or _uuid(ids)
+        await sink.session_started(session_id, metadata={"simulated": True})
+        user = Message(_uuid(ids), session_id, "user", request.prompt, parent_uuid=None)
+        await sink.message(user)
+
+        duration = self.duration_of(request.agent_id, request.options.get("simulated"))
+        turns = max(1, min(settings.turns, request.max_turns or settings.turns))
+        fails_at = (
+            behaviour.randrange(turns) if behaviour.random() < settings.failure_rate else None
+        )
+        per_turn = Usage(input_tokens=settings.input_tokens, output_tokens=settings.output_tokens)
+        usage = Usage()
+        parent = user.uuid
+        text = ""
+        for turn in range(turns):
+            await trio.sleep(duration / turns)
+            if turn == fails_at:
+                raise BackendError(
+                    f"simulated failure at turn {turn + 1} (failure_rate={settings.failure_rate})"
+                )
+            usage = usage + per_turn
+            text = (
+                f"{SIMULATED_MARK} agent {request.agent_id}, turn {turn + 1}/{turns}: "
+                f"placeholder for an answer to {request.prompt[:60]!r}"
+            )
+            reply = Message(
+                _uuid(ids), session_id, "assistant", text, parent_uuid=parent, usage=per_turn
+            )
+            await sink.message(reply)
+            parent = reply.uuid
+        return AgentOutcome(
+            session_id=session_id,
+            output=text,
+            turns=turns,
+            usage=usage,
+            cost_usd=0.0,
+            output_is_simulated=True,
+        )
+
+    async def aclose(self) -> None:
+        return None

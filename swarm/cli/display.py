@@ -1,0 +1,150 @@
+"""Progress while a run goes: a live table on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+import trio
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from ..events import EventKind, SwarmEvent
+from ..records import AgentResult, AgentStatus, SwarmResult
+
+STATUS_STYLE = {
+    AgentStatus.PENDING: "dim",
+    AgentStatus.RUNNING: "cyan",
+    AgentStatus.SUCCEEDED: "green",
+    AgentStatus.FAILED: "red",
+    AgentStatus.TIMED_OUT: "magenta",
+    AgentStatus.CANCELLED: "yellow",
+    AgentStatus.SKIPPED: "dim",
+}
+
+
+class _Row:
+    __slots__ = ("result", "started", "turns")
+
+    def __init__(self, result: AgentResult) -> None:
+        self.result = result
+        self.started: float | None = None
+        self.turns = 0
+
+
+def _progress_table(rows: dict[str, _Row], now: float, title: str) -> Table:
+    table = Table(title=title, title_justify="left", expand=False)
+    for column in ("agent", "priority", "status", "time", "turns", "tokens", "note"):
+        table.add_column(column, no_wrap=column != "note")
+    for agent_id, row in rows.items():
+        result = row.result
+        if result.duration_s is not None:
+            elapsed = f"{result.duration_s:.1f}s"
+        elif row.started is not None:
+            elapsed = f"{now - row.started:.1f}s"
+        else:
+            elapsed = ""
+        style = STATUS_STYLE[result.status]
+        table.add_row(
+            agent_id,
+            result.priority,
+            f"[{style}]{result.status.value}[/]",
+            elapsed,
+            str(result.turns or row.turns or ""),
+            str(result.usage.total or ""),
+            (result.error or "")[:60],
+        )
+    return table
+
+
+def summary_table(result: SwarmResult) -> Table:
+    """The table printed when a run ends."""
+    m = result.metrics
+    table = Table(title=f"run {result.run_id}: {result.status.value}", title_justify="left")
+    for column in ("agent", "status", "duration", "turns", "tokens in/out/cache", "cost", "note"):
+        table.add_column(column)
+    for agent in result.agents.values():
+        u = agent.usage
+        note = agent.error or ""
+        if agent.succeeded and agent.output_is_simulated:
+            note = "simulated (no model called)"
+        table.add_row(
+            agent.agent_id,
+            f"[{STATUS_STYLE[agent.status]}]{agent.status.value}[/]",
+            "-" if agent.duration_s is None else f"{agent.duration_s:.2f}s",
+            str(agent.turns),
+            f"{u.input_tokens}/{u.output_tokens}/{u.cache_read_tokens + u.cache_creation_tokens}",
+            f"${agent.cost_usd:.4f}",
+            note[:70],
+        )
+    table.caption = (
+        f"wall {m.wall_s:.2f}s (base {m.base_s:.2f}s, agents {m.agents_wall_s:.2f}s) · "
+        f"agent time {m.total_agent_s:.2f}s · speedup {m.speedup:.2f}x · "
+        f"efficiency {m.efficiency:.0%} of bound {m.makespan_lower_bound_s:.2f}s · "
+        f"peak {m.peak_concurrency}/{m.max_parallel} · tokens {m.usage.total} · "
+        f"${m.cost_usd:.4f} · retries {m.retries}"
+    )
+    return table
+
+
+def _plain_line(event: SwarmEvent) -> str | None:
+    stamp = f"{event.elapsed_s:8.2f}s"
+    if event.kind is EventKind.BASE_STARTED:
+        return f"{stamp}  base      building the base session"
+    if event.kind is EventKind.BASE_READY:
+        return f"{stamp}  base      ready ({event.detail})"
+    if event.kind is EventKind.STARTED:
+        return f"{stamp}  started   {event.agent_id}"
+    if event.kind is EventKind.RETRY:
+        return f"{stamp}  retry     {event.agent_id}: {event.detail}"
+    if event.kind is EventKind.FINISHED and event.result is not None:
+        r = event.result
+        extra = f" ({r.error})" if r.error else ""
+        took = f" in {r.duration_s:.2f}s" if r.duration_s is not None else ""
+        return f"{stamp}  {r.status.value:<9} {r.agent_id}{took}{extra}"
+    return None
+
+
+async def show_progress(
+    events: trio.MemoryReceiveChannel[SwarmEvent],
+    *,
+    live: bool,
+    stream: TextIO | None = None,
+) -> None:
+    """Consume a run's events until the channel closes, drawing progress."""
+    out = stream or sys.stderr
+    if not live:
+        async with events:
+            async for event in events:
+                line = _plain_line(event)
+                if line is not None:
+                    print(line, file=out, flush=True)
+        return
+    console = Console(file=out)
+    rows: dict[str, _Row] = {}
+    title = "starting"
+    now = 0.0
+    with Live(console=console, refresh_per_second=8, transient=False) as screen:
+        async with events:
+            async for event in events:
+                now = event.elapsed_s
+                if event.kind is EventKind.RUN_STARTED:
+                    title = f"run {event.run_id}"
+                elif event.kind is EventKind.BASE_STARTED:
+                    title = f"run {event.run_id}: building the base session"
+                elif event.kind is EventKind.BASE_READY:
+                    title = f"run {event.run_id}: agents running"
+                elif event.agent_id is not None and event.result is not None:
+                    row = rows.setdefault(event.agent_id, _Row(event.result))
+                    row.result = event.result
+                    if event.kind is EventKind.STARTED:
+                        row.started = event.elapsed_s
+                elif (
+                    event.kind is EventKind.MESSAGE
+                    and event.agent_id in rows
+                    and event.message is not None
+                    and event.message.role == "assistant"
+                ):
+                    rows[event.agent_id].turns += 1
+                screen.update(_progress_table(rows, now, title))

@@ -1,0 +1,174 @@
+"""``swarm run`` and ``swarm validate`` / ``swarm schema``."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import trio
+import typer
+from rich.console import Console
+
+from ..backends import create_backend
+from ..events import SwarmEvent
+from ..executor import ParallelSwarmExecutor
+from ..plan import Plan, load_plan, plan_json_schema
+from ..records import RunStatus, SwarmResult
+from ..stores import open_store
+from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app
+from .common import JsonOption, StoreOption, print_json
+from .display import show_progress, summary_table
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="Configuration merged under the plan (default: configs/default.yaml)."
+    ),
+]
+
+
+def _load(plan_path: Path, config: Path | None) -> Plan:
+    return load_plan(plan_path, config_path=config)
+
+
+def apply_overrides(
+    plan: Plan,
+    *,
+    max_parallel: int | None = None,
+    mode: str | None = None,
+    backend: str | None = None,
+    store: str | None = None,
+) -> Plan:
+    """The plan with command-line overrides applied (validated like the plan itself)."""
+    sections: dict[str, dict[str, Any]] = {}
+    if max_parallel is not None:
+        sections.setdefault("execution", {})["max_parallel"] = max_parallel
+    if mode is not None:
+        sections.setdefault("execution", {})["mode"] = mode
+    if backend is not None:
+        sections.setdefault("backend", {})["name"] = backend
+    if store is not None:
+        sections.setdefault("store", {})["url"] = store
+    return plan.with_overrides(**sections) if sections else plan
+
+
+async def _watch_interrupts(executor: ParallelSwarmExecutor, hard: trio.CancelScope) -> None:
+    """First Ctrl-C stops the run gracefully; a second cancels at once (records still kept)."""
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        count = 0
+        async for _ in signals:
+            count += 1
+            if count == 1:
+                print("swarm: stopping (Ctrl-C again to cancel at once)", file=sys.stderr)
+                executor.cancel("interrupted by the user")
+            else:
+                hard.cancel()
+
+
+async def execute_plan(
+    plan: Plan, *, plan_path: str | None, progress: str, backend_name: str | None = None
+) -> SwarmResult:
+    """Open the store and backend a plan names, and run it with progress display."""
+    async with open_store(plan.store.url) as store:
+        backend = create_backend(plan.backend, store, backend_name)
+        try:
+            executor = ParallelSwarmExecutor(backend, store)
+            send, receive = trio.open_memory_channel[SwarmEvent](256)
+            result: SwarmResult | None = None
+            with trio.CancelScope() as hard:
+                async with trio.open_nursery() as nursery:
+                    if progress == "none":
+                        nursery.start_soon(_drain, receive)
+                    else:
+                        nursery.start_soon(lambda: show_progress(receive, live=progress == "live"))
+                    watcher = trio.CancelScope()
+
+                    async def watch() -> None:
+                        with watcher:
+                            await _watch_interrupts(executor, hard)
+
+                    nursery.start_soon(watch)
+                    result = await executor.run(plan, events=send, plan_path=plan_path)
+                    watcher.cancel()
+            if result is None:
+                raise KeyboardInterrupt
+            return result
+        finally:
+            with trio.CancelScope(shield=True):
+                await backend.aclose()
+
+
+async def _drain(receive: trio.MemoryReceiveChannel[SwarmEvent]) -> None:
+    async with receive:
+        async for _ in receive:
+            pass
+
+
+@app.command()
+def run(
+    plan_file: Annotated[Path, typer.Argument(metavar="PLAN", help="The plan YAML file.")],
+    max_parallel: Annotated[
+        int | None, typer.Option("--max-parallel", min=1, help="Override execution.max_parallel.")
+    ] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="window (default) or batch.")] = None,
+    backend: Annotated[
+        str | None, typer.Option("--backend", help="simulated, claude or anthropic.")
+    ] = None,
+    store: StoreOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress, one summary line.")
+    ] = False,
+) -> int:
+    """Run a plan: fork every agent off the base session, in parallel."""
+    if mode is not None and mode not in ("window", "batch"):
+        raise typer.BadParameter("expected window or batch", param_hint="--mode")
+    plan = apply_overrides(
+        _load(plan_file, config), max_parallel=max_parallel, mode=mode, backend=backend, store=store
+    )
+    progress = "none" if (as_json or quiet) else ("live" if sys.stderr.isatty() else "plain")
+    result = trio.run(lambda: execute_plan(plan, plan_path=str(plan_file), progress=progress))
+    if as_json:
+        print_json(result.to_dict())
+    elif quiet:
+        m = result.metrics
+        print(
+            f"run {result.run_id}: {result.status.value}; wall {m.wall_s:.2f}s, "
+            f"speedup {m.speedup:.2f}x, efficiency {m.efficiency:.0%}"
+        )
+    else:
+        Console().print(summary_table(result))
+        print(f"see it again: swarm runs show {result.run_id}")
+    if result.status is RunStatus.INTERRUPTED:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if result.succeeded else EXIT_FAILED
+
+
+@app.command()
+def validate(
+    plan_file: Annotated[Path, typer.Argument(metavar="PLAN", help="The plan YAML file.")],
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> int:
+    """Check a plan and print what would run; exit 2 with file:line: field errors if bad."""
+    plan = _load(plan_file, config)
+    if as_json:
+        print_json(plan.model_dump(mode="json"))
+        return EXIT_OK
+    e = plan.execution
+    print(
+        f"{plan_file}: ok: {len(plan.agents)} agents, max_parallel {e.max_parallel}, "
+        f"mode {e.mode}, backend {plan.backend.name or '(auto)'}, store {plan.store.url}"
+    )
+    return EXIT_OK
+
+
+@app.command()
+def schema() -> int:
+    """Print the JSON Schema of the plan format (for editors)."""
+    print(json.dumps(plan_json_schema(), indent=2))
+    return EXIT_OK

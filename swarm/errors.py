@@ -1,0 +1,100 @@
+"""The one exception hierarchy of swarm.
+
+    SwarmError
+    ├── PlanError            a plan or configuration file is invalid (exit code 2)
+    ├── UsageError           a command-line argument or API call is invalid (exit code 2)
+    ├── StoreError           the store cannot be opened, read or written
+    │   ├── NotFoundError    a run, agent, session or checkpoint id is unknown
+    │   └── IntegrityError   a record failed its checksum or the schema is unknown
+    └── BackendError         a backend could not run an agent or build a base session
+        ├── BackendUnavailable  the backend cannot run here (no API key, no CLI)
+        └── APIError         the model API answered with an error
+            └── TransientAPIError  429, 529, 5xx, connection refused or dropped
+
+Every message names what was wrong and what was expected, so the CLI can print
+it as is; no command ever shows a traceback for one of these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SwarmError(Exception):
+    """Base class of every error swarm raises on purpose."""
+
+    exit_code: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class PlanIssue:
+    """One problem found in a plan: where it is and what was expected."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
+
+
+class PlanError(SwarmError):
+    """A plan (or the configuration merged under it) is invalid."""
+
+    exit_code = 2
+
+    def __init__(self, issues: list[PlanIssue]) -> None:
+        self.issues = issues
+        super().__init__("\n".join(str(issue) for issue in issues))
+
+
+class UsageError(SwarmError):
+    """An argument given on the command line or to the Python API is invalid."""
+
+    exit_code = 2
+
+
+class StoreError(SwarmError):
+    """The store could not be opened, read or written."""
+
+
+class NotFoundError(StoreError):
+    """No record has the id that was asked for."""
+
+    exit_code = 2
+
+
+class IntegrityError(StoreError):
+    """A stored record does not match its checksum, or the schema is unknown."""
+
+
+class BackendError(SwarmError):
+    """A backend failed to build a base session or to run an agent."""
+
+
+class BackendUnavailable(BackendError):
+    """The backend cannot run on this machine as configured."""
+
+    exit_code = 2
+
+
+class APIError(BackendError):
+    """The model API answered with an error; ``status`` is its HTTP status if known."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message if status is None else f"HTTP {status}: {message}")
+
+
+class TransientAPIError(APIError):
+    """An API error worth retrying: 429, 529, 5xx, or a refused or dropped connection."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after_s: float | None = None
+    ) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(message, status=status)

@@ -1,0 +1,79 @@
+"""structlog set-up: run and agent ids bound per task, secrets redacted, text or JSON."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from collections.abc import Iterable, MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+_SECRET_NAMES = re.compile(r"(api[_-]?key|token|secret|password|authorization|credential)", re.I)
+_SECRET_VALUES = re.compile(r"\b(sk-ant-[A-Za-z0-9_\-]{8,}|sk-[A-Za-z0-9]{20,})")
+REDACTED = "[redacted]"
+
+
+def secret_values(environ: MutableMapping[str, str] | None = None) -> list[str]:
+    """Values of environment variables whose names look like secrets."""
+    env = os.environ if environ is None else environ
+    return [v for k, v in env.items() if _SECRET_NAMES.search(k) and len(v) >= 8]
+
+
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with API-key-shaped strings and the given secret values replaced."""
+    for value in secrets:
+        if value:
+            text = text.replace(value, REDACTED)
+    return _SECRET_VALUES.sub(REDACTED, text)
+
+
+class RedactSecrets:
+    """A structlog processor that never lets a key or token reach a log line."""
+
+    def __init__(self, environ: MutableMapping[str, str] | None = None) -> None:
+        self._secrets = secret_values(environ)
+
+    def _clean(self, key: str, value: Any) -> Any:
+        if _SECRET_NAMES.search(key) and isinstance(value, str) and value:
+            return REDACTED
+        if isinstance(value, str):
+            return redact_text(value, self._secrets)
+        if isinstance(value, dict):
+            return {k: self._clean(str(k), v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._clean(key, v) for v in value]
+        return value
+
+    def __call__(
+        self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        for key in list(event_dict):
+            event_dict[key] = self._clean(key, event_dict[key])
+        return event_dict
+
+
+def configure_logging(
+    level: str = "warning", *, json: bool = False, stream: TextIO | None = None
+) -> None:
+    """Configure structlog for the CLI or a script: level, renderer and redaction."""
+    numeric = logging.getLevelNamesMapping().get(level.upper())
+    if numeric is None:
+        raise ValueError(f"unknown log level {level!r} (debug, info, warning, error)")
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            RedactSecrets(),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
+        cache_logger_on_first_use=False,
+    )

@@ -1,0 +1,305 @@
+"""Records that flow between the executor, backends and stores.
+
+They are frozen dataclasses: cheap to build by the ten thousand, safe to share
+between tasks, and turned into JSON by ``to_dict`` for stores and ``--json``.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import UTC, datetime
+from typing import Any, Self
+
+
+def utc_now() -> str:
+    """The current wall-clock time as an ISO-8601 string in UTC."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class AgentStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (AgentStatus.PENDING, AgentStatus.RUNNING)
+
+
+class RunStatus(enum.StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    BUDGET_EXHAUSTED = "budget_exhausted"
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts of one message, one agent or a whole run."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_tokens: int = 0
+    cache_read_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cache_creation_tokens + other.cache_creation_tokens,
+            self.cache_read_tokens + other.cache_read_tokens,
+        )
+
+    @property
+    def total(self) -> int:
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_creation_tokens
+            + self.cache_read_tokens
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Usage:
+        if not data:
+            return cls()
+        return cls(**{f.name: int(data.get(f.name, 0) or 0) for f in fields(cls)})
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message of a session, identified by its uuid.
+
+    ``content`` is the readable text; ``raw`` keeps the backend's own form
+    (content blocks, tool uses) when there is one.
+    """
+
+    uuid: str
+    session_id: str
+    role: str
+    content: str
+    created_at: str = field(default_factory=utc_now)
+    parent_uuid: str | None = None
+    usage: Usage = Usage()
+    raw: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Message:
+        data = dict(data)
+        data["usage"] = Usage.from_dict(data.get("usage"))
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A session and where it came from.
+
+    A fork is a pointer, not a copy: ``parent_session_id`` and ``fork_point``
+    (a message uuid of the parent's history) say which history it continues;
+    its own messages are only the ones it added.
+    """
+
+    session_id: str
+    backend: str
+    run_id: str | None = None
+    agent_id: str | None = None
+    parent_session_id: str | None = None
+    fork_point: str | None = None
+    model: str | None = None
+    created_at: str = field(default_factory=utc_now)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SessionRecord:
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentResult:
+    """What became of one agent: the record the store keeps and ``run`` returns."""
+
+    agent_id: str
+    status: AgentStatus = AgentStatus.PENDING
+    priority: str = "medium"
+    output: str | None = None
+    session_id: str | None = None
+    parent_session_id: str | None = None
+    fork_point: str | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+    duration_s: float | None = None
+    turns: int = 0
+    usage: Usage = Usage()
+    cost_usd: float = 0.0
+    retries: int = 0
+    error: str | None = None
+    output_is_simulated: bool = False
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is AgentStatus.SUCCEEDED
+
+    def evolve(self, **changes: Any) -> AgentResult:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AgentResult:
+        data = dict(data)
+        data["status"] = AgentStatus(data["status"])
+        data["usage"] = Usage.from_dict(data.get("usage"))
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class SwarmMetrics:
+    """Figures for a whole run; times are in seconds.
+
+    ``agents_wall_s`` is the scheduling phase (first agent start to last end);
+    ``speedup`` is total agent time over it, ``efficiency`` the makespan lower
+    bound ``max(longest agent, total work / max_parallel)`` over it.
+    """
+
+    wall_s: float = 0.0
+    base_s: float = 0.0
+    agents_wall_s: float = 0.0
+    total_agent_s: float = 0.0
+    longest_agent_s: float = 0.0
+    speedup: float = 0.0
+    peak_concurrency: int = 0
+    max_parallel: int = 0
+    makespan_lower_bound_s: float = 0.0
+    efficiency: float = 0.0
+    usage: Usage = Usage()
+    cost_usd: float = 0.0
+    retries: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SwarmMetrics:
+        data = dict(data)
+        data["usage"] = Usage.from_dict(data.get("usage"))
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """A run as the store keeps it: its plan, status and final metrics."""
+
+    run_id: str
+    plan: dict[str, Any]
+    status: RunStatus = RunStatus.RUNNING
+    name: str | None = None
+    plan_path: str | None = None
+    backend: str | None = None
+    base_session_id: str | None = None
+    created_at: str = field(default_factory=utc_now)
+    updated_at: str = field(default_factory=utc_now)
+    ended_at: str | None = None
+    metrics: SwarmMetrics | None = None
+    error: str | None = None
+
+    def evolve(self, **changes: Any) -> RunRecord:
+        return replace(self, updated_at=utc_now(), **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        data = dict(data)
+        data["status"] = RunStatus(data["status"])
+        if data.get("metrics") is not None:
+            data["metrics"] = SwarmMetrics.from_dict(data["metrics"])
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A named point in a session: a message uuid plus what it cost to get there."""
+
+    checkpoint_id: str
+    session_id: str
+    message_uuid: str
+    message_count: int
+    usage: Usage = Usage()
+    cost_usd: float = 0.0
+    files_modified: tuple[str, ...] = ()
+    created_at: str = field(default_factory=utc_now)
+    description: str = ""
+    kind: str = "auto"  # auto | final | fork | named
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["files_modified"] = list(self.files_modified)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
+        data = dict(data)
+        data["usage"] = Usage.from_dict(data.get("usage"))
+        data["files_modified"] = tuple(data.get("files_modified") or ())
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class SwarmResult:
+    """What ``ParallelSwarmExecutor.run`` returns."""
+
+    run_id: str
+    status: RunStatus
+    base_session_id: str | None
+    agents: dict[str, AgentResult]
+    metrics: SwarmMetrics
+    error: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is RunStatus.SUCCEEDED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "status": self.status.value,
+            "base_session_id": self.base_session_id,
+            "error": self.error,
+            "agents": [a.to_dict() for a in self.agents.values()],
+            "metrics": self.metrics.to_dict(),
+        }
+
+    @classmethod
+    def from_records(cls, run: RunRecord, agents: list[AgentResult]) -> Self:
+        return cls(
+            run_id=run.run_id,
+            status=run.status,
+            base_session_id=run.base_session_id,
+            agents={a.agent_id: a for a in agents},
+            metrics=run.metrics or SwarmMetrics(),
+            error=run.error,
+        )

@@ -1,0 +1,70 @@
+"""The store plug-in point.
+
+A store keeps runs, agents, sessions (with their lineage), every message of
+every session, and checkpoints. Implementations: :class:`~swarm.stores.memory.MemoryStore`
+(a real fake for tests) and :class:`~swarm.stores.sqlite.SQLiteStore` (the embedded
+default). Every implementation passes ``swarm.testing.store_conformance``.
+
+Writes are idempotent upserts keyed by ids, so a retried or replayed write
+never duplicates a record; messages are keyed by ``(session_id, uuid)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from ..records import AgentResult, Checkpoint, Message, RunRecord, SessionRecord
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Persistence for runs, agents, sessions, messages and checkpoints."""
+
+    async def save_run(self, run: RunRecord) -> None:
+        """Insert or replace a run record."""
+        ...
+
+    async def get_run(self, run_id: str) -> RunRecord | None: ...
+
+    async def list_runs(self, limit: int | None = None) -> list[RunRecord]:
+        """Runs, newest first."""
+        ...
+
+    async def delete_run(self, run_id: str) -> None:
+        """Delete a run with its agents, sessions, messages and checkpoints."""
+        ...
+
+    async def save_agents(self, run_id: str, agents: Sequence[AgentResult]) -> None:
+        """Insert or replace agent records of a run, all in one transaction."""
+        ...
+
+    async def list_agents(self, run_id: str) -> list[AgentResult]:
+        """A run's agents in the order they were first saved."""
+        ...
+
+    async def save_session(self, session: SessionRecord) -> None: ...
+
+    async def get_session(self, session_id: str) -> SessionRecord | None: ...
+
+    async def list_sessions(self, run_id: str | None = None) -> list[SessionRecord]:
+        """Sessions, oldest first, optionally of one run."""
+        ...
+
+    async def append_messages(self, session_id: str, messages: Sequence[Message]) -> None:
+        """Append messages to a session; a uuid already stored there is ignored."""
+        ...
+
+    async def get_messages(self, session_id: str) -> list[Message]:
+        """The messages a session added itself, in order (not its parent's)."""
+        ...
+
+    async def save_checkpoint(self, checkpoint: Checkpoint) -> None: ...
+
+    async def list_checkpoints(self, session_id: str | None = None) -> list[Checkpoint]:
+        """Checkpoints, oldest first, optionally of one session."""
+        ...
+
+    async def delete_checkpoints(self, checkpoint_ids: Sequence[str]) -> None: ...
+
+    async def aclose(self) -> None: ...
