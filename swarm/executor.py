@@ -288,6 +288,9 @@ class _Run:
                             await self._schedule_batches(nursery)
                         else:
                             await self._schedule_window(nursery)
+        except trio.Cancelled:
+            self._cancelled_by_caller()
+            raise
         except StoreError as exc:
             error = exc
             raise
@@ -297,6 +300,8 @@ class _Run:
             if store_errors is not None and rest is None:
                 error = _first_leaf(store_errors)
                 raise error from None
+            if group.subgroup(trio.Cancelled) is not None:
+                self._cancelled_by_caller()
             raise
         finally:
             with trio.move_on_after(self.executor.options.final_write_grace_s) as scope:
@@ -316,6 +321,10 @@ class _Run:
                 f"{self.executor.options.final_write_grace_s} s"
             )
         return result
+
+    def _cancelled_by_caller(self) -> None:
+        if self.stop_reason is None:
+            self.stop_reason, self.stop_status = "cancelled by the caller", RunStatus.INTERRUPTED
 
     async def _open_base(self) -> BaseSession | None:
         base = self.plan.base

@@ -183,7 +183,10 @@ class Plan(_Model):
         data = self.model_dump(mode="json", exclude_none=False)
         for section, values in sections.items():
             data[section] = _deep_merge(data.get(section) or {}, dict(values))
-        return Plan.model_validate(data)
+        try:
+            return Plan.model_validate(data)
+        except ValidationError as exc:
+            raise PlanError(_issues(exc, [], "<override>")) from None
 
 
 def _find_cycle(agents: list[AgentSpec]) -> list[str] | None:
@@ -284,14 +287,15 @@ def _issues(
         loc = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
         field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc)
         field = field.replace(".[", "[")
-        file, line = fallback_file, None
+        # The source that knows the longest prefix of the field's path wins; the
+        # plan comes first, so it wins ties over the configuration beneath it.
+        file, line, depth = fallback_file, None, -1
         for source_file, lines in sources:
             probe = loc
             while probe and probe not in lines:
                 probe = probe[:-1]
-            if probe in lines:
-                file, line = source_file, lines[probe]
-                break
+            if probe in lines and len(probe) > depth:
+                file, line, depth = source_file, lines[probe], len(probe)
         issues.append(PlanIssue(file, line, field, _describe(error)))
     return issues
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
-import click
 import typer
 
 from ..errors import SwarmError
@@ -48,25 +47,31 @@ def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``swarm`` console script; returns the exit code."""
+    """Entry point of the ``swarm`` console script; returns the exit code.
+
+    Commands return their exit code. typer's own usage errors (TyperException)
+    print usage and exit 2; a SwarmError prints one ``swarm: error:`` line per
+    problem and exits with its code; nothing prints a traceback.
+    """
     from . import commands  # noqa: F401  - registers the commands on ``app``
 
     try:
         result = app(args=argv, prog_name="swarm", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return EXIT_USAGE
-    except click.exceptions.Abort:
-        typer.echo("swarm: interrupted", err=True)
-        return EXIT_INTERRUPTED
-    except KeyboardInterrupt:
+    except (typer.Abort, KeyboardInterrupt):
         typer.echo("swarm: interrupted", err=True)
         return EXIT_INTERRUPTED
     except SwarmError as exc:
         for line in str(exc).splitlines() or [type(exc).__name__]:
             typer.echo(f"swarm: error: {line}", err=True)
+        return exc.exit_code
+    except typer.TyperException as exc:
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            typer.echo(f"swarm: error: {exc.format_message()}", err=True)
         return exc.exit_code
     return result if isinstance(result, int) else EXIT_OK
 
