@@ -55,6 +55,24 @@ class RedactSecrets:
         return event_dict
 
 
+class _StderrLogger:
+    """Writes each line to whatever ``sys.stderr`` is at that moment.
+
+    Binding the stream once would keep a closed one alive after pytest's
+    capture or a redirected stderr is torn down.
+    """
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+
+    def msg(self, message: str) -> None:
+        stream = self._stream or sys.stderr
+        stream.write(message + "\n")
+        stream.flush()
+
+    log = debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
 def configure_logging(
     level: str = "warning", *, json: bool = False, stream: TextIO | None = None
 ) -> None:
@@ -74,6 +92,6 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
+        logger_factory=lambda *args: _StderrLogger(stream),
         cache_logger_on_first_use=False,
     )

@@ -64,4 +64,29 @@ def create_backend(spec: BackendSpec, store: Store, name: str | None = None) -> 
     if chosen == "simulated":
         sim = spec.simulated.model_dump(exclude_none=True)
         return SimulatedBackend(store, seed=spec.seed, settings=SimulatedSettings().merged(sim))
+    if chosen == "anthropic":
+        return _anthropic_backend(spec, store)
     raise BackendUnavailable(f"the {chosen!r} backend is not available in this build")
+
+
+def _anthropic_backend(spec: BackendSpec, store: Store) -> Backend:
+    import anthropic
+
+    from .anthropic import DEFAULT_MAX_TOKENS, DEFAULT_MODEL, AnthropicBackend
+
+    options = dict(spec.options)
+    base_url = options.pop("base_url", None) or os.environ.get("ANTHROPIC_BASE_URL")
+    if not (os.environ.get("ANTHROPIC_API_KEY") or options.get("api_key")):
+        raise BackendUnavailable(
+            "the anthropic backend needs ANTHROPIC_API_KEY (or backend.options.api_key)"
+        )
+    client = anthropic.AsyncAnthropic(
+        base_url=base_url, api_key=options.pop("api_key", None), max_retries=0
+    )
+    return AnthropicBackend(
+        store,
+        client=client,
+        model=options.get("model", DEFAULT_MODEL),
+        max_tokens=int(options.get("max_tokens", DEFAULT_MAX_TOKENS)),
+        prices=options.get("prices"),
+    )

@@ -110,6 +110,8 @@ class SimulatedBackend:
                 await history(self._store, request.parent_session_id, upto=request.fork_point)
             except NotFoundError as exc:
                 raise BackendError(f"fork_at: {exc}") from None
+        elif await self._store.get_session(request.parent_session_id) is None:
+            raise BackendError(f"cannot fork {request.parent_session_id}: no such session")
         # A resumed session needs fresh message uuids, not a replay of the first attempt's.
         ids = (
             random.Random()

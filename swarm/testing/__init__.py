@@ -1,9 +1,17 @@
 """Test support shipped to users: conformance suites for plug-in implementations.
 
-``run_store_conformance(make_store)`` checks any :class:`~swarm.stores.base.Store`;
-a third-party store passes it before it is trusted with a run.
+``run_store_conformance(make_store)`` checks any :class:`~swarm.stores.base.Store`
+and ``run_backend_conformance(make_backend)`` any :class:`~swarm.backends.base.Backend`;
+a third-party implementation passes its suite before it is trusted with a run.
 """
 
+from .backend_conformance import BACKEND_CONTRACTS, RecordingSink, run_backend_conformance
 from .store_conformance import STORE_CONTRACTS, run_store_conformance
 
-__all__ = ["STORE_CONTRACTS", "run_store_conformance"]
+__all__ = [
+    "BACKEND_CONTRACTS",
+    "STORE_CONTRACTS",
+    "RecordingSink",
+    "run_backend_conformance",
+    "run_store_conformance",
+]

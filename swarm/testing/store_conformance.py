@@ -92,7 +92,9 @@ async def sessions_and_lineage_fields(store: Store) -> None:
 async def messages_append_in_order_and_dedupe(store: Store) -> None:
     """Messages come back in append order; re-appending a uuid changes nothing."""
     await store.save_session(SessionRecord("s1", "simulated"))
-    first = [Message(f"m{i}", "s1", "user" if i % 2 else "assistant", f"text {i}") for i in range(3)]
+    first = [
+        Message(f"m{i}", "s1", "user" if i % 2 else "assistant", f"text {i}") for i in range(3)
+    ]
     await store.append_messages("s1", first)
     await store.append_messages("s1", [first[1], Message("m3", "s1", "assistant", "more")])
     got = await store.get_messages("s1")
@@ -103,9 +105,12 @@ async def messages_append_in_order_and_dedupe(store: Store) -> None:
 
 async def concurrent_appends_lose_nothing(store: Store) -> None:
     """Many tasks appending to many sessions at once lose no message."""
+
     async def writer(session: int) -> None:
         for i in range(20):
-            await store.append_messages(f"s{session}", [Message(f"m{i}", f"s{session}", "user", "x")])
+            await store.append_messages(
+                f"s{session}", [Message(f"m{i}", f"s{session}", "user", "x")]
+            )
 
     async with trio.open_nursery() as nursery:
         for session in range(10):

@@ -51,15 +51,27 @@ def test_run_json_document(in_tmp_cwd: Path, capsys: pytest.CaptureFixture[str])
         assert "simulated" in agent["output"]
         for key in ("started_at", "ended_at", "duration_s", "turns", "usage", "cost_usd", "error"):
             assert key in agent
-    for key in ("wall_s", "total_agent_s", "speedup", "peak_concurrency", "efficiency",
-                "makespan_lower_bound_s", "usage", "cost_usd"):
+    for key in (
+        "wall_s",
+        "total_agent_s",
+        "speedup",
+        "peak_concurrency",
+        "efficiency",
+        "makespan_lower_bound_s",
+        "usage",
+        "cost_usd",
+    ):
         assert key in doc["metrics"]
     assert doc["metrics"]["peak_concurrency"] == 2
 
 
-def test_exit_code_1_when_an_agent_fails(in_tmp_cwd: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_exit_code_1_when_an_agent_fails(
+    in_tmp_cwd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A run with a failed agent exits 1 and still reports the others."""
-    text = PLAN.replace("{id: b, prompt: do b}", "{id: b, prompt: do b, simulated: {failure_rate: 1}}")
+    text = PLAN.replace(
+        "{id: b, prompt: do b}", "{id: b, prompt: do b, simulated: {failure_rate: 1}}"
+    )
     code, doc = run_json(capsys, "run", str(write_plan(in_tmp_cwd, text)))
     assert code == 1
     statuses = {a["agent_id"]: a["status"] for a in doc["agents"]}
@@ -143,7 +155,9 @@ def test_runs_are_readable_from_a_new_process(in_tmp_cwd: Path) -> None:
     history = json.loads(cli("history", run_id, "b", "--json", *store, cwd=in_tmp_cwd).stdout)
     assert [m["role"] for m in history["messages"]] == ["user", "assistant"]
     assert history["parent_session_id"] == shown["base_session_id"]
-    full = json.loads(cli("history", "latest", "b", "--full", "--json", *store, cwd=in_tmp_cwd).stdout)
+    full = json.loads(
+        cli("history", "latest", "b", "--full", "--json", *store, cwd=in_tmp_cwd).stdout
+    )
     assert len(full["messages"]) == 4  # the base's prompt and reply, then b's own
     table = cli("runs", "show", run_id, *store, cwd=in_tmp_cwd)
     assert table.returncode == 0 and "succeeded" in table.stdout
@@ -151,10 +165,14 @@ def test_runs_are_readable_from_a_new_process(in_tmp_cwd: Path) -> None:
 
 def test_ctrl_c_exits_130_and_keeps_finished_work(in_tmp_cwd: Path) -> None:
     """SIGINT stops the run: exit 130, finished agents kept, the rest marked cancelled."""
-    plan = PLAN.replace("latency_s: 0.01", "latency_s: 0.05").replace(
-        "{id: c, prompt: do c, priority: low}",
-        "{id: c, prompt: do c, priority: low, simulated: {latency_s: 60}}",
-    ).replace("max_parallel: 2", "max_parallel: 1")
+    plan = (
+        PLAN.replace("latency_s: 0.01", "latency_s: 0.05")
+        .replace(
+            "{id: c, prompt: do c, priority: low}",
+            "{id: c, prompt: do c, priority: low, simulated: {latency_s: 60}}",
+        )
+        .replace("max_parallel: 2", "max_parallel: 1")
+    )
     write_plan(in_tmp_cwd, plan)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
@@ -170,7 +188,7 @@ def test_ctrl_c_exits_130_and_keeps_finished_work(in_tmp_cwd: Path) -> None:
         if "started   c" in line:
             break
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)
+    _out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     shown = cli("runs", "show", "latest", "--json", "--store", "sqlite:///store.db", cwd=in_tmp_cwd)
     doc = json.loads(shown.stdout)

@@ -88,7 +88,11 @@ async def test_fail_fast_cancels_running_and_skips_waiting(
 async def test_cancel_keeps_finished_work(autojump_clock: trio.testing.MockClock) -> None:
     """executor.cancel() stops the run; finished agents stay succeeded in the store."""
     plan = make_plan(
-        [{"id": "quick", "latency": 1}, {"id": "slow", "latency": 10}, {"id": "later", "latency": 1}],
+        [
+            {"id": "quick", "latency": 1},
+            {"id": "slow", "latency": 10},
+            {"id": "later", "latency": 1},
+        ],
         execution={"max_parallel": 2},
     )
     store = MemoryStore()
@@ -119,7 +123,11 @@ async def test_outer_cancellation_propagates_after_persisting(
 ) -> None:
     """Cancelling the caller's scope re-raises Cancelled, but finished work is written first."""
     plan = make_plan(
-        [{"id": "quick", "latency": 1}, {"id": "slow", "latency": 10}, {"id": "never", "latency": 1}],
+        [
+            {"id": "quick", "latency": 1},
+            {"id": "slow", "latency": 10},
+            {"id": "never", "latency": 1},
+        ],
         execution={"max_parallel": 2, "mode": "batch"},
     )
     store = MemoryStore()

@@ -117,9 +117,11 @@ async def test_duration_aware_ordering_starts_longest_first(
     """With expected durations known, agents of one priority start longest-first."""
     from swarm import ExecutorOptions
 
-    agents = [{"id": "short", "latency": 1}, {"id": "mid", "latency": 2}, {"id": "long", "latency": 3}]
+    agents = [
+        {"id": "short", "latency": 1},
+        {"id": "mid", "latency": 2},
+        {"id": "long", "latency": 3},
+    ]
     options = ExecutorOptions(expected_durations={"short": 1, "mid": 2, "long": 3})
-    _, events, _ = await run_plan(
-        make_plan(agents, execution={"max_parallel": 1}), options=options
-    )
+    _, events, _ = await run_plan(make_plan(agents, execution={"max_parallel": 1}), options=options)
     assert starts(events) == {"long": 0.0, "mid": 3.0, "short": 5.0}

@@ -1,0 +1,136 @@
+"""The anthropic backend against the project's fake Messages API (no network, no key)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import anthropic
+import pytest
+
+from swarm import AgentStatus, MemoryStore, ParallelSwarmExecutor, parse_plan
+from swarm.backends.anthropic import AnthropicBackend, price_of
+from swarm.backends.retries import RetryPolicy
+from swarm.mockapi import ErrorSpec, MockAnthropicServer, MockAPIConfig, ReplyRule, open_mock_api
+from swarm.records import Usage
+from swarm.stores.base import Store
+from swarm.testing import run_backend_conformance
+
+BASE_PROMPT = "The shared context: " + "a long repository description. " * 200
+
+
+def backend_for(server: MockAnthropicServer, store: Store) -> AnthropicBackend:
+    client = anthropic.AsyncAnthropic(base_url=server.base_url, api_key="test-key", max_retries=0)
+    return AnthropicBackend(
+        store,
+        client=client,
+        model="claude-sonnet-test",
+        retry=RetryPolicy(max_attempts=4, initial_wait_s=0.01, max_wait_s=0.05, jitter_s=0.01),
+    )
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[MockAnthropicServer]:
+    config = MockAPIConfig(
+        rules=(
+            ReplyRule(
+                match="flaky",
+                error=ErrorSpec(type="rate_limit_error", retry_after=0.01),
+                fail_first=2,
+            ),
+            ReplyRule(
+                match="broken", error=ErrorSpec(type="invalid_request_error", message="bad field")
+            ),
+        )
+    )
+    async with open_mock_api(config) as running:
+        yield running
+
+
+def plan(*agents: str, **execution: object) -> object:
+    lines = "\n".join(f"  - {{id: {a}, prompt: 'task {a}'}}" for a in agents)
+    text = f"base: {{prompt: {BASE_PROMPT!r}}}\nagents:\n{lines}\nexecution: {{max_parallel: 4}}\n"
+    return parse_plan(text, "anthropic-plan.yaml")
+
+
+async def test_anthropic_backend_conforms(server: MockAnthropicServer) -> None:
+    """The anthropic backend keeps every backend contract."""
+    await run_backend_conformance(lambda store: backend_for(server, store))
+
+
+async def test_forks_are_pointers_and_read_the_base_from_cache(server: MockAnthropicServer) -> None:
+    """Three forks store only their own messages, send the full base, and hit the cache."""
+    store = MemoryStore()
+    executor = ParallelSwarmExecutor(backend_for(server, store), store)
+    result = await executor.run(plan("a", "b", "c"))  # type: ignore[arg-type]
+    assert result.succeeded
+    base = result.base_session_id
+    assert base is not None
+    base_messages = await store.get_messages(base)
+    for agent in result.agents.values():
+        assert agent.parent_session_id == base and agent.session_id
+        own = await store.get_messages(agent.session_id)
+        assert [m.role for m in own] == ["user", "assistant"]  # a pointer, not a copy
+        assert agent.usage.cache_read_tokens > 0
+    forks = [r for r in server.message_requests if "task " in r.last_user_text]
+    assert len(forks) == 3
+    for request in forks:
+        assert request.user_texts[0].startswith("The shared context")
+        assert request.messages[1]["content"][0]["text"] == base_messages[1].content
+    base_request = server.message_requests[0]
+    assert base_request.usage is not None
+    uncached = sum(
+        a.usage.input_tokens + a.usage.cache_creation_tokens for a in result.agents.values()
+    )
+    # Forks pay for their own prompt and the base's reply, not for the base prompt again.
+    assert uncached < base_request.usage["cache_creation_input_tokens"]
+
+
+async def test_rate_limits_are_retried_and_counted(server: MockAnthropicServer) -> None:
+    """Two 429s with retry-after, then success: the agent succeeds with 2 retries counted."""
+    store = MemoryStore()
+    executor = ParallelSwarmExecutor(backend_for(server, store), store)
+    result = await executor.run(plan("flaky", "fine"))  # type: ignore[arg-type]
+    flaky = result.agents["flaky"]
+    assert flaky.status is AgentStatus.SUCCEEDED and flaky.retries == 2
+    assert result.metrics.retries == 2
+    assert result.agents["fine"].status is AgentStatus.SUCCEEDED
+
+
+async def test_a_bad_request_fails_only_that_agent(server: MockAnthropicServer) -> None:
+    """A 400 is not retried: that agent fails with the status and message, others succeed."""
+    store = MemoryStore()
+    executor = ParallelSwarmExecutor(backend_for(server, store), store)
+    result = await executor.run(plan("broken", "fine"))  # type: ignore[arg-type]
+    broken = result.agents["broken"]
+    assert broken.status is AgentStatus.FAILED and broken.retries == 0
+    assert "HTTP 400" in (broken.error or "") and "bad field" in (broken.error or "")
+    assert result.agents["fine"].status is AgentStatus.SUCCEEDED
+    assert len(server.requests_matching("broken")) == 1
+
+
+async def test_fork_at_the_base_prompt_sends_history_up_to_it(server: MockAnthropicServer) -> None:
+    """fork_at the base's prompt sends that prompt without the base's reply."""
+    store = MemoryStore()
+    backend = backend_for(server, store)
+    first = await ParallelSwarmExecutor(backend, store).run(plan("a"))  # type: ignore[arg-type]
+    base = first.base_session_id
+    assert base is not None
+    prompt_uuid = (await store.get_messages(base))[0].uuid
+    text = (
+        f"base: {{session: {base}}}\n"
+        f"agents: [{{id: cut, prompt: 'task cut', fork_at: {prompt_uuid}}}]\n"
+    )
+    second = await ParallelSwarmExecutor(backend, store).run(parse_plan(text, "cut.yaml"))
+    assert second.agents["cut"].status is AgentStatus.SUCCEEDED
+    request = server.requests_matching("task cut")[-1]
+    assert [m["role"] for m in request.messages] == ["user"]
+    assert request.user_texts[0].startswith("The shared context")
+    assert request.user_texts[0].rstrip().endswith("task cut")
+
+
+def test_cost_comes_from_the_price_table() -> None:
+    """Cost is priced per token kind; unknown models cost nothing rather than a guess."""
+    sonnet = price_of("claude-sonnet-4-5")
+    assert sonnet is not None
+    assert sonnet.cost(Usage(1_000_000, 0, 0, 1_000_000)) == pytest.approx(3.3)
+    assert price_of("mystery-model") is None
