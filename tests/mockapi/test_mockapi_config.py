@@ -1,0 +1,249 @@
+"""Rules files, the accounting rules, the environment helper and the command-line entry point."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import trio
+
+from swarm.errors import PlanError
+from swarm.mockapi import (
+    ErrorSpec,
+    LatencyModel,
+    MockAnthropicServer,
+    MockAPIConfig,
+    ReplyRule,
+    ToolUse,
+    cli_env,
+    serve_forever,
+)
+from swarm.mockapi._accounting import PromptCache, input_tokens, prompt_segments
+
+RULES_YAML = """\
+latency: {ttft: 0.1, tps: 50}
+error_rate: 0.25
+seed: 9
+rules:
+  - name: writer
+    match: "write (\\\\w+)"
+    text: "Writing."
+    tool_uses:
+      - name: Write
+        input: {file_path: /tmp/a.txt, content: "hello"}
+  - match: flaky
+    error: {type: rate_limit_error, retry_after: 0}
+    fail_first: 2
+    latency: {ttft: 0.5}
+"""
+
+
+def test_yaml_rules_file_loads_every_field(tmp_path: Path) -> None:
+    """A YAML config file yields the same rules as building them in Python."""
+    path = tmp_path / "rules.yaml"
+    path.write_text(RULES_YAML)
+    config = MockAPIConfig.from_file(path)
+    assert config.latency == LatencyModel(ttft=0.1, tps=50)
+    assert config.error_rate == 0.25 and config.seed == 9
+    writer, flaky = config.rules
+    assert writer.name == "writer"
+    assert writer.tool_uses == (ToolUse.write_file("/tmp/a.txt", "hello"),)
+    assert writer.matches("please write notes", "", has_tool_result=False)
+    assert flaky.error == ErrorSpec(type="rate_limit_error", retry_after=0)
+    assert flaky.fail_first == 2
+    assert flaky.latency == LatencyModel(ttft=0.5)
+
+
+def test_json_list_of_rules_and_overrides(tmp_path: Path) -> None:
+    """A JSON file holding just a list of rules loads too, and overrides win."""
+    path = tmp_path / "rules.json"
+    path.write_text(json.dumps([{"match": "hi", "text": "hello"}]))
+    config = MockAPIConfig.from_file(path, seed=5)
+    assert config.rules == (ReplyRule(match="hi", text="hello"),)
+    assert config.seed == 5
+
+
+@pytest.mark.parametrize(
+    ("content", "field"),
+    [
+        ("rules: [{match: hi, txt: typo}]", "rules.0.txt"),
+        ("rules: [{match: '(unclosed'}]", "rules.0.match"),
+        ("rules: [{fail_first: 1}]", "rules.0"),
+        ("error_rate: 2", "error_rate"),
+        ("rules: [{error: {type: teapot_error}}]", "rules.0.error.type"),
+    ],
+)
+def test_invalid_rules_file_names_the_field(tmp_path: Path, content: str, field: str) -> None:
+    """A bad rules file raises PlanError pointing at the file and the offending field."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    with pytest.raises(PlanError) as caught:
+        MockAPIConfig.from_file(path)
+    assert caught.value.issues[0].field == field
+    assert caught.value.issues[0].file == str(path)
+
+
+def test_rule_skips_tool_result_turns_unless_asked() -> None:
+    """A rule answers fresh prompts only, unless after_tool_result is set."""
+    plain = ReplyRule(match="done")
+    follow = ReplyRule(match="done", after_tool_result=True)
+    assert plain.matches("done", "", has_tool_result=False)
+    assert not plain.matches("done", "", has_tool_result=True)
+    assert follow.matches("done", "", has_tool_result=True)
+
+
+def _body(messages: list[Any], system: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": "m", "max_tokens": 1, "messages": messages}
+    if system is not None:
+        body["system"] = system
+    return body
+
+
+def test_string_and_block_content_count_and_cache_alike() -> None:
+    """String content and one text block (with or without cache_control) are the same prompt."""
+    as_string = _body([{"role": "user", "content": "hello there"}], system="sys")
+    as_blocks = _body(
+        [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "hello there", "cache_control": {"type": "ephemeral"}}
+                ],
+            }
+        ],
+        system=[{"type": "text", "text": "sys"}],
+    )
+    assert input_tokens(as_string) == input_tokens(as_blocks)
+    cache = PromptCache()
+    written = cache.account("m", prompt_segments(as_blocks), 1)
+    assert written.cache_creation_input_tokens == input_tokens(as_blocks)
+    assert written.input_tokens == 0 and written.cache_read_input_tokens == 0
+    read = cache.account("m", prompt_segments(as_string), 1)
+    assert read.cache_read_input_tokens == input_tokens(as_string)
+    assert read.input_tokens == 0
+
+
+def test_billing_header_block_and_model_scope_the_cache() -> None:
+    """Claude Code's billing line is not prompt, and caches are per model."""
+
+    def request(version: str) -> dict[str, Any]:
+        system = [
+            {"type": "text", "text": f"x-anthropic-billing-header: cc_version={version};"},
+            {"type": "text", "text": "agent " * 50, "cache_control": {"type": "ephemeral"}},
+        ]
+        return _body([{"role": "user", "content": f"task {version}"}], system=system)
+
+    cache = PromptCache()
+    first = cache.account("m", prompt_segments(request("a1")), 1)
+    second = cache.account("m", prompt_segments(request("b2")), 1)
+    other_model = cache.account("m2", prompt_segments(request("c3")), 1)
+    assert first.cache_creation_input_tokens > 0
+    assert second.cache_read_input_tokens == first.cache_creation_input_tokens
+    assert other_model.cache_read_input_tokens == 0
+
+
+def test_disabled_cache_bills_everything_as_input() -> None:
+    """With cache=False every request pays full input and no cache fields."""
+    body = _body([{"role": "user", "content": "same"}])
+    cache = PromptCache(enabled=False)
+    for _ in range(2):
+        usage = cache.account("m", prompt_segments(body), 3)
+        assert usage.input_tokens == input_tokens(body)
+        assert usage.cache_read_input_tokens == usage.cache_creation_input_tokens == 0
+
+
+def test_cli_env_points_the_cli_at_the_fake(tmp_path: Path) -> None:
+    """cli_env isolates HOME/config and sets the offline switches and retry count."""
+    env = cli_env("http://127.0.0.1:1234", tmp_path, max_retries=2)
+    assert env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:1234"
+    assert env["HOME"] == str(tmp_path)
+    assert env["CLAUDE_CONFIG_DIR"] == str(tmp_path / ".claude")
+    assert env["ANTHROPIC_API_KEY"]
+    for name in ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "DISABLE_TELEMETRY"):
+        assert env[name] == "1"
+    assert env["DISABLE_AUTOUPDATER"] == "1"
+    assert env["CLAUDE_CODE_MAX_RETRIES"] == "2"
+    assert "CLAUDE_CODE_MAX_RETRIES" not in cli_env("http://x", tmp_path, max_retries=None)
+
+
+async def test_serve_forever_reports_ready_and_logs_requests() -> None:
+    """serve_forever calls on_ready with a live server and on_request per finished request."""
+    ready: list[MockAnthropicServer] = []
+    lines: list[str] = []
+    async with trio.open_nursery() as nursery:
+        started = trio.Event()
+
+        def on_ready(server: MockAnthropicServer) -> None:
+            ready.append(server)
+            started.set()
+
+        nursery.start_soon(
+            serve_forever,
+            MockAPIConfig(),
+            "127.0.0.1",
+            0,
+            on_ready,
+            lambda r: lines.append(r.one_line()),
+        )
+        await started.wait()
+        async with httpx.AsyncClient(base_url=ready[0].base_url) as http:
+            assert (await http.head("/api/hello")).status_code == 200
+        nursery.cancel_scope.cancel()
+    assert lines and lines[0].startswith("#0 HEAD /api/hello 200")
+
+
+async def test_python_m_entry_point_prints_base_url_and_logs(tmp_path: Path) -> None:
+    """``python -m swarm.mockapi`` prints the URL and exports, then one line per request."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("- {match: ping, text: pong}\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2]), "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "swarm.mockapi", "--port", "0", "--rules", str(rules)]
+    command += ["--ttft", "0", "--tps", "500", "--error-rate", "0", "--seed", "1"]
+    process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE, env=env)
+    assert process.stdout is not None
+    output = b""
+    try:
+        with trio.fail_after(20):
+            while b"setting_sources" not in output:
+                output += await process.stdout.receive_some()
+            text = output.decode()
+            base_url = text.split("listening on ", 1)[1].split()[0]
+            assert f"export ANTHROPIC_BASE_URL={base_url}" in text
+            assert "export CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1" in text
+            body = {
+                "model": "m",
+                "max_tokens": 9,
+                "messages": [{"role": "user", "content": "ping"}],
+            }
+            async with httpx.AsyncClient(base_url=base_url) as http:
+                reply = await http.post("/v1/messages", json=body)
+            assert reply.json()["content"][0]["text"] == "pong"
+            while b"rule[0]" not in output:
+                output += await process.stdout.receive_some()
+            process.send_signal(signal.SIGINT)  # Ctrl-C ends it with the conventional 130
+            assert await process.wait() == 130
+    finally:
+        process.kill()
+        await process.wait()
+    assert "#0 POST /v1/messages 200" in output.decode()
+
+
+def test_python_m_entry_point_rejects_public_host() -> None:
+    """A non-loopback --host exits with the usage error code and a clear message."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    done = subprocess.run(
+        [sys.executable, "-m", "swarm.mockapi", "--host", "0.0.0.0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "only listens on loopback" in done.stderr
