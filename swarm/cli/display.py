@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import TextIO
 
 import trio
@@ -121,30 +122,41 @@ async def show_progress(
                 if line is not None:
                     print(line, file=out, flush=True)
         return
-    console = Console(file=out)
-    rows: dict[str, _Row] = {}
-    title = "starting"
-    now = 0.0
-    with Live(console=console, refresh_per_second=8, transient=False) as screen:
+    view = _ProgressView()
+    with Live(view, console=Console(file=out), refresh_per_second=8, transient=False):
         async with events:
             async for event in events:
-                now = event.elapsed_s
-                if event.kind is EventKind.RUN_STARTED:
-                    title = f"run {event.run_id}"
-                elif event.kind is EventKind.BASE_STARTED:
-                    title = f"run {event.run_id}: building the base session"
-                elif event.kind is EventKind.BASE_READY:
-                    title = f"run {event.run_id}: agents running"
-                elif event.agent_id is not None and event.result is not None:
-                    row = rows.setdefault(event.agent_id, _Row(event.result))
-                    row.result = event.result
-                    if event.kind is EventKind.STARTED:
-                        row.started = event.elapsed_s
-                elif (
-                    event.kind is EventKind.MESSAGE
-                    and event.agent_id in rows
-                    and event.message is not None
-                    and event.message.role == "assistant"
-                ):
-                    rows[event.agent_id].turns += 1
-                screen.update(_progress_table(rows, now, title))
+                view.apply(event)
+
+
+class _ProgressView:
+    """The live table; rich re-renders it on its own thread, so elapsed times tick."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, _Row] = {}
+        self.title = "starting"
+        self._origin = time.monotonic()
+
+    def apply(self, event: SwarmEvent) -> None:
+        self._origin = time.monotonic() - event.elapsed_s
+        if event.kind is EventKind.RUN_STARTED:
+            self.title = f"run {event.run_id}"
+        elif event.kind is EventKind.BASE_STARTED:
+            self.title = f"run {event.run_id}: building the base session"
+        elif event.kind is EventKind.BASE_READY:
+            self.title = f"run {event.run_id}: agents running"
+        elif event.agent_id is not None and event.result is not None:
+            row = self.rows.setdefault(event.agent_id, _Row(event.result))
+            row.result = event.result
+            if event.kind is EventKind.STARTED:
+                row.started = event.elapsed_s
+        elif (
+            event.kind is EventKind.MESSAGE
+            and event.agent_id in self.rows
+            and event.message is not None
+            and event.message.role == "assistant"
+        ):
+            self.rows[event.agent_id].turns += 1
+
+    def __rich__(self) -> Table:
+        return _progress_table(self.rows, time.monotonic() - self._origin, self.title)
