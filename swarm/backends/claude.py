@@ -1,0 +1,375 @@
+"""The ``claude`` backend: real Claude Code sessions through claude-agent-sdk.
+
+The base session is one ``query()`` from the plan's base prompt (or an existing
+session id). Each agent is a real fork of it: ``resume=<parent>``,
+``fork_session=True`` and ``resume_session_at=<uuid>`` when a fork point is set.
+The child's real session id comes from the CLI's init message; every message
+is persisted with the CLI's own uuid, so a later ``fork_at`` names it exactly.
+
+Every transcript line is also mirrored into the swarm store through the SDK's
+``SessionStore`` protocol (:mod:`swarm.backends.session_store`), so a fork or a
+resume works where the local ``.jsonl`` is missing.
+
+Retries are ours: the CLI runs with ``CLAUDE_CODE_MAX_RETRIES=0`` and a
+transient failure (429, 529, 5xx, a refused or dropped connection) re-runs the
+attempt under :func:`~swarm.backends.retries.call_with_retries`, each retry
+reported to the sink. An attempt's session and messages reach the sink only
+once the model has answered (or the failure is final), so a retried attempt
+leaves no half session behind. The CLI does not pass ``retry-after`` on, so
+waits are exponential backoff with jitter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, cast
+
+import trio
+from claude_agent_sdk import (
+    AssistantMessage,
+    ClaudeAgentOptions,
+    ClaudeSDKError,
+    CLINotFoundError,
+    ProcessError,
+    ResultError,
+    ResultMessage,
+    SystemMessage,
+    UserMessage,
+    import_session_to_store,
+    project_key_for_directory,
+    query,
+)
+
+from ..errors import BackendError, BackendUnavailable
+from ..records import Message, Usage
+from ..stores.base import Store
+from .base import AgentOutcome, AgentRequest, AgentSink, BaseRequest, BaseSession
+from .claude_messages import (
+    assistant_message,
+    own_cost,
+    result_error,
+    usage_of,
+    user_message,
+)
+from .retries import RetryPolicy, call_with_retries
+from .session_store import StoreSessionStore
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Run:
+    """What one finished CLI process produced."""
+
+    session_id: str
+    result: ResultMessage
+    messages: list[Message]
+
+
+class _Attempt:
+    """One CLI process: its messages are held back until the model has answered."""
+
+    def __init__(self, sink: AgentSink, metadata: Mapping[str, Any], first_parent: str | None):
+        self.sink = sink
+        self.metadata = dict(metadata)
+        self.session_id: str | None = None
+        self.parent_uuid = first_parent
+        self.pending: list[Message] = []
+        self.messages: list[Message] = []
+        self.live = False
+        self.last_error_kind: str | None = None
+        self.seen_responses: set[str] = set()
+
+    async def started(self, session_id: str, data: Mapping[str, Any]) -> None:
+        self.session_id = session_id
+        self.metadata.update(
+            {
+                k: data[k]
+                for k in ("model", "cwd", "permissionMode", "claude_code_version")
+                if k in data
+            }
+        )
+
+    async def add(self, message: Message, *, answered: bool) -> None:
+        self.parent_uuid = message.uuid
+        self.messages.append(message)
+        if self.live:
+            await self.sink.message(message)
+            return
+        self.pending.append(message)
+        if answered:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Report the session and every held message (idempotent)."""
+        if self.live or self.session_id is None:
+            return
+        self.live = True
+        await self.sink.session_started(self.session_id, metadata=self.metadata)
+        for message in self.pending:
+            await self.sink.message(message)
+        self.pending.clear()
+
+
+class ClaudeBackend:
+    """Agents as real Claude Code sessions forked off a base session.
+
+    ``env`` is layered over ``os.environ`` for every CLI process (the rehearsal
+    passes :func:`swarm.mockapi.cli_env` here); an agent's own ``env`` goes on top.
+    ``session_store=False`` keeps transcripts on local disk only.
+    """
+
+    name = "claude"
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        env: Mapping[str, str] | None = None,
+        model: str | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        cli_path: str | os.PathLike[str] | None = None,
+        session_store: bool = True,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._store = store
+        self._env = dict(env or {})
+        self._model = model
+        self._cwd = Path(cwd) if cwd is not None else None
+        self._cli_path = cli_path
+        self._retry = retry or RetryPolicy()
+        self.session_store = StoreSessionStore(store) if session_store else None
+        # Each session's last cumulative total_cost_usd, to turn a child's into a delta.
+        self._totals: dict[str, float] = {}
+
+    # --- options -------------------------------------------------------------------
+
+    def _cwd_of(self, cwd: str | None) -> Path:
+        return Path(cwd) if cwd is not None else (self._cwd or Path.cwd())
+
+    def _options(
+        self,
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        model: str | None,
+        system_prompt: str | None,
+        **fields: Any,
+    ) -> ClaudeAgentOptions:
+        return ClaudeAgentOptions(
+            cwd=cwd,
+            env={**self._env, **env, "CLAUDE_CODE_MAX_RETRIES": "0"},
+            model=model or self._model,
+            system_prompt=system_prompt,
+            setting_sources=[],
+            cli_path=Path(self._cli_path) if self._cli_path is not None else None,
+            session_store=self.session_store.as_sdk_store() if self.session_store else None,
+            # Eager: a crash mid-agent loses at most the frame in flight, not a whole turn.
+            session_store_flush="eager",
+            # The CLI echoes our prompt back with its uuid, so the store keeps it too.
+            extra_args={"replay-user-messages": None},
+            **fields,
+        )
+
+    # --- one CLI process ---------------------------------------------------------------
+
+    async def _run_once(self, prompt: str, options: ClaudeAgentOptions, attempt: _Attempt) -> _Run:
+        result: ResultMessage | None = None
+        try:
+            items = query(prompt=prompt, options=options)
+            try:
+                async for item in items:
+                    session_id = attempt.session_id
+                    if isinstance(item, SystemMessage) and item.subtype == "init":
+                        await attempt.started(str(item.data["session_id"]), item.data)
+                    elif isinstance(item, UserMessage) and session_id is not None:
+                        message = user_message(item, session_id, attempt.parent_uuid)
+                        if message is not None:
+                            await attempt.add(message, answered=False)
+                    elif isinstance(item, AssistantMessage) and session_id is not None:
+                        if item.error is not None:
+                            attempt.last_error_kind = item.error
+                        first = item.message_id not in attempt.seen_responses
+                        attempt.seen_responses.add(item.message_id or "")
+                        message = assistant_message(
+                            item, session_id, attempt.parent_uuid, count_usage=first
+                        )
+                        if message is not None:
+                            await attempt.add(message, answered=item.error is None)
+                    elif isinstance(item, ResultMessage):
+                        result = item
+            finally:
+                # The SDK stops the CLI process in aclose; do it even when cancelled.
+                with trio.move_on_after(10) as cleanup:
+                    cleanup.shield = True
+                    await cast(Any, items).aclose()
+        except ResultError as exc:
+            raise result_error(exc.data, attempt.last_error_kind) from None
+        except CLINotFoundError as exc:
+            raise BackendUnavailable(f"the Claude Code CLI was not found: {exc}") from None
+        except ProcessError as exc:
+            stderr = (exc.stderr or "").strip().splitlines()[-3:]
+            detail = f": {' | '.join(stderr)}" if stderr else ""
+            raise BackendError(
+                f"Claude Code exited with code {exc.exit_code}{detail} (resume={options.resume})"
+            ) from None
+        except ClaudeSDKError as exc:
+            raise BackendError(f"claude-agent-sdk: {exc}") from None
+        if result is None or attempt.session_id is None:
+            raise BackendError("Claude Code ended without a result message")
+        if result.is_error:
+            raise result_error(dataclasses.asdict(result), attempt.last_error_kind)
+        await attempt.flush()
+        return _Run(attempt.session_id, result, attempt.messages)
+
+    async def _run(
+        self,
+        sink: AgentSink,
+        prompt: str,
+        options: ClaudeAgentOptions,
+        metadata: Mapping[str, Any],
+        first_parent: str | None,
+    ) -> _Run:
+        attempts: list[_Attempt] = []
+
+        async def once() -> _Run:
+            attempts.append(_Attempt(sink, metadata, first_parent))
+            return await self._run_once(prompt, options, attempts[-1])
+
+        try:
+            return await call_with_retries(once, sink, self._retry)
+        except BackendError:
+            # A final failure keeps its session in the store, to show what happened.
+            if attempts:
+                await attempts[-1].flush()
+            raise
+
+    # --- the Backend protocol ------------------------------------------------------------
+
+    async def open_base(self, request: BaseRequest, sink: AgentSink) -> BaseSession:
+        cwd = self._cwd_of(request.cwd)
+        if request.session_id is not None:
+            return await self._existing_base(request, cwd, sink)
+        options = self._options(
+            cwd=cwd, env=request.env, model=request.model, system_prompt=request.system_prompt
+        )
+        run = await self._run(sink, request.prompt or "", options, self._metadata(cwd), None)
+        total = float(run.result.total_cost_usd or 0.0)
+        self._totals[run.session_id] = total
+        return BaseSession(run.session_id, usage=usage_of(run.result.usage), cost_usd=total)
+
+    async def run_agent(self, request: AgentRequest, sink: AgentSink) -> AgentOutcome:
+        cwd = self._cwd_of(request.cwd)
+        own = request.resume_session_id
+        parent = own or request.parent_session_id
+        if self.session_store is not None:
+            # The SDK finds a stored session under the project key of the agent's cwd.
+            await self.session_store.copy_to_project(parent, project_key_for_directory(cwd))
+        fields: dict[str, Any] = {"resume": parent, "fork_session": own is None}
+        if own is None and request.fork_point is not None:
+            fields["resume_session_at"] = request.fork_point
+        if request.max_turns is not None:
+            fields["max_turns"] = request.max_turns
+        if request.allowed_tools is not None:
+            fields["allowed_tools"] = list(request.allowed_tools)
+        if request.permission_mode is not None:
+            fields["permission_mode"] = cast(Any, request.permission_mode)
+        options = self._options(
+            cwd=cwd,
+            env=request.env,
+            model=request.model,
+            system_prompt=request.system_prompt,
+            **fields,
+        )
+        metadata = {**self._metadata(cwd), "agent_id": request.agent_id}
+        first_parent = None if own is not None else request.fork_point
+        run = await self._run(sink, request.prompt, options, metadata, first_parent)
+        total = float(run.result.total_cost_usd or 0.0)
+        cost = own_cost(run.result, self._totals.get(parent))
+        self._totals[run.session_id] = total
+        return AgentOutcome(
+            session_id=run.session_id,
+            output=run.result.result or _last_text(run.messages),
+            turns=run.result.num_turns,
+            usage=usage_of(run.result.usage),
+            cost_usd=cost,
+        )
+
+    async def aclose(self) -> None:
+        return None
+
+    # --- an existing base session ----------------------------------------------------------
+
+    def _metadata(self, cwd: Path) -> dict[str, Any]:
+        return {"backend": "claude", "cwd": str(cwd), "project_key": project_key_for_directory(cwd)}
+
+    async def _existing_base(self, request: BaseRequest, cwd: Path, sink: AgentSink) -> BaseSession:
+        session_id = request.session_id
+        assert session_id is not None
+        known = await self._store.get_session(session_id)
+        messages = await self._store.get_messages(session_id) if known else []
+        if known is None:
+            entries = await self._transcript(session_id)
+            if entries is None:
+                raise BackendError(
+                    f"base session {session_id}: not in the store and no Claude Code transcript "
+                    "of it was found (looked under CLAUDE_CONFIG_DIR or ~/.claude/projects)"
+                )
+            messages = _messages_of(session_id, entries)
+            await sink.session_started(
+                session_id, metadata={**self._metadata(cwd), "imported": True}
+            )
+            for message in messages:
+                await sink.message(message)
+        if request.at is not None and request.at not in {m.uuid for m in messages}:
+            raise BackendError(
+                f"base.at: message {request.at} is not a message of session {session_id}"
+            )
+        return BaseSession(session_id, fork_point=request.at)
+
+    async def _transcript(self, session_id: str) -> list[dict[str, Any]] | None:
+        """The session's transcript lines from the store, importing a local file first."""
+        adapter = self.session_store
+        if adapter is None:
+            return None
+        projects = await adapter.store.transcript_projects(session_id)
+        if not projects:
+            try:
+                await import_session_to_store(session_id, adapter.as_sdk_store())
+            except (FileNotFoundError, ValueError):
+                return None
+            projects = await adapter.store.transcript_projects(session_id)
+        return await adapter.store.load_transcript(projects[0], session_id) if projects else None
+
+
+def _messages_of(session_id: str, entries: list[dict[str, Any]]) -> list[Message]:
+    """User and assistant messages of an imported transcript, in file order."""
+    messages: list[Message] = []
+    for entry in entries:
+        body = entry.get("message")
+        kind = entry.get("type")
+        if kind not in ("user", "assistant") or not isinstance(body, dict) or entry.get("isMeta"):
+            continue
+        content = body.get("content")
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
+        text = "\n".join(b.get("text", "") for b in blocks if isinstance(b, dict))
+        messages.append(
+            Message(
+                uuid=str(entry.get("uuid")),
+                session_id=session_id,
+                role=str(kind),
+                content=text,
+                parent_uuid=entry.get("parentUuid"),
+                usage=usage_of(body.get("usage")) if kind == "assistant" else Usage(),
+                raw={"content": blocks},
+            )
+        )
+    return messages
+
+
+def _last_text(messages: list[Message]) -> str:
+    for message in reversed(messages):
+        if message.role == "assistant" and message.content:
+            return message.content
+    return ""
