@@ -8,11 +8,14 @@ from __future__ import annotations
 from .backends import create_backend
 from .backends.base import AgentOutcome, AgentRequest, AgentSink, Backend, BaseRequest, BaseSession
 from .backends.simulated import SimulatedBackend
+from .checkpoints import CheckpointPolicy, create_checkpoint, find_checkpoint
+from .durations import expected_durations_from_store
 from .errors import (
     APIError,
     BackendError,
     BackendUnavailable,
     IntegrityError,
+    LeaseHeld,
     NotFoundError,
     PlanError,
     StoreError,
@@ -22,6 +25,7 @@ from .errors import (
 )
 from .events import EventKind, SwarmEvent
 from .executor import ExecutorOptions, ParallelSwarmExecutor, SkipAgent
+from .export import export_run
 from .lineage import history, lineage
 from .logging import configure_logging
 from .plan import AgentSpec, Plan, Priority, load_plan, parse_plan
@@ -37,7 +41,9 @@ from .records import (
     SwarmResult,
     Usage,
 )
+from .retention import collect_garbage
 from .stores import MemoryStore, SQLiteStore, Store, open_store
+from .timetravel import CheckpointDiff, diff_checkpoints, fork_at, fork_plan
 
 __version__ = "0.1.0"
 
@@ -55,9 +61,12 @@ __all__ = [
     "BaseRequest",
     "BaseSession",
     "Checkpoint",
+    "CheckpointDiff",
+    "CheckpointPolicy",
     "EventKind",
     "ExecutorOptions",
     "IntegrityError",
+    "LeaseHeld",
     "MemoryStore",
     "Message",
     "NotFoundError",
@@ -81,8 +90,16 @@ __all__ = [
     "Usage",
     "UsageError",
     "__version__",
+    "collect_garbage",
     "configure_logging",
     "create_backend",
+    "create_checkpoint",
+    "diff_checkpoints",
+    "expected_durations_from_store",
+    "export_run",
+    "find_checkpoint",
+    "fork_at",
+    "fork_plan",
     "history",
     "lineage",
     "load_plan",

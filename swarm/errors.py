@@ -3,6 +3,7 @@
     SwarmError
     ├── PlanError            a plan or configuration file is invalid (exit code 2)
     ├── UsageError           a command-line argument or API call is invalid (exit code 2)
+    │   └── LeaseHeld        another live process holds the run's lease (exit code 2)
     ├── StoreError           the store cannot be opened, read or written
     │   ├── NotFoundError    a run, agent, session or checkpoint id is unknown
     │   └── IntegrityError   a record failed its checksum or the schema is unknown
@@ -56,6 +57,10 @@ class UsageError(SwarmError):
     """An argument given on the command line or to the Python API is invalid."""
 
     exit_code = 2
+
+
+class LeaseHeld(UsageError):
+    """Another live process holds the lease of a run (it is running or resuming it)."""
 
 
 class StoreError(SwarmError):

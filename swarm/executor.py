@@ -12,7 +12,9 @@ records are written under a shield so a cancelled run still keeps them.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,13 +22,14 @@ import structlog
 import trio
 
 from .backends.base import AgentRequest, Backend, BaseRequest, BaseSession
-from .errors import BackendError, StoreError, SwarmError
+from .checkpoints import CheckpointPolicy, RunCheckpoints, SessionCheckpoints, find_checkpoint
+from .errors import BackendError, NotFoundError, StoreError, SwarmError
 from .events import EventKind, SwarmEvent
+from .leases import Clock, Lease, RunLease, run_lease_name
 from .plan import AgentSpec, Plan
 from .records import (
     AgentResult,
     AgentStatus,
-    Checkpoint,
     Message,
     RunRecord,
     RunStatus,
@@ -34,11 +37,20 @@ from .records import (
     SwarmMetrics,
     SwarmResult,
     Usage,
-    new_uuid,
     utc_now,
+)
+from .redaction import redact_plan
+from .resume import (
+    ResumeState,
+    base_entry,
+    load_resume_state,
+    merge_metrics,
+    new_attempt,
+    update_last,
 )
 from .runids import new_run_id
 from .scheduling import AIMDWindow, ReadyQueue
+from .session_meta import SessionDescriber
 from .stores.base import Store
 
 log = structlog.get_logger("swarm.executor")
@@ -58,11 +70,18 @@ class ExecutorOptions:
     ``expected_durations`` (agent id -> seconds, e.g. from earlier runs in the
     store) turns on longest-first ordering within a priority class.
     ``final_write_grace_s`` bounds the shielded writes of a cancelled run.
+    ``git_metadata`` records the git branch and commit with each session (a
+    subprocess per working directory; the CLI turns it on).
     """
 
     expected_durations: Mapping[str, float] = field(default_factory=dict)
     final_write_grace_s: float = 15.0
     rate_limit_cooldown_s: float = 1.0
+    # The run's lease (one process drives a run at a time): renewed every third of
+    # its ttl; the clock is wall time because other processes read the expiry.
+    lease_ttl_s: float = 30.0
+    lease_clock: Clock = time.time
+    git_metadata: bool = False
 
 
 class ParallelSwarmExecutor:
@@ -101,12 +120,73 @@ class ParallelSwarmExecutor:
         Cancelling the caller's scope cancels the agents, writes what finished
         and re-raises; :meth:`cancel` stops the run and returns its result.
         """
-        run = _Run(self, plan, run_id or new_run_id(), events, plan_path)
+        run_id = run_id or new_run_id()
+        lease = self._lease(run_id)
+        async with _closed_on_error(events):
+            await lease.acquire()
+        run = _Run(self, plan, run_id, events, plan_path, owner=lease.owner)
+        return await self._drive(run, lease)
+
+    async def resume(
+        self,
+        run_id: str,
+        *,
+        events: trio.MemorySendChannel[SwarmEvent] | None = None,
+        on_resume: str | None = None,
+    ) -> SwarmResult:
+        """Finish a run that crashed or was interrupted; see :mod:`swarm.resume`.
+
+        Finished agents are kept, never run again; the ones that were running
+        continue their session or restart (``on_resume`` overrides the plan's
+        ``execution.on_resume``); pending ones run. Raises
+        :class:`~swarm.errors.LeaseHeld` while another live process drives the run.
+        A run with nothing left to do is returned as stored.
+        """
+        lease = self._lease(run_id)
+        async with _closed_on_error(events):
+            await lease.acquire()
+            try:
+                state = await load_resume_state(self.store, run_id, on_resume=on_resume)
+            except BaseException:
+                with trio.CancelScope(shield=True):
+                    await lease.release()
+                raise
+        if state.nothing_to_run and state.record.status is not RunStatus.RUNNING:
+            with trio.CancelScope(shield=True):
+                await lease.release()
+            if events is not None:
+                await events.aclose()
+            return SwarmResult.from_records(state.record, list(state.agents.values()))
+        plan_path = state.record.plan_path
+        run = _Run(self, state.plan, run_id, events, plan_path, owner=lease.owner, resume=state)
+        return await self._drive(run, lease)
+
+    def _lease(self, run_id: str) -> RunLease:
+        options = self.options
+        return RunLease(
+            self.store,
+            run_lease_name(run_id),
+            ttl_s=options.lease_ttl_s,
+            clock=options.lease_clock,
+        )
+
+    async def _drive(self, run: _Run, lease: RunLease) -> SwarmResult:
+        """Execute a run while a task of this nursery keeps its lease renewed."""
         self._current = run
         try:
-            return await run.execute()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(lease.keep_renewed, run.lease_lost)
+                try:
+                    return await run.execute()
+                finally:
+                    nursery.cancel_scope.cancel()
         finally:
             self._current = None
+            with trio.CancelScope(shield=True):
+                try:
+                    await lease.release()
+                except StoreError as exc:  # it expires on its own
+                    log.warning("lease.release_failed", run_id=run.run_id, error=str(exc))
 
     def cancel(self, reason: str = "interrupted") -> None:
         """Stop the current run: running agents are cancelled, waiting ones marked."""
@@ -128,6 +208,7 @@ class _Sink:
         self.turns = 0
         self.usage = Usage()
         self.retries = 0
+        self.checkpoints: SessionCheckpoints | None = None
 
     async def session_started(self, session_id: str, *, metadata: Mapping[str, Any]) -> None:
         self.session_id = session_id
@@ -140,8 +221,11 @@ class _Sink:
                 parent_session_id=self.parent_session_id,
                 fork_point=self.fork_point,
                 model=self.run.model_of(self.agent_id),
-                metadata=dict(metadata),
+                metadata=await self.run.describe_session(self.agent_id, metadata),
             )
+        )
+        self.checkpoints = await self.run.checkpoints.open_session(
+            session_id, self.parent_session_id, self.fork_point
         )
         if self.agent_id is not None:
             await self.run.update_agent(self.agent_id, session_id=session_id)
@@ -152,20 +236,25 @@ class _Sink:
         self.message_count += 1
         self.turns += message.role == "assistant"
         self.usage = self.usage + message.usage
+        if self.checkpoints is not None:
+            await self.checkpoints.observe(message)
         await self.run.emit(EventKind.MESSAGE, self.agent_id, message=message)
 
     async def retry(self, *, status: int | None, reason: str, delay_s: float) -> None:
         self.retries += 1
-        self.run.on_retry(status)
+        narrowed = self.run.on_retry(status)
         await self.run.emit(
             EventKind.RETRY,
             self.agent_id,
             detail=reason,
             data={"status": status, "delay_s": delay_s, "attempt": self.retries},
         )
+        if narrowed:
+            await self.run.emit(EventKind.WINDOW, data={"size": self.run.window.size})
 
     async def succeeded_call(self) -> None:
-        self.run.on_call_succeeded()
+        if self.run.on_call_succeeded():
+            await self.run.emit(EventKind.WINDOW, data={"size": self.run.window.size})
 
 
 class _Run:
@@ -178,6 +267,9 @@ class _Run:
         run_id: str,
         events: trio.MemorySendChannel[SwarmEvent] | None,
         plan_path: str | None,
+        *,
+        owner: str = "",
+        resume: ResumeState | None = None,
     ) -> None:
         self.executor = executor
         self.store = executor.store
@@ -212,11 +304,32 @@ class _Run:
         self.spent_usd = 0.0
         self.t0 = 0.0
         self.log = log.bind(run_id=run_id)
+        self.owner = owner
+        self.fenced = False  # set when another process took the lease: write nothing more
+        self.resume = resume
+        self.kept: frozenset[str] = frozenset()
+        if resume is not None:
+            self.results = dict(resume.agents)
+            self.kept = resume.kept
+            for agent_id in self.kept:
+                self.spent = self.spent + self.results[agent_id].usage
+                self.spent_usd += self.results[agent_id].cost_usd
+        self.checkpoints = RunCheckpoints(self.store, CheckpointPolicy.from_spec(plan.checkpoints))
+        self.describer = SessionDescriber(git=executor.options.git_metadata)
 
     # --- helpers ---------------------------------------------------------------
 
     def elapsed(self) -> float:
         return trio.current_time() - self.t0
+
+    async def describe_session(
+        self, agent_id: str | None, reported: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        spec = self.specs.get(agent_id) if agent_id else None
+        cwd = spec.cwd if spec is not None else self.plan.defaults.cwd
+        return await self.describer.describe(
+            cwd=cwd, model=self.model_of(agent_id), reported=reported
+        )
 
     def model_of(self, agent_id: str | None) -> str | None:
         spec = self.specs.get(agent_id) if agent_id else None
@@ -234,17 +347,34 @@ class _Run:
     async def update_agent(self, agent_id: str, **changes: Any) -> AgentResult:
         result = self.results[agent_id].evolve(**changes)
         self.results[agent_id] = result
-        await self.store.save_agents(self.run_id, [result])
+        if not self.fenced:
+            await self.store.save_agents(self.run_id, [result])
         return result
 
-    def on_retry(self, status: int | None) -> None:
+    def lease_lost(self, lease: Lease) -> None:
+        """Another process took the run's lease (this one was paused past its expiry)."""
+        self.fenced = True
+        self.stop(
+            f"the run's lease was taken over by {lease.owner}; this process stopped writing",
+            RunStatus.INTERRUPTED,
+            cancel_running=True,
+        )
+
+    def on_retry(self, status: int | None) -> bool:
+        """Narrow the window on a rate limit; True if it changed."""
         if status in (429, 529) and self.window.on_rate_limited(trio.current_time()):
             self.limiter.total_tokens = self.window.size
             self.log.warning("window.narrowed", size=self.window.size, status=status)
+            return True
+        return False
 
-    def on_call_succeeded(self) -> None:
+    def on_call_succeeded(self) -> bool:
+        """Count a successful call toward widening the window; True if it widened."""
         if self.window.on_success():
             self.limiter.total_tokens = self.window.size
+            self.log.info("window.widened", size=self.window.size)
+            return True
+        return False
 
     def interrupt(self, reason: str) -> None:
         self.stop(reason, RunStatus.INTERRUPTED, cancel_running=True)
@@ -264,11 +394,21 @@ class _Run:
         self.t0 = trio.current_time()
         record = RunRecord(
             run_id=self.run_id,
-            plan=self.plan.model_dump(mode="json"),
+            plan=redact_plan(self.plan.model_dump(mode="json")),
             name=self.plan.name,
             plan_path=self.plan_path,
             backend=self.executor.backend.name,
+            attempts=new_attempt([], "run", self.owner),
         )
+        if self.resume is not None:
+            old = self.resume.record
+            record = old.evolve(
+                status=RunStatus.RUNNING,
+                ended_at=None,
+                error=None,
+                attempts=new_attempt(old.attempts, "resume", self.owner, **self.resume.summary()),
+            )
+            self.log.info("run.resumed", **{k: len(v) for k, v in self.resume.summary().items()})
         # Journal first: the plan and every agent exist in the store before anything runs.
         await self.store.save_run(record)
         await self.store.save_agents(self.run_id, list(self.results.values()))
@@ -282,7 +422,7 @@ class _Run:
             with self.stop_scope:
                 self.base = await self._open_base()
                 if self.base is not None:
-                    self.ready.extend(s for s in self.specs.values() if s.fork_from is None)
+                    await self._release_first()
                     async with trio.open_nursery() as nursery:
                         if self.plan.execution.mode == "batch":
                             await self._schedule_batches(nursery)
@@ -327,6 +467,13 @@ class _Run:
             self.stop_reason, self.stop_status = "cancelled by the caller", RunStatus.INTERRUPTED
 
     async def _open_base(self) -> BaseSession | None:
+        if self.resume is not None and self.resume.base is not None:
+            # Reused, never rebuilt: its usage is already in self.spent's accounts.
+            self.base_s = self.resume.base_s
+            self.spent = self.spent + self.resume.base.usage
+            self.spent_usd += self.resume.base.cost_usd
+            await self.emit(EventKind.BASE_READY, detail=self.resume.base.session_id)
+            return self.resume.base
         base = self.plan.base
         sink = _Sink(self, None, None, None)
         request = BaseRequest(
@@ -351,8 +498,14 @@ class _Run:
             self.stop(reason, RunStatus.FAILED, cancel_running=False)
             return None
         self.base_s = trio.current_time() - started
-        self.spent, self.spent_usd = session.usage, session.cost_usd
-        await self.store.save_run((await self._record()).evolve(base_session_id=session.session_id))
+        self.spent, self.spent_usd = self.spent + session.usage, self.spent_usd + session.cost_usd
+        record = await self._record()
+        await self.store.save_run(
+            record.evolve(
+                base_session_id=session.session_id,
+                attempts=update_last(record.attempts, base=base_entry(session, self.base_s)),
+            )
+        )
         self.log.info("base.ready", session_id=session.session_id, seconds=self.base_s)
         await self.emit(EventKind.BASE_READY, detail=session.session_id)
         return session
@@ -364,6 +517,32 @@ class _Run:
         return record
 
     # --- scheduling --------------------------------------------------------------
+
+    async def _release_first(self) -> None:
+        """Queue the agents that can start now; on a resume, from the kept records."""
+        if self.resume is None:
+            self.ready.extend(s for s in self.specs.values() if s.fork_from is None)
+            return
+        for spec in self.specs.values():
+            parent = spec.fork_from.agent if spec.fork_from is not None else None
+            if spec.id in self.kept or (parent is not None and parent not in self.kept):
+                continue  # kept, or released when its parent finishes in this attempt
+            if parent is None or self.results[parent].succeeded:
+                self.ready.push(spec)
+            else:
+                parent_result = self.results[parent]
+                why = f"agent {parent!r}, which ended {parent_result.status.value}"
+                await self._skip_tree(spec.id, why)
+        failed = [
+            self.results[i]
+            for i in self.kept
+            if self.results[i].status in (AgentStatus.FAILED, AgentStatus.TIMED_OUT)
+        ]
+        if self.plan.execution.fail_fast and failed:
+            first = min(failed, key=lambda r: self.order[r.agent_id])
+            reason = f"fail_fast: agent {first.agent_id} {first.status.value}"
+            self.stop(reason, RunStatus.FAILED, cancel_running=True)
+        self._check_budget()
 
     async def _schedule_window(self, nursery: trio.Nursery) -> None:
         while True:
@@ -416,23 +595,26 @@ class _Run:
             assert forked is not None  # it succeeded before this agent became ready
             parent, fork_point = forked, spec.fork_at
         if spec.fork_from is not None and spec.fork_from.checkpoint != "latest":
-            checkpoints = await self.store.list_checkpoints(parent)
-            match = [c for c in checkpoints if c.checkpoint_id == spec.fork_from.checkpoint]
-            if not match:
+            try:
+                found = await find_checkpoint(self.store, spec.fork_from.checkpoint, parent)
+            except NotFoundError as exc:
                 raise BackendError(
-                    f"fork_from: checkpoint {spec.fork_from.checkpoint!r} is not a checkpoint "
-                    f"of agent {spec.fork_from.agent!r} (session {parent})"
-                )
-            fork_point = match[0].message_uuid
+                    f"fork_from: agent {spec.fork_from.agent!r} (session {parent}): {exc}"
+                ) from None
+            fork_point = found.message_uuid
         options: dict[str, Any] = dict(self.plan.backend.options)
         if spec.simulated is not None:
             options["simulated"] = spec.simulated.model_dump(exclude_none=True)
+        resume_session_id = None
+        if self.resume is not None and spec.id in self.resume.continued:
+            resume_session_id = self.results[spec.id].session_id
         return AgentRequest(
             run_id=self.run_id,
             agent_id=spec.id,
             prompt=spec.prompt,
             parent_session_id=parent,
             fork_point=fork_point,
+            resume_session_id=resume_session_id,
             model=spec.model,
             max_turns=spec.max_turns,
             system_prompt=spec.system_prompt,
@@ -456,6 +638,12 @@ class _Run:
                 started_at=utc_now(),
                 parent_session_id=request.parent_session_id,
                 fork_point=request.fork_point,
+                # a resumed agent starts clean; it keeps its session only to continue it
+                session_id=request.resume_session_id,
+                error=None,
+                ended_at=None,
+                duration_s=None,
+                output=None,
             )
             self.log.debug("agent.started")
             await self.emit(EventKind.STARTED, spec.id, result=result)
@@ -511,21 +699,15 @@ class _Run:
     async def _finish(self, result: AgentResult, sink: _Sink | None) -> None:
         if sink is not None:
             result = result.evolve(retries=sink.retries)
-            if sink.session_id is not None and sink.last_message is not None:
-                await self.store.save_checkpoint(
-                    Checkpoint(
-                        checkpoint_id=new_uuid(),
-                        session_id=sink.session_id,
-                        message_uuid=sink.last_message,
-                        message_count=sink.message_count,
-                        usage=result.usage,
-                        cost_usd=result.cost_usd,
-                        description=f"{result.agent_id} {result.status.value}",
-                        kind="final",
-                    )
+            if sink.checkpoints is not None and sink.last_message is not None:
+                await sink.checkpoints.take(
+                    "final",
+                    f"{result.agent_id} {result.status.value}",
+                    cost_usd=result.cost_usd,
                 )
         self.results[result.agent_id] = result
-        await self.store.save_agents(self.run_id, [result])
+        if not self.fenced:
+            await self.store.save_agents(self.run_id, [result])
         self.spent = self.spent + result.usage
         self.spent_usd += result.cost_usd
         self.log.info(
@@ -546,12 +728,15 @@ class _Run:
     async def _after(self, result: AgentResult) -> None:
         """Release or skip dependants, then apply fail_fast and the budget."""
         for child in self.children.get(result.agent_id, ()):
+            if child in self.kept:
+                continue
             if result.succeeded and not self.starting_closed:
                 self.ready.push(self.specs[child])
             elif result.succeeded:
                 continue
             else:
-                await self._skip_tree(child, f"{result.agent_id} {result.status.value}")
+                why = f"agent {result.agent_id!r}, which ended {result.status.value}"
+                await self._skip_tree(child, why)
         if (
             self.plan.execution.fail_fast
             and result.status in (AgentStatus.FAILED, AgentStatus.TIMED_OUT)
@@ -562,6 +747,10 @@ class _Run:
                 RunStatus.FAILED,
                 cancel_running=True,
             )
+        self._check_budget()
+        self.wakeup.unpark_all()
+
+    def _check_budget(self) -> None:
         budget = self.plan.execution.budget
         if budget is not None and self.stop_reason is None:
             over_cost = budget.max_cost_usd is not None and self.spent_usd >= budget.max_cost_usd
@@ -574,17 +763,14 @@ class _Run:
                     RunStatus.BUDGET_EXHAUSTED,
                     cancel_running=budget.on_exhausted == "cancel",
                 )
-        self.wakeup.unpark_all()
 
     async def _skip_tree(self, agent_id: str, why: str) -> None:
         result = await self.update_agent(
-            agent_id,
-            status=AgentStatus.SKIPPED,
-            error=f"skipped: the agent it forks from ended as {why}",
+            agent_id, status=AgentStatus.SKIPPED, error=f"skipped: it forks from {why}"
         )
         await self.emit(EventKind.FINISHED, agent_id, result=result)
         for child in self.children.get(agent_id, ()):
-            await self._skip_tree(child, f"{agent_id} skipped")
+            await self._skip_tree(child, f"agent {agent_id!r}, which was skipped")
 
     # --- the end -----------------------------------------------------------------
 
@@ -603,17 +789,31 @@ class _Run:
                 leftover.append(result.evolve(status=status, error=reason))
         for result in leftover:
             self.results[result.agent_id] = result
-        if leftover:
+        if leftover and not self.fenced:
             await self.store.save_agents(self.run_id, leftover)
         metrics = self._metrics()
         run_status = self._status(error)
-        final = (await self._record()).evolve(
+        stored = await self._record()
+        attempts = update_last(
+            stored.attempts,
+            ended_at=utc_now(),
+            status=run_status.value,
+            wall_s=metrics.wall_s,
+            agents_wall_s=metrics.agents_wall_s,
+            peak_concurrency=metrics.peak_concurrency,
+        )
+        if self.resume is not None:
+            kept = [self.results[i] for i in self.kept]
+            metrics = merge_metrics(metrics, attempts[:-1], kept, base_s=self.base_s)
+        final = stored.evolve(
             status=run_status,
             ended_at=utc_now(),
             metrics=metrics,
             error=error or self.stop_reason,
+            attempts=attempts,
         )
-        await self.store.save_run(final)
+        if not self.fenced:
+            await self.store.save_run(final)
         swarm = SwarmResult.from_records(final, list(self.results.values()))
         self.log.info(
             "run.finished",
@@ -664,6 +864,21 @@ class _Run:
             retries=sum(r.retries for r in self.results.values()),
             counts=counts,
         )
+
+
+@asynccontextmanager
+async def _closed_on_error(
+    events: trio.MemorySendChannel[SwarmEvent] | None,
+) -> AsyncIterator[None]:
+    """Close the caller's event channel if the run fails before it starts, so their
+    consumer ends too (once a run starts, it closes the channel itself)."""
+    try:
+        yield
+    except BaseException:
+        if events is not None:
+            with trio.CancelScope(shield=True):
+                await events.aclose()
+        raise
 
 
 def _first_leaf(group: BaseExceptionGroup[StoreError]) -> StoreError:

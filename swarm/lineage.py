@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .errors import NotFoundError
 from .records import Message, SessionRecord
-from .stores.base import Store
+from .stores.base import MessageRangeReader, Store
 
 
 async def lineage(store: Store, session_id: str) -> list[SessionRecord]:
@@ -35,14 +35,36 @@ async def history(store: Store, session_id: str, upto: str | None = None) -> lis
     chain = await lineage(store, session_id)
     messages: list[Message] = []
     for i, record in enumerate(chain):
-        own = await store.get_messages(record.session_id)
-        messages.extend(own)
         child = chain[i + 1] if i + 1 < len(chain) else None
-        if child is not None and child.fork_point is not None:
-            _cut_after(messages, child.fork_point, record.session_id)
-    if upto is not None:
-        _cut_after(messages, upto, session_id)
+        cut = child.fork_point if child is not None else upto
+        if cut is None:
+            messages.extend(await messages_between(store, record.session_id))
+            continue
+        try:  # read only up to the cut, not the whole session
+            messages.extend(await messages_between(store, record.session_id, upto=cut))
+        except NotFoundError:  # the cut is in the part this session inherited
+            _cut_after(messages, cut, record.session_id)
     return messages
+
+
+async def messages_between(
+    store: Store, session_id: str, *, after: str | None = None, upto: str | None = None
+) -> list[Message]:
+    """A session's own messages after ``after`` up to and including ``upto``.
+
+    Uses the store's ranged read when it has one; empty when ``upto`` comes
+    before ``after``; :class:`NotFoundError` when either is not in the session.
+    """
+    if isinstance(store, MessageRangeReader):
+        return await store.get_message_range(session_id, after=after, upto=upto)
+    messages = await store.get_messages(session_id)
+    uuids = [m.uuid for m in messages]
+    for uuid in (after, upto):
+        if uuid is not None and uuid not in uuids:
+            raise NotFoundError(f"message {uuid} is not a message of session {session_id}")
+    low = uuids.index(after) + 1 if after is not None else 0
+    high = uuids.index(upto) + 1 if upto is not None else len(messages)
+    return messages[low:high]
 
 
 def _cut_after(messages: list[Message], uuid: str, session_id: str) -> None:

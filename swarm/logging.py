@@ -11,6 +11,8 @@ from typing import Any, TextIO
 
 import structlog
 
+from .redaction import known_secrets
+
 _SECRET_NAMES = re.compile(r"(api[_-]?key|token|secret|password|authorization|credential)", re.I)
 _SECRET_VALUES = re.compile(r"\b(sk-ant-[A-Za-z0-9_\-]{8,}|sk-[A-Za-z0-9]{20,})")
 REDACTED = "[redacted]"
@@ -40,7 +42,8 @@ class RedactSecrets:
         if _SECRET_NAMES.search(key) and isinstance(value, str) and value:
             return REDACTED
         if isinstance(value, str):
-            return redact_text(value, self._secrets)
+            # Plus the secrets a run registered since (e.g. an agent's env token).
+            return redact_text(redact_text(value, self._secrets), known_secrets())
         if isinstance(value, dict):
             return {k: self._clean(str(k), v) for k, v in value.items()}
         if isinstance(value, list | tuple):

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .errors import PlanError, PlanIssue
 
@@ -78,6 +79,9 @@ class SimulatedSpec(_Model):
     output_tokens: int | None = Field(None, ge=0)
     failure_rate: float | None = Field(None, ge=0, le=1)
     turns: int | None = Field(None, ge=1)
+    files: list[str] | None = Field(
+        None, description="paths each agent 'writes' (a Write tool use), to test checkpoints"
+    )
 
 
 class AgentDefaults(_Model):
@@ -130,6 +134,15 @@ class ExecutionSpec(_Model):
     )
 
 
+class CheckpointSpec(_Model):
+    """When checkpoints are taken automatically, and how many a session keeps."""
+
+    every: int = Field(10, ge=0, description="a checkpoint every N messages of a session; 0: off")
+    max_per_session: int = Field(
+        50, ge=1, description="the oldest automatic ones go first; named ones are always kept"
+    )
+
+
 class BackendSpec(_Model):
     name: Literal["simulated", "claude", "anthropic"] | None = None
     seed: int = 0
@@ -151,22 +164,41 @@ class Plan(_Model):
     execution: ExecutionSpec = ExecutionSpec()
     backend: BackendSpec = BackendSpec()
     store: StoreSpec = StoreSpec()
+    checkpoints: CheckpointSpec = CheckpointSpec()
 
     @model_validator(mode="after")
     def _check_agents(self) -> Plan:
+        # Errors carry the path of the offending field, so they get its file:line.
+        errors: list[InitErrorDetails] = []
         seen: set[str] = set()
-        for agent in self.agents:
+        for i, agent in enumerate(self.agents):
             if agent.id in seen:
-                raise ValueError(f"agent id {agent.id!r} is used twice; ids must be unique")
+                errors.append(
+                    _plan_error(("agents", i, "id"), agent.id, "is used twice; ids must be unique")
+                )
             seen.add(agent.id)
-        for agent in self.agents:
+        for i, agent in enumerate(self.agents):
             if agent.fork_from is not None and agent.fork_from.agent not in seen:
-                raise ValueError(
-                    f"agent {agent.id!r} forks from unknown agent {agent.fork_from.agent!r}"
+                errors.append(
+                    _plan_error(
+                        ("agents", i, "fork_from", "agent"),
+                        agent.fork_from.agent,
+                        f"agent {agent.id!r} forks from an unknown agent; expected one of: "
+                        + ", ".join(sorted(seen)),
+                    )
                 )
         cycle = _find_cycle(self.agents)
         if cycle:
-            raise ValueError("fork_from makes a cycle: " + " -> ".join(cycle))
+            index = next(i for i, a in enumerate(self.agents) if a.id == cycle[0])
+            errors.append(
+                _plan_error(
+                    ("agents", index, "fork_from", "agent"),
+                    cycle[1],
+                    "fork_from makes a cycle: " + " -> ".join(cycle),
+                )
+            )
+        if errors:
+            raise ValidationError.from_exception_data("Plan", errors)
         return self
 
     def resolved(self, agent: AgentSpec) -> AgentSpec:
@@ -187,6 +219,12 @@ class Plan(_Model):
             return Plan.model_validate(data)
         except ValidationError as exc:
             raise PlanError(_issues(exc, [], "<override>")) from None
+
+
+def _plan_error(loc: tuple[str | int, ...], value: str, message: str) -> InitErrorDetails:
+    return InitErrorDetails(
+        type=PydanticCustomError("plan", "{message}", {"message": message}), loc=loc, input=value
+    )
 
 
 def _find_cycle(agents: list[AgentSpec]) -> list[str] | None:
@@ -218,9 +256,16 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 Lines = dict[tuple[str | int, ...], int]
 
 
+MAX_YAML_VALUES = 200_000
+
+
 def _construct(node: yaml.Node, path: tuple[str | int, ...], lines: Lines, file: str) -> Any:
     """Build plain Python data from a YAML node, noting each path's line number."""
     lines[path] = node.start_mark.line + 1
+    if len(lines) > MAX_YAML_VALUES:  # aliases can expand a small file exponentially
+        raise PlanError(
+            [PlanIssue(file, None, "", f"more than {MAX_YAML_VALUES} values (aliases expanded)")]
+        )
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -244,6 +289,8 @@ def read_yaml(text: str, file: str) -> tuple[dict[str, Any], Lines]:
     """Parse YAML text into a mapping plus the line of every field in it."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise PlanError([PlanIssue(file, None, "", "not valid YAML: nested too deeply")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -252,7 +299,18 @@ def read_yaml(text: str, file: str) -> tuple[dict[str, Any], Lines]:
     if node is None:
         return {}, {}
     lines: Lines = {}
-    data = _construct(node, (), lines, file)
+    try:
+        data = _construct(node, (), lines, file)
+    except RecursionError:
+        raise PlanError(
+            [PlanIssue(file, None, "", "too deeply nested, or an alias that contains itself")]
+        ) from None
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError, LookupError) as exc:
+        # A tagged value that does not construct: `!!int x`, `!!int ""`, `!custom`.
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PlanError([PlanIssue(file, line, "", f"not a valid YAML value: {problem}")]) from None
     if not isinstance(data, dict):
         raise PlanError([PlanIssue(file, 1, "", "expected a mapping of sections at the top")])
     return data, lines
@@ -319,7 +377,7 @@ def parse_plan(
         raise PlanError(_issues(exc, sources, file)) from None
 
 
-DEFAULT_CONFIG_SECTIONS = frozenset({"defaults", "execution", "backend", "store"})
+DEFAULT_CONFIG_SECTIONS = frozenset({"defaults", "execution", "backend", "store", "checkpoints"})
 
 
 def load_config(path: Path) -> tuple[dict[str, Any], Lines, str]:

@@ -6,9 +6,11 @@ between tasks, and turned into JSON by ``to_dict`` for stores and ``--json``.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import enum
 import uuid
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Self
 
@@ -20,6 +22,38 @@ def utc_now() -> str:
 
 def new_uuid() -> str:
     return str(uuid.uuid4())
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
+def _plain(value: Any) -> Any:
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_plain(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return copy.deepcopy(value)
+
+
+def asdict(record: Any) -> dict[str, Any]:
+    """``dataclasses.asdict`` with the same result, several times faster.
+
+    Every store write and ``--json`` document goes through here (a 10,000-agent
+    run makes tens of thousands of them); the standard one reflects on every
+    call and deep-copies every leaf.
+    """
+    return {name: _plain(getattr(record, name)) for name in _field_names(type(record))}
 
 
 class AgentStatus(enum.StrEnum):
@@ -74,7 +108,13 @@ class Usage:
     def from_dict(cls, data: dict[str, Any] | None) -> Usage:
         if not data:
             return cls()
-        return cls(**{f.name: int(data.get(f.name, 0) or 0) for f in fields(cls)})
+        get = data.get  # spelled out: this runs for every message read back
+        return cls(
+            int(get("input_tokens") or 0),
+            int(get("output_tokens") or 0),
+            int(get("cache_creation_tokens") or 0),
+            int(get("cache_read_tokens") or 0),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +248,7 @@ class SwarmMetrics:
 
 @dataclass(frozen=True, slots=True)
 class RunRecord:
-    """A run as the store keeps it: its plan, status and final metrics."""
+    """A run as the store keeps it: its plan, status, final metrics and attempts."""
 
     run_id: str
     plan: dict[str, Any]
@@ -222,6 +262,9 @@ class RunRecord:
     ended_at: str | None = None
     metrics: SwarmMetrics | None = None
     error: str | None = None
+    # One entry per execution of the plan: the first run, then each `swarm resume`
+    # (who ran it, when, what it kept and re-ran, how it ended); see swarm.resume.
+    attempts: list[dict[str, Any]] = field(default_factory=list)
 
     def evolve(self, **changes: Any) -> RunRecord:
         return replace(self, updated_at=utc_now(), **changes)

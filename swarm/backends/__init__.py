@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import BackendUnavailable, UsageError
@@ -58,15 +59,51 @@ def choose_backend_name(requested: str | None) -> str:
     )
 
 
-def create_backend(spec: BackendSpec, store: Store, name: str | None = None) -> Backend:
-    """Build the backend a plan's ``backend`` section (or an override) names."""
+def create_backend(
+    spec: BackendSpec,
+    store: Store,
+    name: str | None = None,
+    *,
+    cli_env: Mapping[str, str] | None = None,
+) -> Backend:
+    """Build the backend a plan's ``backend`` section (or an override) names.
+
+    ``cli_env`` is layered over the environment of every Claude Code CLI the
+    ``claude`` backend starts (the rehearsal points it at the fake API with it).
+    """
     chosen = choose_backend_name(name or spec.name)
     if chosen == "simulated":
         sim = spec.simulated.model_dump(exclude_none=True)
         return SimulatedBackend(store, seed=spec.seed, settings=SimulatedSettings().merged(sim))
     if chosen == "anthropic":
         return _anthropic_backend(spec, store)
+    if chosen == "claude":
+        return _claude_backend(spec, store, cli_env)
     raise BackendUnavailable(f"the {chosen!r} backend is not available in this build")
+
+
+def _claude_backend(spec: BackendSpec, store: Store, cli_env: Mapping[str, str] | None) -> Backend:
+    from .claude import ClaudeBackend
+    from .retries import RetryPolicy
+
+    options = dict(spec.options)
+    retry = options.get("retry") or {}
+    try:
+        policy = RetryPolicy(**retry)
+    except TypeError as exc:
+        raise UsageError(
+            f"backend.options.retry: {exc}; expected max_attempts, initial_wait_s, "
+            "max_wait_s, jitter_s, max_retry_after_s"
+        ) from None
+    return ClaudeBackend(
+        store,
+        env=cli_env,
+        model=options.get("model"),
+        cwd=options.get("cwd"),
+        cli_path=options.get("cli_path"),
+        session_store=bool(options.get("session_store", True)),
+        retry=policy,
+    )
 
 
 def _anthropic_backend(spec: BackendSpec, store: Store) -> Backend:

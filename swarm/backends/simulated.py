@@ -37,11 +37,14 @@ class SimulatedSettings:
     output_tokens: int = 200
     failure_rate: float = 0.0
     turns: int = 1
+    files: tuple[str, ...] = ()  # paths "written" through Write tool uses, spread over turns
 
     def merged(self, overrides: Mapping[str, Any] | None) -> SimulatedSettings:
         if not overrides:
             return self
         values = {k: v for k, v in overrides.items() if v is not None}
+        if "files" in values:
+            values["files"] = tuple(values["files"])
         return SimulatedSettings(**{**self._asdict(), **values})
 
     def _asdict(self) -> dict[str, Any]:
@@ -50,6 +53,21 @@ class SimulatedSettings:
 
 def _uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _tool_uses(text: str, paths: list[str], rng: random.Random) -> dict[str, Any]:
+    """Content blocks shaped like a real assistant turn that writes ``paths``."""
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": text}]
+    for path in paths:
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": f"toolu_{rng.getrandbits(64):016x}",
+                "name": "Write",
+                "input": {"file_path": path, "content": SIMULATED_MARK},
+            }
+        )
+    return {"content": blocks}
 
 
 class SimulatedBackend:
@@ -63,6 +81,9 @@ class SimulatedBackend:
         self._store = store
         self._seed = seed
         self._settings = settings or SimulatedSettings()
+        # Parents already found in the store: a run's agents all fork the same base,
+        # and one read is enough to know it exists.
+        self._known_parents: set[str] = set()
 
     def duration_of(self, agent_id: str, overrides: Mapping[str, Any] | None = None) -> float:
         """The seeded duration of an agent: mean ``latency_s`` times a log-normal factor."""
@@ -110,8 +131,10 @@ class SimulatedBackend:
                 await history(self._store, request.parent_session_id, upto=request.fork_point)
             except NotFoundError as exc:
                 raise BackendError(f"fork_at: {exc}") from None
-        elif await self._store.get_session(request.parent_session_id) is None:
-            raise BackendError(f"cannot fork {request.parent_session_id}: no such session")
+        elif request.parent_session_id not in self._known_parents:
+            if await self._store.get_session(request.parent_session_id) is None:
+                raise BackendError(f"cannot fork {request.parent_session_id}: no such session")
+            self._known_parents.add(request.parent_session_id)
         # A resumed session needs fresh message uuids, not a replay of the first attempt's.
         ids = (
             random.Random()
@@ -144,8 +167,15 @@ class SimulatedBackend:
                 f"{SIMULATED_MARK} agent {request.agent_id}, turn {turn + 1}/{turns}: "
                 f"placeholder for an answer to {request.prompt[:60]!r}"
             )
+            writes = [f for i, f in enumerate(settings.files) if i % turns == turn]
             reply = Message(
-                _uuid(ids), session_id, "assistant", text, parent_uuid=parent, usage=per_turn
+                _uuid(ids),
+                session_id,
+                "assistant",
+                text,
+                parent_uuid=parent,
+                usage=per_turn,
+                raw=_tool_uses(text, writes, ids) if writes else None,
             )
             await sink.message(reply)
             parent = reply.uuid

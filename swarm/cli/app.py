@@ -63,9 +63,17 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo("swarm: interrupted", err=True)
         return EXIT_INTERRUPTED
     except SwarmError as exc:
-        for line in str(exc).splitlines() or [type(exc).__name__]:
-            typer.echo(f"swarm: error: {line}", err=True)
-        return exc.exit_code
+        return _report(exc)
+    except BaseExceptionGroup as group:
+        # Errors raised inside a command's nursery arrive grouped; SwarmErrors are still
+        # plain messages, and a KeyboardInterrupt is still an interruption.
+        if group.subgroup(KeyboardInterrupt) is not None:
+            typer.echo("swarm: interrupted", err=True)
+            return EXIT_INTERRUPTED
+        errors, rest = group.split(SwarmError)
+        if errors is None or rest is not None:
+            raise
+        return max(_report(error) for error in _leaves(errors))
     except typer.TyperException as exc:
         show = getattr(exc, "show", None)
         if callable(show):
@@ -74,6 +82,19 @@ def main(argv: list[str] | None = None) -> int:
             typer.echo(f"swarm: error: {exc.format_message()}", err=True)
         return exc.exit_code
     return result if isinstance(result, int) else EXIT_OK
+
+
+def _report(error: SwarmError) -> int:
+    for line in str(error).splitlines() or [type(error).__name__]:
+        typer.echo(f"swarm: error: {line}", err=True)
+    return error.exit_code
+
+
+def _leaves(group: BaseExceptionGroup[SwarmError]) -> list[SwarmError]:
+    found: list[SwarmError] = []
+    for error in group.exceptions:
+        found.extend(_leaves(error) if isinstance(error, BaseExceptionGroup) else [error])
+    return found
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,3 +1,13 @@
 """Imports every command module so each registers itself on the app."""
 
-from . import inspect, run  # noqa: F401
+from . import (  # noqa: F401
+    bench,
+    checkpoints,
+    inspect,
+    mock_api,
+    resume,
+    retention,
+    run,
+    sessions,
+    store,
+)

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import NotFoundError
-from ..plan import default_config_path, load_config
+from ..errors import NotFoundError, UsageError
+from ..plan import default_config_path, is_safe_id, load_config
 from ..records import RunRecord
 from ..stores import DEFAULT_STORE_URL
 from ..stores.base import Store
@@ -49,6 +49,11 @@ def print_json(document: Any) -> None:
 
 async def find_run(store: Store, ref: str) -> RunRecord:
     """A run by id, unique id prefix, or ``latest``."""
+    if ref != "latest" and not is_safe_id(ref):
+        raise UsageError(
+            f"{ref!r} is not a run id: expected letters, digits, '_', '.' or '-' "
+            "(at most 64, no '..'), a unique prefix of one, or 'latest'"
+        )
     if ref == "latest":
         runs = await store.list_runs(limit=1)
         if not runs:

@@ -13,10 +13,13 @@ import typer
 from rich.console import Console
 
 from ..backends import create_backend
+from ..durations import expected_durations_from_store
 from ..events import SwarmEvent
-from ..executor import ParallelSwarmExecutor
+from ..executor import ExecutorOptions, ParallelSwarmExecutor
+from ..mockapi import MockAPIConfig
 from ..plan import Plan, load_plan, plan_json_schema
 from ..records import RunStatus, SwarmResult
+from ..rehearsal import maybe_rehearsal, rehearsal_backend, rehearsal_config
 from ..stores import open_store
 from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app
 from .common import JsonOption, StoreOption, print_json
@@ -69,13 +72,35 @@ async def _watch_interrupts(executor: ParallelSwarmExecutor, hard: trio.CancelSc
 
 
 async def execute_plan(
-    plan: Plan, *, plan_path: str | None, progress: str, backend_name: str | None = None
+    plan: Plan,
+    *,
+    plan_path: str | None,
+    progress: str,
+    backend_name: str | None = None,
+    history_order: bool = True,
+    rehearsal: MockAPIConfig | None = None,
 ) -> SwarmResult:
-    """Open the store and backend a plan names, and run it with progress display."""
-    async with open_store(plan.store.url) as store:
-        backend = create_backend(plan.backend, store, backend_name)
+    """Open the store and backend a plan names, and run it with progress display.
+
+    With ``history_order``, agents whose durations are known from earlier runs of
+    the same plan start longest-first within their priority (see swarm.durations).
+    With ``rehearsal``, the fake Messages API serves every Claude Code CLI (swarm.rehearsal).
+    """
+    async with open_store(plan.store.url) as store, maybe_rehearsal(rehearsal) as cli_env:
+        backend = create_backend(plan.backend, store, backend_name, cli_env=cli_env)
         try:
-            executor = ParallelSwarmExecutor(backend, store)
+            durations = (
+                await expected_durations_from_store(
+                    store, plan, plan_path=plan_path, backend=backend.name
+                )
+                if history_order
+                else {}
+            )
+            executor = ParallelSwarmExecutor(
+                backend,
+                store,
+                options=ExecutorOptions(git_metadata=True, expected_durations=durations),
+            )
             send, receive = trio.open_memory_channel[SwarmEvent](256)
             result: SwarmResult | None = None
             with trio.CancelScope() as hard:
@@ -123,15 +148,48 @@ def run(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress, one summary line.")
     ] = False,
+    no_history_order: Annotated[
+        bool,
+        typer.Option(
+            "--no-history-order",
+            help="Start agents in plan order within a priority, not longest-first "
+            "from the durations of earlier runs of the same plan.",
+        ),
+    ] = False,
+    rehearse: Annotated[
+        bool,
+        typer.Option(
+            "--rehearse",
+            help="Run real Claude Code sessions against the bundled fake Messages API "
+            "(free, offline; implies --backend claude).",
+        ),
+    ] = False,
+    rehearse_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--rehearse-config",
+            help="Rules/latency/errors file of the fake API (see `swarm mock-api --help`).",
+        ),
+    ] = None,
 ) -> int:
     """Run a plan: fork every agent off the base session, in parallel."""
     if mode is not None and mode not in ("window", "batch"):
         raise typer.BadParameter("expected window or batch", param_hint="--mode")
+    if rehearse:
+        backend = rehearsal_backend(backend)
     plan = apply_overrides(
         _load(plan_file, config), max_parallel=max_parallel, mode=mode, backend=backend, store=store
     )
     progress = "none" if (as_json or quiet) else ("live" if sys.stderr.isatty() else "plain")
-    result = trio.run(lambda: execute_plan(plan, plan_path=str(plan_file), progress=progress))
+    result = trio.run(
+        lambda: execute_plan(
+            plan,
+            plan_path=str(plan_file),
+            progress=progress,
+            history_order=not no_history_order,
+            rehearsal=rehearsal_config(plan.backend.options, rehearse_config) if rehearse else None,
+        )
+    )
     if as_json:
         print_json(result.to_dict())
     elif quiet:

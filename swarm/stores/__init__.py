@@ -3,12 +3,16 @@
 ``open_store(url)`` understands:
 
 - ``sqlite:///relative/path.db`` and ``sqlite:////absolute/path.db`` (the default
-  is ``sqlite:///sessions/swarm.db``), or a bare path ending in ``.db``;
+  is ``sqlite:///sessions/swarm.db``), or a bare path ending in ``.db``; options
+  ``?synchronous=off|normal|full|extra`` and ``?max_size_mb=N`` (a cap on the file:
+  writes past it fail with "database or disk is full", like a full disk) and
+  ``?mode=ro`` (open read-only: any write fails, as on a file you may not write);
 - ``memory://`` for a store that lives as long as the process.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,15 +25,27 @@ from .sqlite import SQLiteStore
 
 DEFAULT_STORE_URL = "sqlite:///sessions/swarm.db"
 
-__all__ = ["DEFAULT_STORE_URL", "MemoryStore", "SQLiteStore", "Store", "open_store"]
+__all__ = [
+    "DEFAULT_STORE_URL",
+    "MemoryStore",
+    "SQLiteStore",
+    "Store",
+    "open_store",
+    "sqlite_path",
+]
 
 
 async def _open(url: str) -> Store:
     if url in ("memory", "memory://", "memory:"):
         return MemoryStore()
+    if any(ord(ch) < 32 or ch == "\x7f" for ch in url):
+        raise UsageError(f"store URL {url!r} has a control character")
     if "://" not in url:
         return await SQLiteStore.open(Path(url))
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise UsageError(f"store URL {url!r}: {exc}") from None
     if parts.scheme == "sqlite":
         # sqlite:///rel/path -> "rel/path"; sqlite:////abs/path -> "/abs/path"
         raw = url[len("sqlite://") :].split("?", 1)[0]
@@ -37,13 +53,53 @@ async def _open(url: str) -> Store:
         if not path:
             raise UsageError(f"store URL {url!r} has no file path (sqlite:///path/to/file.db)")
         options = parse_qs(parts.query)
+        unknown = sorted(set(options) - {"synchronous", "max_size_mb", "mode"})
+        if unknown:
+            raise UsageError(
+                f"store URL {url!r}: unknown option {unknown[0]!r} (synchronous, max_size_mb, mode)"
+            )
+        mode = options.get("mode", ["rw"])[0]
+        if mode not in ("rw", "ro"):
+            raise UsageError(f"store URL {url!r}: mode must be rw or ro")
         synchronous = options.get("synchronous", ["FULL"])[0]
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise UsageError(f"store URL {url!r}: synchronous must be off|normal|full|extra")
-        return await SQLiteStore.open(Path(path), synchronous=synchronous)
+        max_size_mb = _positive(url, options.get("max_size_mb", [None])[0])
+        return await SQLiteStore.open(
+            Path(path), synchronous=synchronous, max_size_mb=max_size_mb, read_only=mode == "ro"
+        )
     raise UsageError(
         f"store URL {url!r}: unknown scheme {parts.scheme!r} (expected sqlite:///path or memory://)"
     )
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file a store URL names, or None for ``memory://``."""
+    if url in ("memory", "memory://", "memory:"):
+        return None
+    if any(ord(ch) < 32 or ch == "\x7f" for ch in url):
+        raise UsageError(f"store URL {url!r} has a control character")
+    if "://" not in url:
+        return Path(url)
+    if not url.startswith("sqlite://"):
+        raise UsageError(f"store URL {url!r}: expected sqlite:///path or a path to a .db file")
+    raw = url[len("sqlite://") :].split("?", 1)[0]
+    path = raw[1:] if raw.startswith("/") else raw
+    if not path:
+        raise UsageError(f"store URL {url!r} has no file path (sqlite:///path/to/file.db)")
+    return Path(path)
+
+
+def _positive(url: str, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not (number > 0 and math.isfinite(number)):
+        raise UsageError(f"store URL {url!r}: max_size_mb must be a positive number (megabytes)")
+    return number
 
 
 @asynccontextmanager

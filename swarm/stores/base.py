@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from ..leases import Lease
 from ..records import AgentResult, Checkpoint, Message, RunRecord, SessionRecord
 
 
@@ -67,4 +68,35 @@ class Store(Protocol):
 
     async def delete_checkpoints(self, checkpoint_ids: Sequence[str]) -> None: ...
 
+    async def acquire_lease(
+        self, name: str, owner: str, ttl_s: float, *, now: float, steal_from: str | None = None
+    ) -> Lease:
+        """Atomically take or renew lease ``name`` for ``owner`` until ``now + ttl_s`` when it
+        is free, expired, already ``owner``'s, or held by ``steal_from`` (an owner the caller
+        proved dead); return the lease in force, whoever holds it."""
+        ...
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        """Drop lease ``name`` if ``owner`` holds it; otherwise do nothing."""
+        ...
+
+    async def get_lease(self, name: str) -> Lease | None: ...
+
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class MessageRangeReader(Protocol):
+    """An optional store capability: read part of a session without loading all of it.
+
+    :func:`swarm.lineage.messages_between` uses it when a store has it and slices
+    ``get_messages`` otherwise, so checkpoints and forks stay cheap on long sessions.
+    """
+
+    async def get_message_range(
+        self, session_id: str, *, after: str | None = None, upto: str | None = None
+    ) -> list[Message]:
+        """A session's own messages after ``after`` (else from its first) up to and
+        including ``upto`` (else to its last); empty when ``upto`` precedes ``after``;
+        :class:`~swarm.errors.NotFoundError` when either is not a message of the session."""
+        ...

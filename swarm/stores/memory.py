@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Sequence
 
+from ..errors import NotFoundError
+from ..leases import Lease
 from ..records import AgentResult, Checkpoint, Message, RunRecord, SessionRecord
+from .transcripts import TranscriptEntry
+
+
+class _Transcript:
+    """One transcript's lines, the uuids among them, and when it was last written."""
+
+    __slots__ = ("entries", "mtime_ms", "uuids")
+
+    def __init__(self) -> None:
+        self.entries: list[TranscriptEntry] = []
+        self.uuids: set[str] = set()
+        self.mtime_ms = 0
 
 
 class MemoryStore:
@@ -16,6 +32,8 @@ class MemoryStore:
         self._sessions: dict[str, SessionRecord] = {}
         self._messages: dict[str, dict[str, Message]] = {}
         self._checkpoints: dict[str, Checkpoint] = {}
+        self._leases: dict[str, Lease] = {}
+        self._transcripts: dict[tuple[str, str, str], _Transcript] = {}
 
     async def save_run(self, run: RunRecord) -> None:
         self._runs[run.run_id] = run
@@ -62,6 +80,18 @@ class MemoryStore:
     async def get_messages(self, session_id: str) -> list[Message]:
         return list(self._messages.get(session_id, {}).values())
 
+    async def get_message_range(
+        self, session_id: str, *, after: str | None = None, upto: str | None = None
+    ) -> list[Message]:
+        messages = list(self._messages.get(session_id, {}).values())
+        uuids = [m.uuid for m in messages]
+        for uuid in (after, upto):
+            if uuid is not None and uuid not in uuids:
+                raise NotFoundError(f"message {uuid} is not a message of session {session_id}")
+        low = uuids.index(after) + 1 if after is not None else 0
+        high = uuids.index(upto) + 1 if upto is not None else len(messages)
+        return messages[low:high]
+
     async def save_checkpoint(self, checkpoint: Checkpoint) -> None:
         self._checkpoints[checkpoint.checkpoint_id] = checkpoint
 
@@ -76,6 +106,75 @@ class MemoryStore:
     async def delete_checkpoints(self, checkpoint_ids: Sequence[str]) -> None:
         for checkpoint_id in checkpoint_ids:
             self._checkpoints.pop(checkpoint_id, None)
+
+    async def acquire_lease(
+        self, name: str, owner: str, ttl_s: float, *, now: float, steal_from: str | None = None
+    ) -> Lease:
+        current = self._leases.get(name)
+        if current is None or current.expired(now) or current.owner in (owner, steal_from):
+            kept_since = current is not None and current.owner == owner
+            acquired_at = current.acquired_at if current is not None and kept_since else now
+            current = self._leases[name] = Lease(name, owner, acquired_at, now + ttl_s)
+        return current
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        current = self._leases.get(name)
+        if current is not None and current.owner == owner:
+            del self._leases[name]
+
+    async def get_lease(self, name: str) -> Lease | None:
+        return self._leases.get(name)
+
+    # --- raw transcripts (swarm.stores.transcripts.TranscriptStore) ---------------
+
+    async def append_transcript(
+        self, project_key: str, session_id: str, subpath: str, entries: Sequence[TranscriptEntry]
+    ) -> None:
+        if not entries:
+            return
+        transcript = self._transcripts.setdefault((project_key, session_id, subpath), _Transcript())
+        for entry in entries:
+            uuid = entry.get("uuid")
+            if isinstance(uuid, str):
+                if uuid in transcript.uuids:
+                    continue
+                transcript.uuids.add(uuid)
+            transcript.entries.append(json.loads(json.dumps(entry)))  # a copy, as SQLite keeps
+        transcript.mtime_ms = max(transcript.mtime_ms + 1, int(time.time() * 1000))
+
+    async def load_transcript(
+        self, project_key: str, session_id: str, subpath: str = ""
+    ) -> list[TranscriptEntry] | None:
+        transcript = self._transcripts.get((project_key, session_id, subpath))
+        return None if transcript is None else json.loads(json.dumps(transcript.entries))
+
+    async def list_transcript_sessions(self, project_key: str) -> list[tuple[str, int]]:
+        return [
+            (session_id, t.mtime_ms)
+            for (project, session_id, subpath), t in self._transcripts.items()
+            if project == project_key and subpath == ""
+        ]
+
+    async def list_transcript_subpaths(self, project_key: str, session_id: str) -> list[str]:
+        return [
+            subpath
+            for (project, session, subpath) in self._transcripts
+            if project == project_key and session == session_id and subpath
+        ]
+
+    async def delete_transcript(
+        self, project_key: str, session_id: str, subpath: str | None = None
+    ) -> None:
+        for key in list(self._transcripts):
+            if key[:2] == (project_key, session_id) and subpath in (None, key[2]):
+                del self._transcripts[key]
+
+    async def transcript_projects(self, session_id: str) -> list[str]:
+        return [
+            project
+            for (project, session, subpath) in self._transcripts
+            if session == session_id and subpath == ""
+        ]
 
     async def aclose(self) -> None:
         return None

@@ -8,21 +8,29 @@ so many agents pay for one commit. Blocking I/O never runs on the trio thread.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import trio
 
-from ..errors import IntegrityError, StoreError
+from ..errors import IntegrityError, NotFoundError, StoreError
+from ..leases import Lease
 from ..records import AgentResult, Checkpoint, Message, RunRecord, SessionRecord
+from ..redaction import redact_json
+from .diagnosis import explain
+from .migrations import check_not_newer, latest_version, upgrade, user_version
+from .transcripts import TranscriptEntry
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = latest_version()
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -65,9 +73,30 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     checksum TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS checkpoints_by_session ON checkpoints (session_id, created_at);
+CREATE TABLE IF NOT EXISTS transcript_entries (
+    project_key TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    subpath TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    uuid TEXT,
+    mtime_ms INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    PRIMARY KEY (project_key, session_id, subpath, seq)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS transcript_entries_by_uuid
+    ON transcript_entries (project_key, session_id, subpath, uuid) WHERE uuid IS NOT NULL;
+CREATE INDEX IF NOT EXISTS transcript_entries_by_session ON transcript_entries (session_id);
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY,
+    data TEXT NOT NULL,
+    checksum TEXT NOT NULL
+);
 """
 
 T = TypeVar("T")
+# A write runs inside the batch's transaction. It may run twice when a later write
+# of its batch fails (see _apply), so apart from SQL it may only record its result.
 Write = Callable[[sqlite3.Connection], object]
 
 
@@ -77,7 +106,8 @@ def checksum(data: str) -> str:
 
 
 def _encode(record: dict[str, Any]) -> tuple[str, str]:
-    data = json.dumps(record, separators=(",", ":"), sort_keys=True)
+    # Secrets (API keys, tokens) never reach the file, whichever record carries them.
+    data = redact_json(json.dumps(record, separators=(",", ":"), sort_keys=True))
     return data, checksum(data)
 
 
@@ -86,7 +116,12 @@ def _decode(table: str, key: str, data: str, digest: str) -> dict[str, Any]:
         raise IntegrityError(
             f"{table} record {key} does not match its checksum; run `swarm store verify`"
         )
-    value: dict[str, Any] = json.loads(data)
+    try:
+        value: dict[str, Any] = json.loads(data)
+    except ValueError as exc:
+        raise IntegrityError(
+            f"{table} record {key} is not valid JSON ({exc}); run `swarm store verify`"
+        ) from None
     return value
 
 
@@ -107,69 +142,107 @@ def _create_private(path: Path) -> None:
     os.close(fd)
 
 
+def _close_quietly(conn: sqlite3.Connection | None) -> None:
+    if conn is not None:
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
+
+
+def _explain_any(exc: Exception) -> str:
+    return explain(exc) if isinstance(exc, sqlite3.Error) else str(exc)
+
+
 class SQLiteStore:
     """A :class:`~swarm.stores.base.Store` in one SQLite file, safe for many processes."""
 
-    def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: str = "FULL",
+        max_size_mb: float | None = None,
+        read_only: bool = False,
+    ) -> None:
         self.path = Path(path)
         self._synchronous = synchronous.upper()
+        # A cap on the file's size: a runaway run stops with SQLITE_FULL instead of
+        # filling the disk (and it is how the disk-full path is tested).
+        self._max_size_mb = max_size_mb
+        self._read_only = read_only
+        self.backup_taken: Path | None = None
         self._queue: list[_Pending] = []
         self._flushing = False
         self._idle = trio.Event()
         self._idle.set()
         self._read_lock = threading.Lock()
+        # Reads share one connection, so they queue here, in trio, for one worker
+        # thread: not in the lock, each holding a thread of its own.
+        self._read_limiter = trio.CapacityLimiter(1)
         self._write_conn: sqlite3.Connection | None = None
         self._read_conn: sqlite3.Connection | None = None
 
     # --- lifecycle -----------------------------------------------------------
 
     @classmethod
-    async def open(cls, path: str | Path, *, synchronous: str = "FULL") -> SQLiteStore:
-        store = cls(path, synchronous=synchronous)
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        synchronous: str = "FULL",
+        max_size_mb: float | None = None,
+        read_only: bool = False,
+    ) -> SQLiteStore:
+        """Open (creating it 0600 unless ``read_only``) and migrate a store file."""
+        store = cls(path, synchronous=synchronous, max_size_mb=max_size_mb, read_only=read_only)
         await trio.to_thread.run_sync(store._open_sync)
         return store
 
     def _connect(self) -> sqlite3.Connection:
+        # Read-only is the state SQLite falls back to when the file may not be written
+        # (permission denied): every write then fails with SQLITE_READONLY.
+        target = f"file:{quote(str(self.path.resolve()))}?mode=ro" if self._read_only else self.path
         conn = sqlite3.connect(
-            self.path, check_same_thread=False, isolation_level=None, timeout=30.0
+            target,
+            check_same_thread=False,
+            isolation_level=None,
+            timeout=30.0,
+            uri=self._read_only,
         )
         conn.execute("PRAGMA busy_timeout = 30000")
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        if self._max_size_mb is not None:
+            page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+            pages = max(1, int(self._max_size_mb * 1024 * 1024) // page_size)
+            conn.execute(f"PRAGMA max_page_count = {pages}")
         return conn
 
     def _open_sync(self) -> None:
+        conn: sqlite3.Connection | None = None
         try:
-            _create_private(self.path)
+            if not self._read_only:
+                _create_private(self.path)
             conn = self._connect()
+            # Refuse a newer file before anything (even the journal mode) changes it.
+            check_not_newer(user_version(conn), self.path, SCHEMA_VERSION)
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode != "wal":
                 raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
             self._migrate(conn)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: cannot open the store: {exc}") from None
+            _close_quietly(conn)
+            raise StoreError(f"{self.path}: cannot open the store: {explain(exc)}") from None
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot open the store: {exc.strerror}") from None
+        except ValueError as exc:  # e.g. a NUL character in the path
+            raise StoreError(f"{self.path!r}: cannot open the store: {exc}") from None
+        except StoreError:
+            _close_quietly(conn)
+            raise
         self._write_conn = conn
         self._read_conn = self._connect()
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise IntegrityError(
-                f"{self.path}: schema version {version} is newer than this swarm "
-                f"understands ({SCHEMA_VERSION}); upgrade swarm"
-            )
-        if version == 0:
-            # One script, one transaction: a second process opening the same new
-            # file waits on the lock, then finds the schema complete.
-            try:
-                conn.executescript(
-                    f"BEGIN IMMEDIATE;{SCHEMA}PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
-                )
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+        self.backup_taken = upgrade(conn, self.path, SCHEMA)
 
     async def aclose(self) -> None:
         with trio.CancelScope(shield=True):
@@ -216,22 +289,42 @@ class SQLiteStore:
             return
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for item in batch:
-                conn.execute("SAVEPOINT one")
-                try:
+            try:
+                # Fast path: no savepoint per write (a savepoint pair costs more than
+                # a typical write); almost every batch succeeds whole.
+                for item in batch:
                     item.write(conn)
-                    conn.execute("RELEASE one")
-                except (sqlite3.Error, ValueError, TypeError) as exc:
-                    conn.execute("ROLLBACK TO one")
-                    conn.execute("RELEASE one")
-                    item.error = StoreError(f"{self.path}: write failed: {exc}")
+            except (sqlite3.Error, ValueError, TypeError):
+                # A write failed, maybe halfway: undo the batch and apply each write in a
+                # savepoint of its own, so only the failing one fails. The writes before
+                # it run a second time on the same state (so they see the same rows).
+                if conn.in_transaction:  # SQLITE_FULL or IOERR may have rolled it back
+                    conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                self._apply_isolated(conn, batch)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            error = StoreError(f"{self.path}: commit failed: {exc}")
+                # SQLite may have rolled back already (SQLITE_FULL, IOERR); a failing
+                # ROLLBACK must not hide the first error.
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            error = StoreError(f"{self.path}: commit failed: {explain(exc)}")
             for item in batch:
                 item.error = item.error or error
+
+    def _apply_isolated(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
+        for item in batch:
+            conn.execute("SAVEPOINT one")
+            try:
+                item.write(conn)
+                conn.execute("RELEASE one")
+            except (sqlite3.Error, ValueError, TypeError) as exc:
+                item.error = StoreError(f"{self.path}: write failed: {_explain_any(exc)}")
+                if not conn.in_transaction:
+                    raise  # SQLite undid the whole transaction: every write of it failed
+                conn.execute("ROLLBACK TO one")
+                conn.execute("RELEASE one")
 
     async def _read(self, read: Callable[[sqlite3.Connection], T]) -> T:
         def run() -> T:
@@ -242,9 +335,9 @@ class SQLiteStore:
                 try:
                     return read(conn)
                 except sqlite3.DatabaseError as exc:
-                    raise StoreError(f"{self.path}: read failed: {exc}") from None
+                    raise StoreError(f"{self.path}: read failed: {explain(exc)}") from None
 
-        return await trio.to_thread.run_sync(run)
+        return await trio.to_thread.run_sync(run, limiter=self._read_limiter)
 
     # --- runs ------------------------------------------------------------------
 
@@ -372,6 +465,31 @@ class SQLiteStore:
         )
         return [Message.from_dict(_decode("messages", *row)) for row in rows]
 
+    async def get_message_range(
+        self, session_id: str, *, after: str | None = None, upto: str | None = None
+    ) -> list[Message]:
+        """Part of a session, found through the (session_id, uuid) index; see MessageRangeReader."""
+
+        def seq_of(c: sqlite3.Connection, uuid: str) -> int:
+            row = c.execute(
+                "SELECT seq FROM messages WHERE session_id = ? AND uuid = ?", (session_id, uuid)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"message {uuid} is not a message of session {session_id}")
+            return int(row[0])
+
+        def read(c: sqlite3.Connection) -> list[tuple[str, str, str]]:
+            low = seq_of(c, after) if after is not None else 0
+            high = seq_of(c, upto) if upto is not None else 2**62
+            return c.execute(
+                "SELECT uuid, data, checksum FROM messages"
+                " WHERE session_id = ? AND seq > ? AND seq <= ? ORDER BY seq",
+                (session_id, low, high),
+            ).fetchall()
+
+        rows = await self._read(read)
+        return [Message.from_dict(_decode("messages", *row)) for row in rows]
+
     # --- checkpoints -------------------------------------------------------------
 
     async def save_checkpoint(self, checkpoint: Checkpoint) -> None:
@@ -405,3 +523,141 @@ class SQLiteStore:
         await self._write(
             lambda c: c.executemany("DELETE FROM checkpoints WHERE checkpoint_id = ?", ids)
         )
+
+    # --- leases ----------------------------------------------------------------
+
+    async def acquire_lease(
+        self, name: str, owner: str, ttl_s: float, *, now: float, steal_from: str | None = None
+    ) -> Lease:
+        # Read and write in one BEGIN IMMEDIATE transaction: a compare-and-set that
+        # two processes can never both win.
+        found: list[Lease] = []
+        failed: list[IntegrityError] = []
+
+        def take(c: sqlite3.Connection) -> None:
+            row = c.execute(
+                "SELECT name, data, checksum FROM leases WHERE name = ?", (name,)
+            ).fetchone()
+            try:
+                current = Lease.from_dict(_decode("leases", *row)) if row else None
+            except IntegrityError as exc:
+                failed.append(exc)
+                return
+            if current is None or current.expired(now) or current.owner in (owner, steal_from):
+                kept_since = current is not None and current.owner == owner
+                acquired_at = current.acquired_at if current is not None and kept_since else now
+                current = Lease(name, owner, acquired_at, now + ttl_s)
+                c.execute(
+                    "INSERT OR REPLACE INTO leases (name, data, checksum) VALUES (?,?,?)",
+                    (name, *_encode(current.to_dict())),
+                )
+            found.append(current)
+
+        await self._write(take)
+        if failed:
+            raise failed[0]
+        return found[0]
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        def release(c: sqlite3.Connection) -> None:
+            row = c.execute("SELECT data FROM leases WHERE name = ?", (name,)).fetchone()
+            if row is not None and json.loads(row[0]).get("owner") == owner:
+                c.execute("DELETE FROM leases WHERE name = ?", (name,))
+
+        await self._write(release)
+
+    async def get_lease(self, name: str) -> Lease | None:
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT name, data, checksum FROM leases WHERE name = ?", (name,)
+            ).fetchall()
+        )
+        return Lease.from_dict(_decode("leases", *rows[0])) if rows else None
+
+    # --- raw transcripts (swarm.stores.transcripts.TranscriptStore) ---------------
+
+    async def append_transcript(
+        self, project_key: str, session_id: str, subpath: str, entries: Sequence[TranscriptEntry]
+    ) -> None:
+        if not entries:
+            return
+        rows = [
+            (e.get("uuid") if isinstance(e.get("uuid"), str) else None, *_encode(e))
+            for e in entries
+        ]
+        key = (project_key, session_id, subpath)
+
+        def append(c: sqlite3.Connection) -> None:
+            (last, mtime) = c.execute(
+                "SELECT COALESCE(MAX(seq), 0), COALESCE(MAX(mtime_ms), 0) FROM transcript_entries"
+                " WHERE project_key = ? AND session_id = ? AND subpath = ?",
+                key,
+            ).fetchone()
+            # Strictly increasing per transcript, so a later write never looks older.
+            now = max(int(time.time() * 1000), mtime + 1)
+            for offset, (uuid, data, digest) in enumerate(rows, start=1):
+                c.execute(
+                    "INSERT OR IGNORE INTO transcript_entries"
+                    " (project_key, session_id, subpath, seq, uuid, mtime_ms, data, checksum)"
+                    " VALUES (?,?,?,?,?,?,?,?)",
+                    (*key, last + offset, uuid, now, data, digest),
+                )
+
+        await self._write(append)
+
+    async def load_transcript(
+        self, project_key: str, session_id: str, subpath: str = ""
+    ) -> list[TranscriptEntry] | None:
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT seq, data, checksum FROM transcript_entries"
+                " WHERE project_key = ? AND session_id = ? AND subpath = ? ORDER BY seq",
+                (project_key, session_id, subpath),
+            ).fetchall()
+        )
+        if not rows:
+            return None
+        where = f"{project_key}/{session_id}/{subpath}"
+        return [
+            _decode("transcript_entries", f"{where}#{seq}", data, digest)
+            for seq, data, digest in rows
+        ]
+
+    async def list_transcript_sessions(self, project_key: str) -> list[tuple[str, int]]:
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT session_id, MAX(mtime_ms) FROM transcript_entries"
+                " WHERE project_key = ? AND subpath = '' GROUP BY session_id",
+                (project_key,),
+            ).fetchall()
+        )
+        return [(str(session_id), int(mtime)) for session_id, mtime in rows]
+
+    async def list_transcript_subpaths(self, project_key: str, session_id: str) -> list[str]:
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT DISTINCT subpath FROM transcript_entries"
+                " WHERE project_key = ? AND session_id = ? AND subpath != '' ORDER BY subpath",
+                (project_key, session_id),
+            ).fetchall()
+        )
+        return [str(subpath) for (subpath,) in rows]
+
+    async def delete_transcript(
+        self, project_key: str, session_id: str, subpath: str | None = None
+    ) -> None:
+        query = "DELETE FROM transcript_entries WHERE project_key = ? AND session_id = ?"
+        args: tuple[str, ...] = (project_key, session_id)
+        if subpath is not None:
+            query, args = query + " AND subpath = ?", (*args, subpath)
+        await self._write(lambda c: c.execute(query, args))
+
+    async def transcript_projects(self, session_id: str) -> list[str]:
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT project_key FROM transcript_entries WHERE session_id = ? AND subpath = ''"
+                " GROUP BY project_key ORDER BY MIN(rowid)",
+                (session_id,),
+            ).fetchall()
+        )
+        return [str(project) for (project,) in rows]

@@ -3,15 +3,22 @@
 ``run_store_conformance(make_store)`` checks any :class:`~swarm.stores.base.Store`
 and ``run_backend_conformance(make_backend)`` any :class:`~swarm.backends.base.Backend`;
 a third-party implementation passes its suite before it is trusted with a run.
+``ScriptedBackend`` is a real fake backend whose agents follow per-agent scripts
+(latency, 429/529 answers, failures, cost), for tests of scheduling and limits.
 """
 
 from .backend_conformance import BACKEND_CONTRACTS, RecordingSink, run_backend_conformance
+from .scripted import AgentScript, RateLimitStorm, ScriptedBackend, ScriptedBackendStats
 from .store_conformance import STORE_CONTRACTS, run_store_conformance
 
 __all__ = [
     "BACKEND_CONTRACTS",
     "STORE_CONTRACTS",
+    "AgentScript",
+    "RateLimitStorm",
     "RecordingSink",
+    "ScriptedBackend",
+    "ScriptedBackendStats",
     "run_backend_conformance",
     "run_store_conformance",
 ]

@@ -24,6 +24,7 @@ from ..records import (
     Usage,
 )
 from ..stores.base import Store
+from ..stores.transcripts import TranscriptStore
 
 StoreFactory: TypeAlias = Callable[[], Store | Awaitable[Store]]
 Contract: TypeAlias = Callable[[Store], Awaitable[None]]
@@ -160,6 +161,104 @@ async def delete_run_removes_everything_of_it(store: Store) -> None:
     assert len(await store.get_messages("s-r2")) == 1
 
 
+async def transcripts_keyed_and_idempotent(store: Store) -> None:
+    """Raw transcript lines keep order per key, skip a stored uuid, and delete in cascade.
+
+    Only for stores with the optional TranscriptStore capability (both built-in ones).
+    """
+    if not isinstance(store, TranscriptStore):
+        return
+    await store.append_transcript("p", "s", "", [{"type": "u", "uuid": "1"}, {"type": "t"}])
+    await store.append_transcript("p", "s", "", [{"type": "u", "uuid": "1"}, {"type": "t"}])
+    await store.append_transcript("p", "s", "sub/a", [{"type": "u", "uuid": "1"}])
+    await store.append_transcript("q", "s", "", [{"type": "v"}])
+    assert await store.load_transcript("p", "s") == [
+        {"type": "u", "uuid": "1"},
+        {"type": "t"},
+        {"type": "t"},
+    ]
+    assert await store.load_transcript("p", "nope") is None
+    assert [sid for sid, _ in await store.list_transcript_sessions("p")] == ["s"]
+    assert await store.list_transcript_subpaths("p", "s") == ["sub/a"]
+    assert await store.transcript_projects("s") == ["p", "q"]
+    await store.delete_transcript("p", "s")
+    assert await store.load_transcript("p", "s", "sub/a") is None
+    assert await store.load_transcript("q", "s") == [{"type": "v"}]
+
+
+async def message_ranges(store: Store) -> None:
+    """Reading part of a session (its own or a ranged read) gives the right slice or NotFound.
+
+    Goes through ``swarm.lineage.messages_between``: the store's optional
+    ``get_message_range`` when it has one, a slice of ``get_messages`` otherwise.
+    """
+    from ..errors import NotFoundError
+    from ..lineage import messages_between
+
+    await store.save_session(SessionRecord("s1", "simulated"))
+    await store.append_messages("s1", [Message(f"m{i}", "s1", "user", "x") for i in range(5)])
+
+    async def uuids(after: str | None = None, upto: str | None = None) -> list[str]:
+        return [m.uuid for m in await messages_between(store, "s1", after=after, upto=upto)]
+
+    assert await uuids() == ["m0", "m1", "m2", "m3", "m4"]
+    assert await uuids(after="m1") == ["m2", "m3", "m4"]
+    assert await uuids(upto="m2") == ["m0", "m1", "m2"]
+    assert await uuids(after="m1", upto="m3") == ["m2", "m3"]
+    assert await uuids(after="m3", upto="m1") == []
+    for bad in ({"after": "zz"}, {"upto": "zz"}):
+        try:
+            await uuids(**bad)
+        except NotFoundError:
+            continue
+        raise AssertionError(f"an unknown uuid ({bad}) must raise NotFoundError")
+
+
+async def leases_exclusive_until_expiry(store: Store) -> None:
+    """A lease is its owner's until it expires or is released; renewing extends it."""
+    first = await store.acquire_lease("run:r1", "h:1:a", 30.0, now=100.0)
+    assert (first.owner, first.acquired_at, first.expires_at) == ("h:1:a", 100.0, 130.0)
+    assert await store.get_lease("run:r1") == first
+    refused = await store.acquire_lease("run:r1", "h:2:b", 30.0, now=129.0)
+    assert refused == first  # not stolen before expiry
+    renewed = await store.acquire_lease("run:r1", "h:1:a", 30.0, now=120.0)
+    assert (renewed.acquired_at, renewed.expires_at) == (100.0, 150.0)
+    assert (await store.acquire_lease("run:r1", "h:2:b", 30.0, now=140.0)).owner == "h:1:a"
+    taken = await store.acquire_lease("run:r1", "h:2:b", 30.0, now=150.0)
+    assert (taken.owner, taken.acquired_at, taken.expires_at) == ("h:2:b", 150.0, 180.0)
+    await store.release_lease("run:r1", "h:1:a")  # not the holder: nothing happens
+    assert await store.get_lease("run:r1") == taken
+    await store.release_lease("run:r1", "h:2:b")
+    assert await store.get_lease("run:r1") is None
+    assert await store.get_lease("run:other") is None
+
+
+async def leases_taken_over_only_from_the_named_owner(store: Store) -> None:
+    """``steal_from`` takes a live lease only from that very owner (a proven-dead one)."""
+    await store.acquire_lease("run:r1", "h:1:a", 30.0, now=100.0)
+    wrong = await store.acquire_lease("run:r1", "h:3:c", 30.0, now=101.0, steal_from="h:2:b")
+    assert wrong.owner == "h:1:a"
+    taken = await store.acquire_lease("run:r1", "h:3:c", 30.0, now=101.0, steal_from="h:1:a")
+    assert (taken.owner, taken.expires_at) == ("h:3:c", 131.0)
+
+
+async def concurrent_lease_claims_have_one_winner(store: Store) -> None:
+    """Of many owners claiming one free lease at once, exactly one gets it."""
+    won: list[str] = []
+
+    async def claim(owner: str) -> None:
+        lease = await store.acquire_lease("run:r1", owner, 30.0, now=100.0)
+        if lease.owner == owner:
+            won.append(owner)
+
+    async with trio.open_nursery() as nursery:
+        for i in range(20):
+            nursery.start_soon(claim, f"h:{i}:x")
+    assert len(won) == 1, won
+    holder = await store.get_lease("run:r1")
+    assert holder is not None and holder.owner == won[0]
+
+
 STORE_CONTRACTS: tuple[Contract, ...] = (
     runs_round_trip,
     runs_newest_first,
@@ -169,6 +268,11 @@ STORE_CONTRACTS: tuple[Contract, ...] = (
     concurrent_appends_lose_nothing,
     checkpoints_round_trip_and_delete,
     delete_run_removes_everything_of_it,
+    message_ranges,
+    transcripts_keyed_and_idempotent,
+    leases_exclusive_until_expiry,
+    leases_taken_over_only_from_the_named_owner,
+    concurrent_lease_claims_have_one_winner,
 )
 
 

@@ -70,7 +70,7 @@ def test_missing_prompt_and_unsafe_id() -> None:
 def test_duplicate_ids_and_bad_base() -> None:
     """Duplicate agent ids and a base with both session and prompt are plan errors."""
     (dup,) = issues_of("base: {prompt: x}\nagents: [{id: a, prompt: p}, {id: a, prompt: q}]\n")
-    assert "used twice" in dup and dup.startswith("plan.yaml:1")
+    assert "used twice" in dup and dup.startswith("plan.yaml:2: agents[1].id:")
     (base,) = issues_of("base:\n  prompt: x\n  session: s\nagents: [{id: a, prompt: p}]\n")
     assert base.startswith("plan.yaml:2: base:") and "exactly one" in base
 
@@ -80,13 +80,15 @@ def test_fork_from_cycle_and_unknown_agent() -> None:
     (unknown,) = issues_of(
         "base: {prompt: x}\nagents:\n  - {id: a, prompt: p, fork_from: {agent: zz}}\n"
     )
-    assert "unknown agent 'zz'" in unknown
+    assert unknown.startswith("plan.yaml:3: agents[0].fork_from.agent:")
+    assert "unknown agent" in unknown and "(got 'zz')" in unknown
     (cycle,) = issues_of(
         "base: {prompt: x}\nagents:\n"
         "  - {id: a, prompt: p, fork_from: {agent: b}}\n"
         "  - {id: b, prompt: p, fork_from: {agent: a}}\n"
     )
     assert "cycle" in cycle and "a -> b -> a" in cycle
+    assert cycle.startswith("plan.yaml:3: agents[0].fork_from.agent:")
 
 
 def test_yaml_syntax_error_names_its_line() -> None:

@@ -1,0 +1,187 @@
+"""Workload 2, orchestration overhead: what swarm itself costs per agent.
+
+Agents of a zero-latency simulated backend do no work, so the run's wall time
+is the orchestration: scheduling, events, and persisting everything in a
+SQLite store in a temporary directory (each agent's record updates, its
+session, its two messages and its final checkpoint; the store's defaults:
+WAL, ``synchronous=FULL``, group commit). It runs in a child process (see
+:func:`measure`) so the peak RSS is the run's alone and not the benchmark
+runner's.
+
+Figures: agents per second (agents / wall time of ``executor.run``), wall and
+CPU time per agent (CPU is the whole process: the trio thread and the
+store's worker threads), peak RSS (``getrusage`` ``ru_maxrss``) and what the
+store holds afterwards, counted with plain SQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .model import Check, Figure, WorkloadResult, WorkloadStatus
+
+AGENTS_PER_S_TARGET = 3000.0
+PEAK_RSS_TARGET_MB = 300.0
+
+
+def overhead_plan_document(agents: int, max_parallel: int, store_path: Path) -> dict[str, Any]:
+    return {
+        "name": "bench-overhead",
+        "base": {"prompt": "shared context of the overhead benchmark"},
+        "agents": [{"id": f"a{i:05d}", "prompt": f"task {i}"} for i in range(agents)],
+        "execution": {"max_parallel": max_parallel},
+        "backend": {"name": "simulated", "simulated": {"latency_s": 0, "jitter": 0}},
+        "store": {"url": f"sqlite:///{store_path}"},
+    }
+
+
+def _count(db: Path, run_id: str) -> dict[str, int]:
+    sessions = "SELECT session_id FROM sessions WHERE run_id = ?"
+    conn = sqlite3.connect(db)
+    try:
+
+        def one(sql: str) -> int:
+            return int(conn.execute(sql, (run_id,)).fetchone()[0])
+
+        return {
+            "agents": one("SELECT COUNT(*) FROM agents WHERE run_id = ?"),
+            "sessions": one("SELECT COUNT(*) FROM sessions WHERE run_id = ?"),
+            "messages": one(f"SELECT COUNT(*) FROM messages WHERE session_id IN ({sessions})"),
+            "checkpoints": one(
+                f"SELECT COUNT(*) FROM checkpoints WHERE session_id IN ({sessions})"
+            ),
+        }
+    finally:
+        conn.close()
+
+
+def measure_here(agents: int, max_parallel: int) -> dict[str, Any]:
+    """Run the workload in this process and return its raw figures (the child's side)."""
+    import psutil
+    import trio
+
+    from ..backends import create_backend
+    from ..executor import ParallelSwarmExecutor
+    from ..logging import configure_logging
+    from ..plan import Plan
+    from ..records import SwarmResult
+    from ..stores import open_store
+
+    configure_logging("warning")
+    rss_before = psutil.Process().memory_info().rss
+    with tempfile.TemporaryDirectory(prefix="swarm-bench-") as tmp:
+        db = Path(tmp) / "swarm.db"
+        plan = Plan.model_validate(overhead_plan_document(agents, max_parallel, db))
+
+        async def run_plan() -> tuple[SwarmResult, float, float]:
+            async with open_store(plan.store.url) as store:
+                backend = create_backend(plan.backend, store)
+                executor = ParallelSwarmExecutor(backend, store)
+                wall, cpu = time.perf_counter(), time.process_time()
+                result = await executor.run(plan)
+                return result, time.perf_counter() - wall, time.process_time() - cpu
+
+        result, wall_s, cpu_s = trio.run(run_plan)
+        stored = _count(db, result.run_id)
+        db_bytes = sum(p.stat().st_size for p in Path(tmp).iterdir())
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return {
+        "agents": agents,
+        "max_parallel": max_parallel,
+        "status": result.status.value,
+        "succeeded": result.metrics.counts.get("succeeded", 0),
+        "wall_s": wall_s,
+        "cpu_s": cpu_s,
+        "peak_concurrency": result.metrics.peak_concurrency,
+        "rss_before_mb": rss_before / 2**20,
+        "peak_rss_mb": peak_kb / 1024,
+        "stored": stored,
+        "store_bytes": db_bytes,
+    }
+
+
+def measure(agents: int, max_parallel: int, *, timeout_s: float = 600.0) -> dict[str, Any]:
+    """Run the workload in a child process and return its raw figures."""
+    # -c, not -m: the package imports this module, and runpy warns about running it twice.
+    entry = "import sys; from swarm.bench.overhead import main; sys.exit(main(sys.argv[1:]))"
+    command = [sys.executable, "-c", entry]
+    command += ["--agents", str(agents), "--max-parallel", str(max_parallel)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+        raise RuntimeError(
+            f"the overhead child exited {done.returncode}: " + " | ".join(tail or ["no output"])
+        )
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def summarize(raw: dict[str, Any]) -> WorkloadResult:
+    """The workload's figures and checks from the child's raw numbers."""
+    agents = raw["agents"]
+    rate = agents / raw["wall_s"]
+    stored = raw["stored"]
+    rss = raw["peak_rss_mb"]
+    figures = [
+        Figure(
+            "agents per second",
+            rate,
+            "agents/s",
+            f">= {AGENTS_PER_S_TARGET:,.0f}",
+            rate >= AGENTS_PER_S_TARGET,
+        ),
+        Figure("wall time per agent", raw["wall_s"] / agents * 1e6, "µs"),
+        Figure("CPU time per agent (all threads)", raw["cpu_s"] / agents * 1e6, "µs"),
+        Figure("peak RSS", rss, "MB", f"<= {PEAK_RSS_TARGET_MB:.0f}", rss <= PEAK_RSS_TARGET_MB),
+        Figure("RSS before the run (interpreter + imports)", raw["rss_before_mb"], "MB"),
+        Figure("wall time of the run", raw["wall_s"], "s"),
+    ]
+    # One session per agent plus the base; a user and an assistant message in each.
+    expected = {"agents": agents, "sessions": agents + 1, "messages": 2 * (agents + 1)}
+    persisted = all(stored[k] >= v for k, v in expected.items())
+    persisted = persisted and stored["checkpoints"] >= agents
+    checks = [
+        Check(
+            "every agent succeeded and was persisted",
+            raw["succeeded"] == agents and persisted,
+            f"{raw['succeeded']}/{agents} succeeded; stored {stored}",
+        )
+    ]
+    return WorkloadResult(
+        name="overhead",
+        title=f"Orchestration overhead ({agents:,} zero-latency agents, "
+        f"max_parallel {raw['max_parallel']}, SQLite)",
+        status=WorkloadStatus.MEASURED,
+        method="simulated backend with latency 0 in a child process; SQLite store in a temp "
+        "dir with its defaults (WAL, synchronous=FULL, group commit), every record persisted; "
+        "rate = agents / wall time of executor.run; peak RSS = ru_maxrss of the child",
+        figures=figures,
+        checks=checks,
+        data=raw,
+    )
+
+
+def run(agents: int, max_parallel: int) -> WorkloadResult:
+    return summarize(measure(agents, max_parallel))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="swarm bench: the overhead workload's child")
+    parser.add_argument("--agents", type=int, default=10_000)
+    parser.add_argument("--max-parallel", type=int, default=64)
+    args = parser.parse_args(argv)
+    print(json.dumps(measure_here(args.agents, args.max_parallel)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

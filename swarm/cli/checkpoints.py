@@ -1,0 +1,273 @@
+"""``swarm checkpoints list|show|create|diff`` and ``swarm fork``: time travel from the CLI."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import trio
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..browse import find_session
+from ..checkpoints import DEFAULT_MAX_PER_SESSION, create_checkpoint, find_checkpoint
+from ..records import Checkpoint, RunStatus, SwarmResult
+from ..stores import open_store
+from ..timetravel import CheckpointDiff, checkpoint_origin, diff_checkpoints, fork_plan
+from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app
+from .common import JsonOption, StoreOption, find_run, print_json, store_url
+from .display import summary_table
+from .run import execute_plan
+
+checkpoints_app = typer.Typer(help="Checkpoints: points in a session to diff and fork from.")
+app.add_typer(checkpoints_app, name="checkpoints", no_args_is_help=True)
+
+CheckpointArg = Annotated[
+    str, typer.Argument(metavar="CHECKPOINT", help="Checkpoint id, unique prefix or name.")
+]
+
+
+def _short(value: str | None, width: int = 8) -> str:
+    return value[:width] if value else "-"
+
+
+def _checkpoints_table(checkpoints: list[Checkpoint], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("checkpoint", "session", "kind", "msgs", "tokens", "cost", "files", "note"):
+        table.add_column(column, no_wrap=column != "note")
+    for c in checkpoints:
+        table.add_row(
+            _short(c.checkpoint_id, 12),
+            _short(c.session_id),
+            c.kind,
+            str(c.message_count),
+            str(c.usage.total),
+            f"${c.cost_usd:.4f}",
+            str(len(c.files_modified)),
+            c.description,
+        )
+    return table
+
+
+@checkpoints_app.command("list")
+def checkpoints_list(
+    session: Annotated[
+        str | None, typer.Argument(metavar="[SESSION]", help="Session id or unique prefix.")
+    ] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Only this run's sessions.")] = None,
+    agent: Annotated[str | None, typer.Option("--agent", help="Only this agent's session.")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="auto, final, fork or named.")] = None,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> int:
+    """Checkpoints, oldest first: of one session, of a run, or all of them."""
+
+    async def main() -> list[Checkpoint]:
+        async with open_store(store_url(store)) as db:
+            if session is not None:
+                found = await find_session(db, session)
+                return await db.list_checkpoints(found.session_id)
+            checkpoints = await db.list_checkpoints()
+            if run is None and agent is None:
+                return checkpoints
+            run_id = (await find_run(db, run)).run_id if run is not None else None
+            wanted = {
+                s.session_id
+                for s in await db.list_sessions(run_id)
+                if agent is None or s.agent_id == agent
+            }
+            return [c for c in checkpoints if c.session_id in wanted]
+
+    checkpoints = trio.run(main)
+    if kind is not None:
+        checkpoints = [c for c in checkpoints if c.kind == kind]
+    if as_json:
+        print_json([c.to_dict() for c in checkpoints])
+    else:
+        Console().print(_checkpoints_table(checkpoints, f"{len(checkpoints)} checkpoints"))
+    return EXIT_OK
+
+
+@checkpoints_app.command("show")
+def checkpoints_show(
+    checkpoint: CheckpointArg, store: StoreOption = None, as_json: JsonOption = False
+) -> int:
+    """One checkpoint: where it is, what it cost to get there, the files touched."""
+
+    async def main() -> dict[str, Any]:
+        async with open_store(store_url(store)) as db:
+            found = await find_checkpoint(db, checkpoint)
+            session, _ = await checkpoint_origin(db, found)
+            return {
+                **found.to_dict(),
+                "run_id": session.run_id,
+                "agent_id": session.agent_id,
+                "parent_session_id": session.parent_session_id,
+            }
+
+    document = trio.run(main)
+    if as_json:
+        print_json(document)
+        return EXIT_OK
+    u = document["usage"]
+    files = "\n  ".join(document["files_modified"]) or "(none)"
+    print(
+        f"checkpoint {document['checkpoint_id']} ({document['kind']}) {document['description']}\n"
+        f"session    {document['session_id']} (run {document['run_id'] or '-'}, "
+        f"agent {document['agent_id'] or 'base'})\n"
+        f"message    {document['message_uuid']} (#{document['message_count']} of the history)\n"
+        f"tokens     {u['input_tokens']} in / {u['output_tokens']} out / "
+        f"{u['cache_creation_tokens'] + u['cache_read_tokens']} cache\n"
+        f"cost       ${document['cost_usd']:.4f}\n"
+        f"created    {document['created_at']}\n"
+        f"files\n  {files}\n"
+        f"fork it:   swarm fork {document['checkpoint_id'][:12]} --prompt '...'"
+    )
+    return EXIT_OK
+
+
+@checkpoints_app.command("create")
+def checkpoints_create(
+    session: Annotated[str, typer.Argument(metavar="SESSION", help="Session id or prefix.")],
+    name: Annotated[str, typer.Option("--name", help="Name of the checkpoint (kept forever).")],
+    message: Annotated[
+        str | None, typer.Option("--message", help="Message uuid (default: the latest).")
+    ] = None,
+    max_per_session: Annotated[
+        int, typer.Option("--max-per-session", min=1, help="Retention cap of the session.")
+    ] = DEFAULT_MAX_PER_SESSION,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> int:
+    """Take a named checkpoint of a session (retention never drops named ones)."""
+
+    async def main() -> Checkpoint:
+        async with open_store(store_url(store)) as db:
+            found = await find_session(db, session)
+            return await create_checkpoint(
+                db, found.session_id, name, message_uuid=message, max_per_session=max_per_session
+            )
+
+    checkpoint = trio.run(main)
+    if as_json:
+        print_json(checkpoint.to_dict())
+    else:
+        print(
+            f"checkpoint {checkpoint.checkpoint_id} {name!r} at message "
+            f"#{checkpoint.message_count} of session {checkpoint.session_id}"
+        )
+    return EXIT_OK
+
+
+def _print_diff(diff: CheckpointDiff, show_messages: bool) -> None:
+    a, b, u = diff.a, diff.b, diff.usage
+    relation = "b continues a" if diff.linear else "a and b are on different branches"
+    print(f"a  {a.checkpoint_id} ({a.kind}) #{a.message_count} of session {_short(a.session_id)}")
+    print(f"b  {b.checkpoint_id} ({b.kind}) #{b.message_count} of session {_short(b.session_id)}")
+    print(f"{relation}; shared history up to message {diff.common_message or '(none)'}")
+    print(
+        f"messages {diff.messages:+d} (only in a: {len(diff.only_in_a)}, "
+        f"only in b: {len(diff.only_in_b)})"
+    )
+    print(
+        f"tokens   {u.total:+d} (in {u.input_tokens:+d}, out {u.output_tokens:+d}, "
+        f"cache {u.cache_creation_tokens + u.cache_read_tokens:+d})"
+    )
+    print(f"cost     {diff.cost_usd:+.4f} USD")
+    for label, files in (
+        ("added", diff.files_added),
+        ("removed", diff.files_removed),
+        ("modified", diff.files_modified),
+    ):
+        print(f"files {label:<9}" + (", ".join(files) if files else "-"))
+    if show_messages:
+        for side, messages in (("a", diff.only_in_a), ("b", diff.only_in_b)):
+            for m in messages:
+                print(f"  {side} {m.role:<9} {m.uuid}  {m.content[:70]!r}")
+
+
+@checkpoints_app.command("diff")
+def checkpoints_diff(
+    a: Annotated[str, typer.Argument(metavar="A", help="Checkpoint id, prefix or name.")],
+    b: Annotated[str, typer.Argument(metavar="B", help="Checkpoint id, prefix or name.")],
+    messages: Annotated[
+        bool, typer.Option("--messages", help="List the messages only one side has.")
+    ] = False,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+) -> int:
+    """What changed from A to B: messages, tokens, cost, files added/removed/modified."""
+
+    async def main() -> CheckpointDiff:
+        async with open_store(store_url(store)) as db:
+            first = await find_checkpoint(db, a)
+            second = await find_checkpoint(db, b)
+            return await diff_checkpoints(db, first, second)
+
+    diff = trio.run(main)
+    if as_json:
+        document = diff.to_dict()
+        if messages:
+            document["messages_only_in_a"] = [m.to_dict() for m in diff.only_in_a]
+            document["messages_only_in_b"] = [m.to_dict() for m in diff.only_in_b]
+        print_json(document)
+    else:
+        _print_diff(diff, messages)
+    return EXIT_OK
+
+
+@app.command()
+def fork(
+    checkpoint: CheckpointArg,
+    prompt: Annotated[str, typer.Option("--prompt", help="What the new branch should do.")],
+    backend: Annotated[
+        str | None,
+        typer.Option("--backend", help="simulated, claude or anthropic (default: the run's)."),
+    ] = None,
+    agent_id: Annotated[
+        str | None, typer.Option("--agent-id", help="Id of the new agent (default: <agent>-fork).")
+    ] = None,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="One summary line.")] = False,
+) -> int:
+    """Branch a new session at a checkpoint and run it; the original stays intact."""
+    url = store_url(store)
+
+    async def prepare() -> tuple[Checkpoint, Any]:
+        async with open_store(url) as db:
+            found = await find_checkpoint(db, checkpoint)
+            session, plan_data = await checkpoint_origin(db, found)
+            plan = fork_plan(
+                found,
+                prompt,
+                like=plan_data,
+                like_agent=session.agent_id,
+                agent_id=agent_id,
+                backend=backend,
+                store_url=url,
+            )
+            return found, plan
+
+    found, plan = trio.run(prepare)
+    progress = "none" if (as_json or quiet) else ("live" if sys.stderr.isatty() else "plain")
+    result: SwarmResult = trio.run(lambda: execute_plan(plan, plan_path=None, progress=progress))
+    (agent,) = result.agents.values()
+    if as_json:
+        document = result.to_dict()
+        document["checkpoint"] = found.to_dict()
+        document["session_id"] = agent.session_id
+        print_json(document)
+    elif quiet:
+        print(f"run {result.run_id}: {result.status.value}; new session {agent.session_id}")
+    else:
+        Console().print(summary_table(result))
+        print(
+            f"new session {agent.session_id} branches from session {found.session_id} "
+            f"at message {found.message_uuid} (checkpoint {found.checkpoint_id[:12]}); "
+            "the original is unchanged"
+        )
+    if result.status is RunStatus.INTERRUPTED:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if result.succeeded else EXIT_FAILED

@@ -1,0 +1,140 @@
+"""``swarm resume RUN``: finish a run after a crash, a kill -9 or Ctrl-C."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import trio
+import typer
+from rich.console import Console
+
+from ..backends import create_backend
+from ..errors import SwarmError
+from ..events import SwarmEvent
+from ..executor import ExecutorOptions, ParallelSwarmExecutor
+from ..plan import Plan
+from ..records import RunStatus, SwarmResult
+from ..resume import ON_RESUME_POLICIES
+from ..stores import open_store
+from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app
+from .common import JsonOption, StoreOption, find_run, print_json, store_url
+from .display import show_progress, summary_table
+from .run import _drain, _watch_interrupts
+
+
+@contextmanager
+def _plain_swarm_errors() -> Iterator[None]:
+    """Unwrap a nursery's group holding one SwarmError (e.g. LeaseHeld) so the CLI
+    prints it as one `swarm: error:` line with its exit code."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        leaves = _leaves(group)
+        if len(leaves) == 1 and isinstance(leaves[0], SwarmError):
+            raise leaves[0] from None
+        raise
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        found.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return found
+
+
+async def resume_run(
+    ref: str, *, store: str | None, on_resume: str | None, progress: str
+) -> tuple[SwarmResult, bool]:
+    """Resume run ``ref`` in the store; returns its result and whether anything ran."""
+    async with open_store(store_url(store)) as db:
+        record = await find_run(db, ref)
+        plan = Plan.model_validate(record.plan)
+        backend = create_backend(plan.backend, db, record.backend)
+        try:
+            executor = ParallelSwarmExecutor(
+                backend, db, options=ExecutorOptions(git_metadata=True)
+            )
+            send, receive = trio.open_memory_channel[SwarmEvent](256)
+            result: SwarmResult | None = None
+            with trio.CancelScope() as hard, _plain_swarm_errors():
+                async with trio.open_nursery() as nursery:
+                    if progress == "none":
+                        nursery.start_soon(_drain, receive)
+                    else:
+                        nursery.start_soon(lambda: show_progress(receive, live=progress == "live"))
+                    watcher = trio.CancelScope()
+
+                    async def watch() -> None:
+                        with watcher:
+                            await _watch_interrupts(executor, hard)
+
+                    nursery.start_soon(watch)
+                    try:
+                        result = await executor.resume(
+                            record.run_id, events=send, on_resume=on_resume
+                        )
+                    finally:
+                        watcher.cancel()
+            if result is None:
+                raise KeyboardInterrupt
+            after = await db.get_run(record.run_id)
+            ran = after is not None and len(after.attempts) > len(record.attempts)
+            return result, ran
+        finally:
+            with trio.CancelScope(shield=True):
+                await backend.aclose()
+
+
+@app.command()
+def resume(
+    run_ref: Annotated[
+        str, typer.Argument(metavar="RUN", help="Run id, a unique prefix of one, or `latest`.")
+    ],
+    on_resume: Annotated[
+        str | None,
+        typer.Option(
+            "--on-resume",
+            help="Agents that were running: continue their session or restart them "
+            "(default: the plan's execution.on_resume).",
+        ),
+    ] = None,
+    store: StoreOption = None,
+    as_json: JsonOption = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress, one summary line.")
+    ] = False,
+) -> int:
+    """Finish a crashed or interrupted run: finished agents are kept, the rest run.
+
+    Agents that succeeded, failed or timed out are never run again; agents that
+    were running continue their session (or restart, per --on-resume); pending
+    ones run. Fails with exit 2 while another live process holds the run.
+    """
+    if on_resume is not None and on_resume not in ON_RESUME_POLICIES:
+        raise typer.BadParameter("expected continue or restart", param_hint="--on-resume")
+    progress = "none" if (as_json or quiet) else ("live" if sys.stderr.isatty() else "plain")
+    result, ran = trio.run(
+        lambda: resume_run(run_ref, store=store, on_resume=on_resume, progress=progress)
+    )
+    if not ran:
+        print(
+            f"swarm: run {result.run_id} already ended ({result.status.value}); nothing to resume",
+            file=sys.stderr,
+        )
+    if as_json:
+        print_json(result.to_dict())
+    elif quiet:
+        m = result.metrics
+        print(
+            f"run {result.run_id}: {result.status.value}; wall {m.wall_s:.2f}s, "
+            f"agents {sum(m.counts.values())} {m.counts}"
+        )
+    else:
+        Console().print(summary_table(result))
+        print(f"see it again: swarm runs show {result.run_id}")
+    if result.status is RunStatus.INTERRUPTED:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if result.succeeded else EXIT_FAILED

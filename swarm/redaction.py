@@ -1,0 +1,166 @@
+"""Keeping secrets out of the store: API keys, tokens and passwords are never persisted.
+
+Two layers, because neither is enough alone:
+
+- :func:`redact_plan` blanks every value whose *name* looks secret (an agent's
+  ``env: {GITHUB_TOKEN: ...}``, ``backend.options.api_key``) before a plan is
+  saved with its run;
+- :func:`redact_json` runs on every record the SQLite store writes: it replaces
+  the *values* of known secrets (environment variables with secret-looking
+  names, plus those :func:`register_secrets` was given, e.g. from a plan's env)
+  and anything shaped like an Anthropic or OpenAI key, wherever they occur (a
+  prompt that quotes a key, a tool result that echoes a token).
+
+The log processor :class:`swarm.logging.RedactSecrets` uses the same values.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+SECRET_NAMES = re.compile(r"(api[_-]?key|token|secret|password|authorization|credential)", re.I)
+SECRET_SHAPES = re.compile(r"\b(sk-ant-[A-Za-z0-9_\-]{8,}|sk-[A-Za-z0-9]{20,})")
+REDACTED = "[redacted]"
+_MIN_SECRET_LEN = 8
+
+_lock = threading.Lock()
+_registered: set[str] = set()
+_known: tuple[str, ...] | None = None
+
+
+def looks_secret(name: str) -> bool:
+    """True for names like ``ANTHROPIC_API_KEY``, ``github_token``, ``db-password``."""
+    return bool(SECRET_NAMES.search(name))
+
+
+def environment_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Values of environment variables whose names look secret."""
+    env = os.environ if environ is None else environ
+    return [v for k, v in env.items() if looks_secret(k) and len(v) >= _MIN_SECRET_LEN]
+
+
+def register_secrets(values: Iterable[str]) -> None:
+    """Add values to redact from now on (e.g. a plan's env secrets), and re-read the environment."""
+    global _known
+    with _lock:
+        _registered.update(v for v in values if len(v) >= _MIN_SECRET_LEN)
+        _known = None
+
+
+def known_secrets() -> tuple[str, ...]:
+    """The environment's secret values (read once, until the next :func:`register_secrets`)
+    plus every registered one, longest first so a secret containing another goes whole."""
+    global _known
+    known = _known
+    if known is None:
+        with _lock:
+            values = set(environment_secrets()) | _registered
+            known = _known = tuple(sorted(values, key=len, reverse=True))
+    return known
+
+
+def redact_text(text: str, secrets: Iterable[str] | None = None) -> str:
+    """``text`` with known secret values and key-shaped strings replaced."""
+    for value in known_secrets() if secrets is None else secrets:
+        if value and value in text:
+            text = text.replace(value, REDACTED)
+    return SECRET_SHAPES.sub(REDACTED, text) if "sk-" in text else text
+
+
+def redact(value: Any, secrets: Iterable[str] | None = None) -> Any:
+    """A copy of JSON-like ``value``: strings under secret-looking keys blanked, and
+    secret values replaced in every other string."""
+    found = tuple(known_secrets() if secrets is None else secrets)
+    return _redact(value, found, under_secret_name=False)
+
+
+def _redact(value: Any, secrets: tuple[str, ...], *, under_secret_name: bool) -> Any:
+    if isinstance(value, str):
+        return REDACTED if under_secret_name and value else redact_text(value, secrets)
+    if isinstance(value, dict):
+        return {
+            k: _redact(v, secrets, under_secret_name=isinstance(k, str) and looks_secret(k))
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_redact(v, secrets, under_secret_name=under_secret_name) for v in value]
+    return value
+
+
+def plan_secrets(plan: Mapping[str, Any]) -> list[str]:
+    """Values in a plan (as JSON) stored under secret-looking names, at any depth."""
+    found: list[str] = []
+
+    def walk(value: Any, secret: bool) -> None:
+        if isinstance(value, str) and secret:
+            found.append(value)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, isinstance(k, str) and looks_secret(k))
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, secret)
+
+    walk(dict(plan), False)
+    return found
+
+
+def redact_plan(plan: Mapping[str, Any]) -> dict[str, Any]:
+    """A plan (as JSON) safe to store: secret-named values blanked, secret values replaced."""
+    register_secrets(plan_secrets(plan))
+    cleaned: dict[str, Any] = redact(dict(plan))
+    return cleaned
+
+
+def redact_json(data: str) -> str:
+    """JSON text with secrets replaced inside its strings; the result is still valid JSON.
+
+    The fast path works on the text; if a replacement would break the document
+    (a secret that also occurs as a number, say), the document is redacted
+    value by value instead.
+    """
+    out = data
+    for value in known_secrets():
+        encoded = json.dumps(value)[1:-1]
+        if encoded in out:
+            out = out.replace(encoded, REDACTED)
+    if "sk-" in out:  # the regular expression costs ten times the whole check
+        out = SECRET_SHAPES.sub(REDACTED, out)
+    if out == data:
+        return data
+    try:
+        json.loads(out)
+    except ValueError:
+        return json.dumps(redact(json.loads(data)), separators=(",", ":"), sort_keys=True)
+    return out
+
+
+def restore_secrets(
+    plan: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """A stored plan made runnable again (``swarm resume``): each value :func:`redact_plan`
+    blanked under a secret-looking name comes back from the environment variable of
+    that name, or is dropped (an agent's env then inherits the process's)."""
+    env = os.environ if environ is None else environ
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            out = {}
+            for k, v in value.items():
+                if isinstance(k, str) and looks_secret(k) and v == REDACTED:
+                    if k in env:
+                        out[k] = env[k]
+                    continue
+                out[k] = walk(v)
+            return out
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    restored: dict[str, Any] = walk(dict(plan))
+    return restored

@@ -1,0 +1,241 @@
+"""Resuming a run after a crash (kill -9, power cut) or an interruption.
+
+The store's record of each agent decides what becomes of it:
+
+- **kept, never run again**: ``succeeded``, ``failed`` and ``timed_out`` (the
+  agent reached its own end, which an uninterrupted run reaches the same way),
+  and ``skipped`` once started (a pre-agent hook skipped it);
+- **run again**: ``pending``, ``running`` (the crash caught it mid-way),
+  ``cancelled`` (an interruption stopped it) and ``skipped`` before it started
+  (the run stopped, or the agent it forks from had not succeeded: decided
+  again from the kept records).
+
+An agent that already had its own session continues it when the plan's
+``execution.on_resume`` is ``continue`` (the backend gets
+``resume_session_id``), or forks its parent afresh with ``restart``. The base
+session is reused once it was ready, never rebuilt. Every execution of a plan
+is one entry of ``RunRecord.attempts``; the final metrics merge them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from .backends.base import BaseSession
+from .errors import IntegrityError, NotFoundError, UsageError
+from .plan import Plan
+from .records import AgentResult, AgentStatus, RunRecord, SwarmMetrics, Usage, utc_now
+from .redaction import restore_secrets
+from .stores.base import Store
+
+KEPT_STATUSES = frozenset({AgentStatus.SUCCEEDED, AgentStatus.FAILED, AgentStatus.TIMED_OUT})
+ON_RESUME_POLICIES = ("continue", "restart")
+
+
+def is_kept(result: AgentResult) -> bool:
+    """True when a resume keeps this agent's record and never runs it again."""
+    if result.status in KEPT_STATUSES:
+        return True
+    return result.status is AgentStatus.SKIPPED and result.started_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeState:
+    """What a resume starts from: the stored run, its plan, and each agent's fate."""
+
+    record: RunRecord
+    plan: Plan
+    agents: dict[str, AgentResult]
+    kept: frozenset[str]
+    continued: frozenset[str]
+    restarted: frozenset[str]
+    fresh: frozenset[str]
+    base: BaseSession | None
+    base_s: float
+
+    @property
+    def nothing_to_run(self) -> bool:
+        return not (self.continued or self.restarted or self.fresh)
+
+    def summary(self) -> dict[str, list[str]]:
+        return {
+            "kept": sorted(self.kept),
+            "continued": sorted(self.continued),
+            "restarted": sorted(self.restarted),
+            "fresh": sorted(self.fresh),
+        }
+
+
+async def load_resume_state(
+    store: Store, run_id: str, *, on_resume: str | None = None
+) -> ResumeState:
+    """Read a run back from the store and decide what a resume does with each agent."""
+    if on_resume is not None and on_resume not in ON_RESUME_POLICIES:
+        raise UsageError(f"on_resume: expected continue or restart (got {on_resume!r})")
+    record = await store.get_run(run_id)
+    if record is None:
+        raise NotFoundError(f"no run {run_id!r} in the store (see `swarm runs list`)")
+    try:
+        plan = Plan.model_validate(restore_secrets(record.plan))
+    except ValidationError as exc:
+        raise IntegrityError(
+            f"run {run_id}: its stored plan no longer validates ({exc.error_count()} errors); "
+            "it was written by another version of swarm"
+        ) from None
+    if on_resume is not None:
+        plan = plan.with_overrides(execution={"on_resume": on_resume})
+    stored = {a.agent_id: a for a in await store.list_agents(run_id)}
+    agents = {
+        spec.id: stored.get(spec.id) or AgentResult(agent_id=spec.id, priority=spec.priority.value)
+        for spec in plan.agents
+    }
+    kept = frozenset(i for i, a in agents.items() if is_kept(a))
+    again = [i for i in agents if i not in kept]
+    with_session = {i for i in again if agents[i].session_id is not None}
+    continuing = plan.execution.on_resume == "continue"
+    base, base_s = await _base_of(store, record, plan)
+    return ResumeState(
+        record=record,
+        plan=plan,
+        agents=agents,
+        kept=kept,
+        continued=frozenset(with_session if continuing else ()),
+        restarted=frozenset(() if continuing else with_session),
+        fresh=frozenset(i for i in again if i not in with_session),
+        base=base,
+        base_s=base_s,
+    )
+
+
+async def _base_of(store: Store, record: RunRecord, plan: Plan) -> tuple[BaseSession | None, float]:
+    """The base session a run already has, as the attempt that built it recorded it."""
+    for attempt in reversed(record.attempts):
+        base = attempt.get("base")
+        if isinstance(base, Mapping) and base.get("session_id"):
+            return (
+                BaseSession(
+                    str(base["session_id"]),
+                    fork_point=base.get("fork_point"),
+                    usage=Usage.from_dict(base.get("usage")),
+                    cost_usd=float(base.get("cost_usd") or 0.0),
+                ),
+                float(base.get("seconds") or 0.0),
+            )
+    if record.base_session_id is None:
+        return None, 0.0
+    # A run written before attempts were recorded: rebuild what the messages tell.
+    usage = Usage()
+    if plan.base.session is None:
+        for message in await store.get_messages(record.base_session_id):
+            usage = usage + message.usage
+    return BaseSession(record.base_session_id, fork_point=plan.base.at, usage=usage), 0.0
+
+
+# --- attempts -------------------------------------------------------------------
+
+
+def new_attempt(
+    attempts: Sequence[Mapping[str, Any]], kind: str, owner: str, **details: Any
+) -> list[dict[str, Any]]:
+    """``attempts`` with a new entry for the execution starting now."""
+    entry = {"attempt": len(attempts) + 1, "kind": kind, "owner": owner, "started_at": utc_now()}
+    return [*map(dict, attempts), {**entry, **details}]
+
+
+def update_last(attempts: Sequence[Mapping[str, Any]], **changes: Any) -> list[dict[str, Any]]:
+    """``attempts`` with the current (last) entry updated."""
+    if not attempts:
+        return [dict(changes)]
+    return [*map(dict, attempts[:-1]), {**attempts[-1], **changes}]
+
+
+def base_entry(base: BaseSession, seconds: float) -> dict[str, Any]:
+    return {
+        "session_id": base.session_id,
+        "fork_point": base.fork_point,
+        "usage": {
+            "input_tokens": base.usage.input_tokens,
+            "output_tokens": base.usage.output_tokens,
+            "cache_creation_tokens": base.usage.cache_creation_tokens,
+            "cache_read_tokens": base.usage.cache_read_tokens,
+        },
+        "cost_usd": base.cost_usd,
+        "seconds": seconds,
+    }
+
+
+def _stamp(value: Any) -> float | None:
+    try:
+        return datetime.fromisoformat(str(value)).timestamp() if value else None
+    except ValueError:
+        return None
+
+
+def _estimated_times(
+    attempt: Mapping[str, Any], until: float | None, agents: Sequence[AgentResult]
+) -> tuple[float, float]:
+    """(wall, agents wall) of an attempt that was killed and so never wrote them: from
+    its start to the last agent record it wrote, estimated from the agents' timestamps."""
+    start = _stamp(attempt.get("started_at"))
+    if start is None:
+        return 0.0, 0.0
+    spans = []
+    for agent in agents:
+        begun, ended = _stamp(agent.started_at), _stamp(agent.ended_at)
+        if begun is None or ended is None or begun < start:
+            continue
+        if until is None or ended <= until:
+            spans.append((begun, ended))
+    if not spans:
+        return 0.0, 0.0
+    last = max(end for _, end in spans)
+    return last - start, last - min(begun for begun, _ in spans)
+
+
+def merge_metrics(
+    this: SwarmMetrics,
+    previous: Sequence[Mapping[str, Any]],
+    kept: Sequence[AgentResult],
+    *,
+    base_s: float,
+) -> SwarmMetrics:
+    """Figures of a whole resumed run: this attempt's plus the earlier ones'.
+
+    Agent time, longest agent, tokens, cost, retries and counts cover every kept
+    agent as well, so they equal an uninterrupted run's; wall times add up the
+    attempts (a killed attempt's are estimated from its agents' timestamps).
+    Usage an agent spent in an attempt that was killed under it is not counted.
+    """
+    wall, agents_wall, peak = this.wall_s, this.agents_wall_s, this.peak_concurrency
+    for i, attempt in enumerate(previous):
+        if attempt.get("wall_s") is not None:
+            wall += float(attempt["wall_s"])
+            agents_wall += float(attempt.get("agents_wall_s") or 0.0)
+        else:
+            following = previous[i + 1] if i + 1 < len(previous) else None
+            until = _stamp(following.get("started_at")) if following else None
+            est_wall, est_agents = _estimated_times(attempt, until, kept)
+            wall += est_wall
+            agents_wall += est_agents
+        peak = max(peak, int(attempt.get("peak_concurrency") or 0))
+    kept_durations = [a.duration_s or 0.0 for a in kept]
+    total = this.total_agent_s + sum(kept_durations)
+    longest = max([this.longest_agent_s, *kept_durations])
+    bound = max(longest, total / max(1, this.max_parallel))
+    return replace(
+        this,
+        wall_s=wall,
+        base_s=base_s,
+        agents_wall_s=agents_wall,
+        total_agent_s=total,
+        longest_agent_s=longest,
+        speedup=total / agents_wall if agents_wall > 0 else 0.0,
+        peak_concurrency=peak,
+        makespan_lower_bound_s=bound,
+        efficiency=bound / agents_wall if agents_wall > 0 else 0.0,
+    )

@@ -1,0 +1,113 @@
+"""The report files (JSON, markdown, PNG) and the --check gate on same-run ratios."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from swarm.bench.model import BenchReport, WorkloadResult, WorkloadStatus
+from swarm.bench.report import render_markdown, write_report
+from swarm.bench.scheduling import ModeRun, SchedulingSetup, summarize
+from swarm.cli import main
+from swarm.cli.bench import gate_exit_code
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _report(*workloads: WorkloadResult) -> BenchReport:
+    return BenchReport(
+        started_at="2026-01-02T03:04:05.000000+00:00",
+        command=["swarm", "bench", "--quick"],
+        quick=True,
+        seconds=1.0,
+        environment={"machine": {"cpus": 2}, "versions": {"python": "3.11"}, "git": {}},
+        workloads=list(workloads),
+    )
+
+
+def _scheduling(window_s: float, batch_s: float, history_s: float) -> WorkloadResult:
+    """A scheduling summary from injected makespans (work 40 s, bound 10 s at P=4)."""
+    setup = SchedulingSetup(seeds=(0,))
+    runs = [
+        ModeRun("sequential", 0, 40.0, 40.0, 40.0, 5.0),
+        ModeRun("batch", 0, batch_s, 10.0, 40.0, 5.0),
+        ModeRun("window", 0, window_s, 10.0, 40.0, 5.0),
+        ModeRun("window+history", 0, history_s, 10.0, 40.0, 5.0),
+    ]
+    return summarize(runs, setup)
+
+
+def test_gate_passes_on_good_ratios() -> None:
+    """Window better than batch and history within 1.05x of the bound: the gate passes."""
+    report = _report(_scheduling(window_s=11.0, batch_s=19.0, history_s=10.2))
+    assert report.failed_checks == []
+    assert gate_exit_code(report) == 0
+
+
+@pytest.mark.parametrize(
+    ("window_s", "batch_s", "history_s", "failing"),
+    [
+        (19.0, 11.0, 10.2, "window efficiency >= batch efficiency"),
+        (11.0, 19.0, 10.8, "window+history worst makespan <= 1.05x bound"),
+    ],
+)
+def test_gate_fails_on_a_bad_ratio(
+    window_s: float, batch_s: float, history_s: float, failing: str
+) -> None:
+    """An injected bad ratio fails its check, and the gate exits 1."""
+    report = _report(_scheduling(window_s, batch_s, history_s))
+    assert failing in [check.name for _, check in report.failed_checks]
+    assert gate_exit_code(report) == 1
+    assert "FAILED" in render_markdown(report)
+
+
+def test_gate_fails_when_a_workload_crashed() -> None:
+    """A workload that raised fails the gate even though no ratio was measured."""
+    broken = WorkloadResult("realcli", "Real CLI", WorkloadStatus.FAILED, reason="boom")
+    assert gate_exit_code(_report(broken)) == 1
+
+
+def test_skipped_workload_does_not_fail_the_gate() -> None:
+    """A workload that cannot run here is reported with its reason, and the gate passes."""
+    skipped = WorkloadResult.skipped("realcli", "Real CLI", "claude backend not available")
+    report = _report(_scheduling(11.0, 19.0, 10.2), skipped)
+    assert gate_exit_code(report) == 0
+    assert "skipped: claude backend not available" in render_markdown(report)
+
+
+def test_writer_produces_json_markdown_and_png(tmp_path: Path) -> None:
+    """latest.json round-trips, latest.md has the table, latest.png is a PNG, runs/ has a copy."""
+    skipped = WorkloadResult.skipped("tokens", "Tokens", "not measured: reason")
+    report = _report(_scheduling(11.0, 19.0, 10.2), skipped)
+    paths = write_report(report, tmp_path / "results")
+    document = json.loads(paths["json"].read_text())
+    assert document["gate"]["passed"] is True
+    assert BenchReport.from_dict(document).to_dict() == document
+    assert json.loads(paths["run"].read_text()) == document
+    markdown = paths["markdown"].read_text()
+    assert "| workload | figure | value | target |" in markdown
+    assert "window+history: makespan / bound, worst | 1.02x | <= 1.05 (met)" in markdown
+    assert "![swarm bench chart](latest.png)" in markdown
+    assert paths["chart"].read_bytes()[:8] == PNG_MAGIC
+
+
+def test_cli_quick_scheduling_run_writes_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`swarm bench --quick --only scheduling,tokens --check` prints the table and exits 0."""
+    out = tmp_path / "out"
+    only = ["--only", "scheduling,tokens"]
+    code = main(["bench", "--quick", *only, "--check", "--output", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "| workload | figure | value | target |" in printed
+    assert "not measured" in printed
+    assert {p.name for p in out.iterdir()} == {"latest.json", "latest.md", "latest.png", "runs"}
+
+
+def test_cli_rejects_an_unknown_workload(capsys: pytest.CaptureFixture[str]) -> None:
+    """--only with an unknown name exits 2 and names the workloads it knows."""
+    assert main(["bench", "--only", "nonsense"]) == 2
+    assert "expected a comma-separated list of scheduling" in capsys.readouterr().err
