@@ -126,4 +126,5 @@ def _anthropic_backend(spec: BackendSpec, store: Store) -> Backend:
         model=options.get("model", DEFAULT_MODEL),
         max_tokens=int(options.get("max_tokens", DEFAULT_MAX_TOKENS)),
         prices=options.get("prices"),
+        prompt_caching=bool(options.get("prompt_caching", True)),
     )

@@ -5,6 +5,8 @@ fork point, and the history sent to the API is materialised from the store's
 lineage on each call. Prompt caching makes forks pay for the shared base once:
 the base call marks its prompt with ``cache_control``, and every fork marks the
 same block (a cache read) plus the end of its inherited history.
+``prompt_caching=False`` sends the same requests without any ``cache_control``,
+so every call pays its whole prompt (the counterfactual ``swarm bench`` measures).
 
 Agents here are single-turn: the Messages API runs no tools. Use the
 ``claude`` backend for tool-using Claude Code agents.
@@ -153,6 +155,7 @@ class AnthropicBackend:
         max_tokens: int = DEFAULT_MAX_TOKENS,
         retry: RetryPolicy | None = None,
         prices: Mapping[str, Any] | None = None,
+        prompt_caching: bool = True,
     ) -> None:
         self._store = store
         # Retries are ours (counted, window-aware), so the SDK's own are off.
@@ -161,6 +164,7 @@ class AnthropicBackend:
         self._max_tokens = max_tokens
         self._retry = retry or RetryPolicy()
         self._prices = prices
+        self._caching = prompt_caching
 
     async def _create(
         self, sink: AgentSink, *, model: str, system: str | None, messages: list[dict[str, Any]]
@@ -169,7 +173,10 @@ class AnthropicBackend:
             try:
                 kwargs: dict[str, Any] = {}
                 if system:
-                    kwargs["system"] = [{"type": "text", "text": system, "cache_control": CACHE}]
+                    block: dict[str, Any] = {"type": "text", "text": system}
+                    if self._caching:
+                        block["cache_control"] = CACHE
+                    kwargs["system"] = [block]
                 return await self._client.messages.create(
                     model=model,
                     max_tokens=self._max_tokens,
@@ -197,7 +204,8 @@ class AnthropicBackend:
         breakpoints: set[str],
     ) -> tuple[Message, Usage]:
         await sink.message(prompt)
-        messages = to_api_messages([*inherited, prompt], breakpoints)
+        # Without caching no breakpoint at all: the API then caches nothing (it is opt-in).
+        messages = to_api_messages([*inherited, prompt], breakpoints if self._caching else ())
         response = await self._create(sink, model=model, system=system, messages=messages)
         usage = _usage(response.usage)
         content = [block.model_dump(mode="json", exclude_none=True) for block in response.content]

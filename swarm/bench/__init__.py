@@ -1,6 +1,6 @@
 """``swarm bench``: sequential against forked-in-parallel, measured side by side in one run.
 
-One module per workload (``scheduling``, ``overhead``, ``realcli``,
+One module per workload (``scheduling``, ``overhead``, ``realcli``, ``tokens``,
 ``checkpointing``), a runner that collects a :class:`BenchReport`, and a writer
 for its JSON, markdown and PNG. How each figure is measured: benchmarks/README.md.
 

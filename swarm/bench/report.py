@@ -107,6 +107,7 @@ def render_chart(report: BenchReport, path: Path) -> None:
             ("scheduling", _draw_scheduling),
             ("realcli", _draw_realcli),
             ("overhead", _draw_overhead),
+            ("tokens", _draw_tokens),
         )
         if report.workload(name) is not None
     ]
@@ -185,6 +186,26 @@ def _draw_overhead(ax: Any, workload: WorkloadResult) -> None:
     ax.set_title(
         f"Overhead: {workload.data['agents']:,} agents, peak RSS {rss.value:.0f} MB", fontsize=9
     )
+    ax.legend(fontsize=7)
+
+
+def _draw_tokens(ax: Any, workload: WorkloadResult) -> None:
+    data = workload.data
+    forked, resent = data["forked"], data["resent"]
+    ideal = data["base_tokens"] + sum(data["task_tokens"].values())
+    names = ["forked", "base re-sent"]
+    ax.bar(names, [forked["uncached"], resent["uncached"]], color=["#1f77b4", "#999999"])
+    ax.axhline(
+        1.05 * ideal, color="#2ca02c", linestyle="--", linewidth=0.8, label="1.05 x (base + tasks)"
+    )
+    ax.set_ylabel("uncached input tokens (server log)")
+    ax.set_title(
+        f"Tokens: {data['agents']} forks of a {data['base_tokens']:,}-token base "
+        f"({resent['uncached'] / forked['uncached']:.1f}x fewer)",
+        fontsize=9,
+    )
+    for i, value in enumerate([forked["uncached"], resent["uncached"]]):
+        ax.text(i, value, f"{value:,}", ha="center", va="bottom", fontsize=8)
     ax.legend(fontsize=7)
 
 

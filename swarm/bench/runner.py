@@ -13,19 +13,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..records import utc_now
-from . import checkpointing, overhead, realcli, scheduling
+from . import checkpointing, overhead, realcli, scheduling, tokens
 from .environment import environment
 from .model import BenchReport, WorkloadResult, WorkloadStatus
 
 WORKLOADS = ("scheduling", "overhead", "realcli", "tokens", "checkpoints")
 
 #: Workloads the issue asks for that this build does not measure yet, and why.
-NOT_MEASURED = {
-    "tokens": (
-        "Tokens (anthropic backend, 8 forks of a 20k-token base)",
-        "not measured: no anthropic token workload in swarm bench yet",
-    ),
-}
+NOT_MEASURED: dict[str, tuple[str, str]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +76,7 @@ def run_bench(
             lambda: overhead.run(options.overhead_agents, options.overhead_max_parallel),
         ),
         ("realcli", "Real Claude Code CLI", lambda: realcli.run(realcli.RealCLISetup())),
+        ("tokens", tokens.TITLE, lambda: tokens.run(tokens.TokensSetup())),  # seconds: any size
         ("checkpoints", "Checkpoints", lambda: checkpointing.run(options.checkpoint_repeats)),
     ]
     results: list[WorkloadResult] = []

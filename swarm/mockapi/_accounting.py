@@ -20,16 +20,23 @@ Tokens
 Prompt cache
     Each segment boundary ``i`` has a prefix key: a SHA-256 chain over the model name and
     the canonical JSON of segments ``0..i``.  The server keeps the set of keys written so far.
+    As on the real API, caching is opt-in and looked up from the breakpoints backwards:
 
-    * ``cache_read_input_tokens`` = the tokens of the longest prefix of this request whose
-      key is already in the set (0 if none).
-    * If the request carries ``cache_control`` markers anywhere, the prefixes ending at the
-      segments holding a marker are written; ``cache_creation_input_tokens`` = the tokens of
-      the longest such prefix minus the tokens read (0 if not positive).
-    * Without markers every boundary's prefix is written, but nothing is billed as a cache
-      write (``cache_creation_input_tokens`` = 0): a later request that repeats the prefix
-      still reports the read.
-    * ``input_tokens`` = total - read - creation, so the three always add up to the total.
+    * A breakpoint is a segment holding a ``cache_control`` marker; a top-level
+      ``cache_control`` on the request (automatic caching) makes the last segment one.
+    * Without any breakpoint the request neither reads nor writes the cache: it pays its
+      whole prompt as ``input_tokens``, however often the same prefix was sent before.
+    * ``cache_read_input_tokens`` = the tokens of the longest prefix, ending at or before the
+      last breakpoint, whose key is already in the set (0 if none).
+    * The prefixes ending at the breakpoints are written; ``cache_creation_input_tokens`` =
+      the tokens up to the last breakpoint minus the tokens read (0 if not positive).
+    * ``input_tokens`` = total - read - creation (the part after the last breakpoint), so the
+      three always add up to the total.
+
+    Not modelled: the 20-block lookback limit (any earlier written prefix is found), the
+    per-model minimum cacheable length (1,024 tokens and up; shorter prefixes are cached
+    here), the cache lifetime, and breakpoints inside a message (a segment is a whole
+    message, so a marker on one of its blocks marks all of it).
 
     Keys are written only for requests that got as far as a reply (``message_start``);
     requests failed before that leave the cache untouched.  ``cache=False`` in the config
@@ -121,6 +128,9 @@ def prompt_segments(body: Mapping[str, Any]) -> list[Segment]:
     for part in parts:
         text = canonical_json(part)
         segments.append(Segment(text, text_tokens(text), has_cache_control(part)))
+    if segments and body.get("cache_control"):  # automatic caching: a breakpoint at the end
+        last = segments[-1]
+        segments[-1] = Segment(last.text, last.tokens, True)
     return segments
 
 
@@ -171,11 +181,15 @@ class PromptCache:
         total = max(1, sum(s.tokens for s in segments))
         if not self.enabled:
             return Usage(input_tokens=total, output_tokens=output)
-        keys, sizes = self._prefixes(model, segments)
-        read = max((sizes[i] for i, key in enumerate(keys) if key in self._written), default=0)
         marked = [i for i, s in enumerate(segments) if s.marked]
-        creation = max(0, max((sizes[i] for i in marked), default=0) - read)
-        self._written.update(keys[i] for i in (marked or range(len(keys))))
+        if not marked:  # caching is opt-in: no breakpoint, no lookup and no write
+            return Usage(input_tokens=total, output_tokens=output)
+        keys, sizes = self._prefixes(model, segments)
+        last = marked[-1]
+        # Hits are looked up from the breakpoints backwards: nothing after the last one is read.
+        read = max((sizes[i] for i in range(last + 1) if keys[i] in self._written), default=0)
+        creation = max(0, sizes[last] - read)
+        self._written.update(keys[i] for i in marked)
         return Usage(
             input_tokens=total - read - creation,
             output_tokens=output,

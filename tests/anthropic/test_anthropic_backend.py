@@ -134,3 +134,28 @@ def test_cost_comes_from_the_price_table() -> None:
     assert sonnet is not None
     assert sonnet.cost(Usage(1_000_000, 0, 0, 1_000_000)) == pytest.approx(3.3)
     assert price_of("mystery-model") is None
+
+
+async def test_prompt_caching_off_sends_no_cache_control(server: MockAnthropicServer) -> None:
+    """backend.options.prompt_caching: false sends no breakpoint, so forks pay the base in full."""
+    from swarm.backends import create_backend
+    from swarm.plan import BackendSpec
+
+    store = MemoryStore()
+    options = {
+        "api_key": "test-key",
+        "base_url": server.base_url,
+        "model": "claude-sonnet-test",
+        "prompt_caching": False,
+    }
+    backend = create_backend(BackendSpec(name="anthropic", options=options), store)
+    text = (
+        f"base: {{prompt: {BASE_PROMPT!r}}}\ndefaults: {{system_prompt: 'be brief'}}\n"
+        "agents: [{id: a, prompt: 'task a'}, {id: b, prompt: 'task b'}]\n"
+    )
+    result = await ParallelSwarmExecutor(backend, store).run(parse_plan(text, "nocache.yaml"))
+    assert result.succeeded
+    assert [r.body for r in server.message_requests if "cache_control" in str(r.body)] == []
+    for agent in result.agents.values():
+        assert agent.usage.cache_read_tokens == agent.usage.cache_creation_tokens == 0
+        assert agent.usage.input_tokens > len(BASE_PROMPT) // 4

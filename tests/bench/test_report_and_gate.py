@@ -103,7 +103,8 @@ def test_cli_quick_scheduling_run_writes_the_report(
     printed = capsys.readouterr().out
     assert code == 0
     assert "| workload | figure | value | target |" in printed
-    assert "not measured" in printed
+    assert "forked / (base + 8 x task) | 1.00x | <= 1.05 (met)" in printed
+    assert "not measured" not in printed
     assert {p.name for p in out.iterdir()} == {"latest.json", "latest.md", "latest.png", "runs"}
 
 

@@ -125,7 +125,8 @@ def test_string_and_block_content_count_and_cache_alike() -> None:
     written = cache.account("m", prompt_segments(as_blocks), 1)
     assert written.cache_creation_input_tokens == input_tokens(as_blocks)
     assert written.input_tokens == 0 and written.cache_read_input_tokens == 0
-    read = cache.account("m", prompt_segments(as_string), 1)
+    # A top-level cache_control (automatic caching) puts the breakpoint on the last message.
+    read = cache.account("m", prompt_segments({**as_string, "cache_control": {"type": "x"}}), 1)
     assert read.cache_read_input_tokens == input_tokens(as_string)
     assert read.input_tokens == 0
 
@@ -147,6 +148,31 @@ def test_billing_header_block_and_model_scope_the_cache() -> None:
     assert first.cache_creation_input_tokens > 0
     assert second.cache_read_input_tokens == first.cache_creation_input_tokens
     assert other_model.cache_read_input_tokens == 0
+
+
+def test_reads_stop_at_the_last_breakpoint() -> None:
+    """A prefix written past this request's last breakpoint is not read; none at all: no cache."""
+
+    def body(marked: int | None) -> dict[str, Any]:
+        messages: list[Any] = [
+            {"role": role, "content": [{"type": "text", "text": f"{role} {i} " * 40}]}
+            for i, role in enumerate(("user", "assistant", "user"))
+        ]
+        if marked is not None:
+            block = messages[marked]["content"][0]
+            messages[marked]["content"][0] = {**block, "cache_control": {"type": "ephemeral"}}
+        return _body(messages)
+
+    cache = PromptCache()
+    whole = cache.account("m", prompt_segments(body(2)), 1)
+    assert whole.cache_creation_input_tokens == input_tokens(body(2))
+    unmarked = cache.account("m", prompt_segments(body(None)), 1)
+    assert unmarked.input_tokens == input_tokens(body(None))  # the same prompt, paid in full
+    early = cache.account("m", prompt_segments(body(0)), 1)
+    first_message = prompt_segments(body(0))[0].tokens
+    assert early.cache_read_input_tokens == 0  # only the whole prompt was written
+    assert early.cache_creation_input_tokens == first_message
+    assert early.input_tokens == input_tokens(body(0)) - first_message
 
 
 def test_disabled_cache_bills_everything_as_input() -> None:

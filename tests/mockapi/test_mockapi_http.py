@@ -307,20 +307,30 @@ async def test_seeded_error_rate_is_reproducible() -> None:
     assert set(runs[0]) - {200} <= {529, 500} and set(runs[0]) != {200}
 
 
-async def test_repeated_prefix_reports_cache_read() -> None:
-    """A second request that repeats the first one's messages reads them from the cache."""
+async def test_caching_is_opt_in_and_automatic_caching_reads_the_prefix() -> None:
+    """No breakpoint: a repeated prefix is paid in full; a top-level cache_control caches it."""
+    auto = {"cache_control": {"type": "ephemeral"}}  # automatic caching: breakpoint at the end
     first_messages = [user("a long shared context " * 20)]
+    reply = [{"type": "text", "text": "ok"}]
+    second_messages = [*first_messages, {"role": "assistant", "content": reply}, user("next")]
+    third_messages = [*second_messages, {"role": "assistant", "content": reply}, user("again")]
     async with open_mock_api() as server:
         client = client_for(server)
         first = await client.messages.create(model=MODEL, max_tokens=50, messages=first_messages)
-        reply = [{"type": "text", "text": "ok"}]
-        second_messages = [*first_messages, {"role": "assistant", "content": reply}, user("next")]
         second = await client.messages.create(model=MODEL, max_tokens=50, messages=second_messages)
         total = await client.messages.count_tokens(model=MODEL, messages=second_messages)
-    assert first.usage.cache_read_input_tokens == 0
-    assert second.usage.cache_read_input_tokens == first.usage.input_tokens > 0
-    assert second.usage.input_tokens == total.input_tokens - first.usage.input_tokens
-    assert second.usage.cache_creation_input_tokens == 0  # no cache_control markers
+        written = await client.messages.create(
+            model=MODEL, max_tokens=50, messages=second_messages, extra_body=auto
+        )
+        read = await client.messages.create(
+            model=MODEL, max_tokens=50, messages=third_messages, extra_body=auto
+        )
+    for plain in (first.usage, second.usage):
+        assert plain.cache_read_input_tokens == plain.cache_creation_input_tokens == 0
+    assert second.usage.input_tokens == total.input_tokens  # the repeated prefix paid again
+    assert written.usage.cache_read_input_tokens == 0
+    assert written.usage.cache_creation_input_tokens == total.input_tokens
+    assert read.usage.cache_read_input_tokens == total.input_tokens
 
 
 async def test_cache_control_markers_bill_cache_creation_then_reads() -> None:
