@@ -18,13 +18,14 @@ from .errors import (
     LeaseHeld,
     NotFoundError,
     PlanError,
+    SkipAgent,
     StoreError,
     SwarmError,
     TransientAPIError,
     UsageError,
 )
 from .events import EventKind, SwarmEvent
-from .executor import ExecutorOptions, ParallelSwarmExecutor, SkipAgent
+from .executor import ExecutorOptions, ParallelSwarmExecutor
 from .export import export_run
 from .lineage import history, lineage
 from .logging import configure_logging

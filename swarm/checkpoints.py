@@ -310,14 +310,15 @@ class RunCheckpoints:
         self._lock = trio.Lock()
 
     async def open_session(
-        self, session_id: str, parent: str | None, fork_point: str | None
+        self, session_id: str, parent: str | None, fork_point: str | None, *, resumed: bool
     ) -> SessionCheckpoints:
-        """A tracker for a session that is starting (or resuming) as a fork of ``parent``."""
+        """A tracker for a session that is starting (or, ``resumed``, continuing) as a fork
+        of ``parent``. A new session has no checkpoints yet, so only a resumed one is read."""
         start = HistoryState()
         if parent is not None:
             start = await self.fork_point(parent, fork_point)
-        existing = await self.store.list_checkpoints(session_id)
-        if existing:  # a resumed session: continue from what it already has
+        existing = await self.store.list_checkpoints(session_id) if resumed else []
+        if existing:  # continue from what the session already has
             start = await state_at(self.store, session_id)
         return SessionCheckpoints(self.store, self.policy, session_id, start, existing)
 

@@ -1,6 +1,7 @@
 """The one exception hierarchy of swarm.
 
     SwarmError
+    ├── SkipAgent            raised by a pre-agent hook: skip that agent (its message is why)
     ├── PlanError            a plan or configuration file is invalid (exit code 2)
     ├── UsageError           a command-line argument or API call is invalid (exit code 2)
     │   └── LeaseHeld        another live process holds the run's lease (exit code 2)
@@ -25,6 +26,10 @@ class SwarmError(Exception):
     """Base class of every error swarm raises on purpose."""
 
     exit_code: int = 1
+
+
+class SkipAgent(SwarmError):
+    """Raised by a pre-agent hook to skip that agent; the message becomes its reason."""
 
 
 @dataclass(frozen=True, slots=True)

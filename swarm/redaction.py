@@ -16,12 +16,14 @@ The log processor :class:`swarm.logging.RedactSecrets` uses the same values.
 
 from __future__ import annotations
 
-import json
+import functools
 import os
 import re
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from . import jsoncodec
 
 SECRET_NAMES = re.compile(r"(api[_-]?key|token|secret|password|authorization|credential)", re.I)
 SECRET_SHAPES = re.compile(r"\b(sk-ant-[A-Za-z0-9_\-]{8,}|sk-[A-Za-z0-9]{20,})")
@@ -33,8 +35,10 @@ _registered: set[str] = set()
 _known: tuple[str, ...] | None = None
 
 
+@functools.lru_cache(maxsize=4096)
 def looks_secret(name: str) -> bool:
     """True for names like ``ANTHROPIC_API_KEY``, ``github_token``, ``db-password``."""
+    # Cached: a plan of 10,000 agents asks about the same few keys 100,000 times.
     return bool(SECRET_NAMES.search(name))
 
 
@@ -112,9 +116,21 @@ def plan_secrets(plan: Mapping[str, Any]) -> list[str]:
 
 def redact_plan(plan: Mapping[str, Any]) -> dict[str, Any]:
     """A plan (as JSON) safe to store: secret-named values blanked, secret values replaced."""
-    register_secrets(plan_secrets(plan))
+    named = plan_secrets(plan)
+    register_secrets(named)
+    text = jsoncodec.dumps(dict(plan))
+    if not named and redact_json(text) == text:
+        # Nothing to blank (the usual case): a copy, without a walk value by value.
+        copied: dict[str, Any] = jsoncodec.loads(text)
+        return copied
     cleaned: dict[str, Any] = redact(dict(plan))
     return cleaned
+
+
+@functools.lru_cache(maxsize=256)
+def _encoded(value: str) -> str:
+    """A secret as it appears inside a JSON string written by :mod:`swarm.jsoncodec`."""
+    return jsoncodec.dumps(value)[1:-1]
 
 
 def redact_json(data: str) -> str:
@@ -126,7 +142,7 @@ def redact_json(data: str) -> str:
     """
     out = data
     for value in known_secrets():
-        encoded = json.dumps(value)[1:-1]
+        encoded = _encoded(value)
         if encoded in out:
             out = out.replace(encoded, REDACTED)
     if "sk-" in out:  # the regular expression costs ten times the whole check
@@ -134,9 +150,9 @@ def redact_json(data: str) -> str:
     if out == data:
         return data
     try:
-        json.loads(out)
+        jsoncodec.loads(out)
     except ValueError:
-        return json.dumps(redact(json.loads(data)), separators=(",", ":"), sort_keys=True)
+        return jsoncodec.dumps(redact(jsoncodec.loads(data)))
     return out
 
 

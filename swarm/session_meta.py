@@ -71,11 +71,15 @@ class SessionDescriber:
         self.git = git
         self._git: dict[str, dict[str, str]] = {}
         self._lock = trio.Lock()
+        # Resolved once per run: a run's sessions all start from the same directory.
+        self._absolute: dict[str | None, str] = {}
 
     async def describe(
         self, *, cwd: str | None, model: str | None, reported: Mapping[str, Any]
     ) -> dict[str, Any]:
-        where = _absolute(cwd)
+        where = self._absolute.get(cwd)
+        if where is None:
+            where = self._absolute[cwd] = _absolute(cwd)
         described: dict[str, Any] = {"cwd": where, "swarm_version": swarm_version()}
         if model is not None:
             described["model"] = model

@@ -88,6 +88,8 @@ class SimulatedBackend:
     def duration_of(self, agent_id: str, overrides: Mapping[str, Any] | None = None) -> float:
         """The seeded duration of an agent: mean ``latency_s`` times a log-normal factor."""
         settings = self._settings.merged(overrides)
+        if not settings.latency_s:
+            return 0.0  # no draw needed: zero times any factor
         rng = random.Random(f"{self._seed}:{agent_id}:duration")
         sigma = settings.jitter
         factor = math.exp(rng.gauss(0.0, sigma) - sigma * sigma / 2) if sigma else 1.0
@@ -141,7 +143,6 @@ class SimulatedBackend:
             if request.resume_session_id
             else random.Random(f"{request.run_id}:{request.agent_id}:ids")
         )
-        behaviour = random.Random(f"{self._seed}:{request.agent_id}:failure")
         session_id = request.resume_session_id or _uuid(ids)
         await sink.session_started(session_id, metadata={"simulated": True})
         user = Message(_uuid(ids), session_id, "user", request.prompt, parent_uuid=None)
@@ -149,9 +150,11 @@ class SimulatedBackend:
 
         duration = self.duration_of(request.agent_id, request.options.get("simulated"))
         turns = max(1, min(settings.turns, request.max_turns or settings.turns))
-        fails_at = (
-            behaviour.randrange(turns) if behaviour.random() < settings.failure_rate else None
-        )
+        fails_at = None
+        if settings.failure_rate > 0:  # else no draw: the answer is "never" whatever it is
+            behaviour = random.Random(f"{self._seed}:{request.agent_id}:failure")
+            if behaviour.random() < settings.failure_rate:
+                fails_at = behaviour.randrange(turns)
         per_turn = Usage(input_tokens=settings.input_tokens, output_tokens=settings.output_tokens)
         usage = Usage()
         parent = user.uuid

@@ -32,6 +32,8 @@ class MemoryStore:
         self._sessions: dict[str, SessionRecord] = {}
         self._messages: dict[str, dict[str, Message]] = {}
         self._checkpoints: dict[str, Checkpoint] = {}
+        # checkpoint ids by session, in insertion order: a session's list is one lookup
+        self._session_checkpoints: dict[str, dict[str, None]] = {}
         self._leases: dict[str, Lease] = {}
         self._transcripts: dict[tuple[str, str, str], _Transcript] = {}
 
@@ -51,8 +53,8 @@ class MemoryStore:
         for session in [s for s in self._sessions.values() if s.run_id == run_id]:
             del self._sessions[session.session_id]
             self._messages.pop(session.session_id, None)
-            for cp in [c for c in self._checkpoints.values() if c.session_id == session.session_id]:
-                del self._checkpoints[cp.checkpoint_id]
+            for checkpoint_id in self._session_checkpoints.pop(session.session_id, {}):
+                self._checkpoints.pop(checkpoint_id, None)
 
     async def save_agents(self, run_id: str, agents: Sequence[AgentResult]) -> None:
         table = self._agents.setdefault(run_id, {})
@@ -93,19 +95,27 @@ class MemoryStore:
         return messages[low:high]
 
     async def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        old = self._checkpoints.get(checkpoint.checkpoint_id)
+        if old is not None and old.session_id != checkpoint.session_id:
+            self._session_checkpoints.get(old.session_id, {}).pop(checkpoint.checkpoint_id, None)
         self._checkpoints[checkpoint.checkpoint_id] = checkpoint
+        self._session_checkpoints.setdefault(checkpoint.session_id, {})[
+            checkpoint.checkpoint_id
+        ] = None
 
     async def list_checkpoints(self, session_id: str | None = None) -> list[Checkpoint]:
-        found = [
-            c
-            for c in self._checkpoints.values()
-            if session_id is None or c.session_id == session_id
-        ]
+        if session_id is None:
+            found = list(self._checkpoints.values())
+        else:
+            ids = self._session_checkpoints.get(session_id, {})
+            found = [self._checkpoints[i] for i in ids]
         return sorted(found, key=lambda c: c.created_at)
 
     async def delete_checkpoints(self, checkpoint_ids: Sequence[str]) -> None:
         for checkpoint_id in checkpoint_ids:
-            self._checkpoints.pop(checkpoint_id, None)
+            checkpoint = self._checkpoints.pop(checkpoint_id, None)
+            if checkpoint is not None:
+                self._session_checkpoints.get(checkpoint.session_id, {}).pop(checkpoint_id, None)
 
     async def acquire_lease(
         self, name: str, owner: str, ttl_s: float, *, now: float, steal_from: str | None = None

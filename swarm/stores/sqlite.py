@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 import trio
 
+from .. import jsoncodec
 from ..errors import IntegrityError, NotFoundError, StoreError
 from ..leases import Lease
 from ..records import AgentResult, Checkpoint, Message, RunRecord, SessionRecord
@@ -107,7 +108,7 @@ def checksum(data: str) -> str:
 
 def _encode(record: dict[str, Any]) -> tuple[str, str]:
     # Secrets (API keys, tokens) never reach the file, whichever record carries them.
-    data = redact_json(json.dumps(record, separators=(",", ":"), sort_keys=True))
+    data = redact_json(jsoncodec.dumps(record))
     return data, checksum(data)
 
 
@@ -117,7 +118,7 @@ def _decode(table: str, key: str, data: str, digest: str) -> dict[str, Any]:
             f"{table} record {key} does not match its checksum; run `swarm store verify`"
         )
     try:
-        value: dict[str, Any] = json.loads(data)
+        value: dict[str, Any] = jsoncodec.loads(data)
     except ValueError as exc:
         raise IntegrityError(
             f"{table} record {key} is not valid JSON ({exc}); run `swarm store verify`"
@@ -126,11 +127,13 @@ def _decode(table: str, key: str, data: str, digest: str) -> dict[str, Any]:
 
 
 class _Pending:
+    """One queued write; ``done`` is shared by every write of its batch (one wake-up)."""
+
     __slots__ = ("done", "error", "write")
 
-    def __init__(self, write: Write) -> None:
+    def __init__(self, write: Write, done: trio.Event) -> None:
         self.write = write
-        self.done = trio.Event()
+        self.done = done
         self.error: BaseException | None = None
 
 
@@ -171,6 +174,7 @@ class SQLiteStore:
         self._read_only = read_only
         self.backup_taken: Path | None = None
         self._queue: list[_Pending] = []
+        self._queue_done = trio.Event()  # set when the batch now queueing is committed
         self._flushing = False
         self._idle = trio.Event()
         self._idle.set()
@@ -258,7 +262,7 @@ class SQLiteStore:
     # --- group commit --------------------------------------------------------
 
     async def _write(self, write: Write) -> None:
-        pending = _Pending(write)
+        pending = _Pending(write, self._queue_done)
         self._queue.append(pending)
         if self._flushing:
             await pending.done.wait()
@@ -269,11 +273,14 @@ class SQLiteStore:
                 # The leader must finish the batch it took even if its caller is
                 # cancelled: other tasks are waiting on those writes.
                 with trio.CancelScope(shield=True):
+                    # Let every task that is ready to run queue its write first, so
+                    # they share this commit instead of each paying for its own.
+                    await trio.lowlevel.cancel_shielded_checkpoint()
                     while self._queue:
-                        batch, self._queue = self._queue, []
+                        batch, done = self._queue, self._queue_done
+                        self._queue, self._queue_done = [], trio.Event()
                         await trio.to_thread.run_sync(self._apply, batch)
-                        for item in batch:
-                            item.done.set()
+                        done.set()
             finally:
                 self._flushing = False
                 self._idle.set()
