@@ -32,7 +32,13 @@ async def lineage(store: Store, session_id: str) -> list[SessionRecord]:
 
 async def history(store: Store, session_id: str, upto: str | None = None) -> list[Message]:
     """Every message of ``session_id`` from its root, cut after message ``upto`` if given."""
-    chain = await lineage(store, session_id)
+    return await history_of(store, await lineage(store, session_id), upto)
+
+
+async def history_of(
+    store: Store, chain: list[SessionRecord], upto: str | None = None
+) -> list[Message]:
+    """The history of the last session of ``chain`` (as :func:`lineage` returns it)."""
     messages: list[Message] = []
     for i, record in enumerate(chain):
         child = chain[i + 1] if i + 1 < len(chain) else None

@@ -159,11 +159,14 @@ class Usage:
             return cls()
         get = data.get  # spelled out: this runs for every message read back
         return cls(
-            int(get("input_tokens") or 0),
-            int(get("output_tokens") or 0),
-            int(get("cache_creation_tokens") or 0),
-            int(get("cache_read_tokens") or 0),
+            int(get("input_tokens", 0) or 0),
+            int(get("output_tokens", 0) or 0),
+            int(get("cache_creation_tokens", 0) or 0),
+            int(get("cache_read_tokens", 0) or 0),
         )
+
+
+_NO_USAGE = Usage()
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,9 +201,18 @@ class Message:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Message:
-        data = dict(data)
-        data["usage"] = Usage.from_dict(data.get("usage"))
-        return cls(**data)
+        # Spelled out, no copy of ``data``: a fork's history reads every message back.
+        usage = data.get("usage")
+        return cls(
+            data["uuid"],
+            data["session_id"],
+            data["role"],
+            data["content"],
+            data["created_at"],
+            data.get("parent_uuid"),
+            Usage.from_dict(usage) if usage else _NO_USAGE,
+            data.get("raw"),
+        )
 
 
 @dataclass(frozen=True, slots=True)

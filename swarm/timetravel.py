@@ -12,7 +12,7 @@ from typing import Any
 
 from .checkpoints import files_touched
 from .errors import NotFoundError, UsageError
-from .lineage import history
+from .lineage import history, history_of, lineage
 from .plan import Plan, is_safe_id
 from .records import Checkpoint, Message, SessionRecord, Usage, new_uuid
 from .stores.base import Store
@@ -126,8 +126,9 @@ async def fork_at(
     parent is untouched. Its history is materialised from the store, which also
     proves the checkpoint's message is still there.
     """
-    inherited = await history(store, checkpoint.session_id, upto=checkpoint.message_uuid)
-    parent = await store.get_session(checkpoint.session_id)
+    chain = await lineage(store, checkpoint.session_id)
+    inherited = await history_of(store, chain, upto=checkpoint.message_uuid)
+    parent = chain[-1]
     record = SessionRecord(
         session_id=new_uuid(),
         backend=backend,
@@ -135,7 +136,7 @@ async def fork_at(
         agent_id=agent_id,
         parent_session_id=checkpoint.session_id,
         fork_point=checkpoint.message_uuid,
-        model=parent.model if parent is not None else None,
+        model=parent.model,
         metadata={"forked_from_checkpoint": checkpoint.checkpoint_id, **(metadata or {})},
     )
     await store.save_session(record)
