@@ -12,7 +12,8 @@ records are written under a shield so a cancelled run still keeps them.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -475,15 +476,15 @@ class Execution:
                     await self._finish(final, sink)
 
     async def _finish(self, result: AgentResult, sink: PersistingSink | None) -> None:
-        if sink is not None and sink.checkpoints is not None and sink.last_message is not None:
-            await sink.checkpoints.take(
-                "final",
-                f"{result.agent_id} {result.status.value}",
-                cost_usd=result.cost_usd,
-            )
         self.results[result.agent_id] = result
+        writes: list[Callable[[], Awaitable[object]]] = []
+        checkpoints = sink.checkpoints if sink is not None else None
+        if checkpoints is not None and sink is not None and sink.last_message is not None:
+            description = f"{result.agent_id} {result.status.value}"
+            writes.append(partial(checkpoints.take, "final", description, cost_usd=result.cost_usd))
         if not self.fenced:
-            await self.store.save_agents(self.run_id, [result])
+            writes.append(partial(self.store.save_agents, self.run_id, [result]))
+        await _concurrently(writes)
         self.spent = self.spent + result.usage
         self.spent_usd += result.cost_usd
         self.log.info(
@@ -627,6 +628,27 @@ def _ending(sink: PersistingSink | None, status: AgentStatus, error: str | None)
             session_id=sink.session_id, turns=sink.turns, usage=sink.usage, retries=sink.retries
         )
     return ended
+
+
+async def _concurrently(writes: list[Callable[[], Awaitable[object]]]) -> None:
+    """Run store writes at once: a group-committing store (SQLite) makes them one commit.
+
+    A store failure comes out as the plain :class:`StoreError` the callers handle
+    (it stops the run), not wrapped in a group.
+    """
+    if len(writes) <= 1:
+        for write in writes:
+            await write()
+        return
+    try:
+        async with trio.open_nursery() as nursery:
+            for write in writes:
+                nursery.start_soon(write)
+    except BaseExceptionGroup as group:
+        store_errors, _ = group.split(StoreError)
+        if store_errors is not None:
+            raise _first_leaf(store_errors) from None
+        raise
 
 
 def _first_leaf(group: BaseExceptionGroup[StoreError]) -> StoreError:

@@ -11,6 +11,7 @@ import dataclasses
 import enum
 import os
 import random
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,9 +20,24 @@ from typing import Any, Self, TypeVar
 R = TypeVar("R")
 
 
+_second: tuple[int, str] = (-1, "")
+
+
 def utc_now() -> str:
-    """The current wall-clock time as an ISO-8601 string in UTC."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
+    """The current wall-clock time as an ISO-8601 string in UTC, to the microsecond.
+
+    The same text as ``datetime.now(UTC).isoformat(timespec="microseconds")``, with
+    the date and time of the current second formatted once: a run stamps several
+    records per agent, and formatting was a tenth of what an agent cost.
+    """
+    global _second
+    now_us = time.time_ns() // 1000
+    second, micro = divmod(now_us, 1_000_000)
+    cached, prefix = _second
+    if cached != second:
+        prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _second = (second, prefix)
+    return f"{prefix}.{micro:06d}+00:00"
 
 
 class _UUIDSource:

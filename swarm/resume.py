@@ -96,6 +96,7 @@ async def load_resume_state(
     }
     kept = frozenset(i for i, a in agents.items() if is_kept(a))
     again = [i for i in agents if i not in kept]
+    agents.update(await _sessions_of_running(store, run_id, [agents[i] for i in again]))
     with_session = {i for i in again if agents[i].session_id is not None}
     continuing = plan.execution.on_resume == "continue"
     base, base_s = await _base_of(store, record, plan)
@@ -110,6 +111,31 @@ async def load_resume_state(
         base=base,
         base_s=base_s,
     )
+
+
+async def _sessions_of_running(
+    store: Store, run_id: str, candidates: Sequence[AgentResult]
+) -> dict[str, AgentResult]:
+    """Agents the crash caught running, with the session they had started.
+
+    The executor writes an agent's session id into its record when the agent ends;
+    until then it is on the session record (run id, agent id). The newest session an
+    agent started in the attempt that was running it (at or after its ``started_at``)
+    is the one to continue.
+    """
+    running = {
+        a.agent_id: a
+        for a in candidates
+        if a.status is AgentStatus.RUNNING and a.session_id is None and a.started_at
+    }
+    if not running:
+        return {}
+    found: dict[str, AgentResult] = {}
+    for session in await store.list_sessions(run_id):  # oldest first: the newest wins
+        agent = running.get(session.agent_id or "")
+        if agent is not None and agent.started_at and session.created_at >= agent.started_at:
+            found[agent.agent_id] = agent.evolve(session_id=session.session_id)
+    return found
 
 
 async def _base_of(store: Store, record: RunRecord, plan: Plan) -> tuple[BaseSession | None, float]:

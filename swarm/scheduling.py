@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 
 from .plan import AgentSpec
 
-
-@dataclass(order=True, frozen=True, slots=True)
-class _Entry:
-    key: tuple[int, float, int]
-    agent: AgentSpec = field(compare=False)
+# A heap entry: (priority rank, -expected seconds, plan order, agent). Plan order is
+# unique, so tuples compare in C and never reach the agent.
+_Entry = tuple[int, float, int, AgentSpec]
 
 
 class ReadyQueue:
@@ -35,17 +32,20 @@ class ReadyQueue:
         return (agent.priority.rank, -self._expected.get(agent.id, 0.0), self._order[agent.id])
 
     def push(self, agent: AgentSpec) -> None:
-        heapq.heappush(self._heap, _Entry(self.key(agent), agent))
+        heapq.heappush(
+            self._heap,
+            (agent.priority.rank, -self._expected.get(agent.id, 0.0), self._order[agent.id], agent),
+        )
 
     def extend(self, agents: Iterable[AgentSpec]) -> None:
         for agent in agents:
             self.push(agent)
 
     def pop(self) -> AgentSpec:
-        return heapq.heappop(self._heap).agent
+        return heapq.heappop(self._heap)[3]
 
     def drain(self) -> list[AgentSpec]:
-        agents = [entry.agent for entry in sorted(self._heap)]
+        agents = [entry[3] for entry in sorted(self._heap)]
         self._heap.clear()
         return agents
 

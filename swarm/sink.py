@@ -65,7 +65,9 @@ class PersistingSink:
             resumed=session_id == self.resume_session_id,
         )
         if self.agent_id is not None:
-            await run.update_agent(self.agent_id, session_id=session_id)
+            # Known in memory at once; persisted with the agent's final record (until then
+            # the session record above says whose it is, which is what a resume reads).
+            run.results[self.agent_id] = run.results[self.agent_id].evolve(session_id=session_id)
 
     async def message(self, message: Message) -> None:
         await self.run.store.append_messages(message.session_id, [message])

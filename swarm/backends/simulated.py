@@ -9,7 +9,9 @@ store. Its output says plainly that no model was called.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 import random
 import uuid
 from collections.abc import Mapping
@@ -51,18 +53,36 @@ class SimulatedSettings:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
-def _uuid(rng: random.Random) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+class _Ids:
+    """Deterministic ids: the n-th id of ``key`` is a hash of (key, n).
+
+    Cheaper than seeding a ``random.Random`` per agent (a 10,000-agent run seeds
+    one per agent), and the same key gives the same ids in every process.
+    """
+
+    __slots__ = ("_count", "_key")
+
+    def __init__(self, key: str) -> None:
+        self._key = key
+        self._count = 0
+
+    def bits(self, nbytes: int) -> int:
+        self._count += 1
+        digest = hashlib.blake2b(f"{self._key}:{self._count}".encode(), digest_size=nbytes)
+        return int.from_bytes(digest.digest())
+
+    def uuid(self) -> str:
+        return str(uuid.UUID(int=self.bits(16), version=4))
 
 
-def _tool_uses(text: str, paths: list[str], rng: random.Random) -> dict[str, Any]:
+def _tool_uses(text: str, paths: list[str], ids: _Ids) -> dict[str, Any]:
     """Content blocks shaped like a real assistant turn that writes ``paths``."""
     blocks: list[dict[str, Any]] = [{"type": "text", "text": text}]
     for path in paths:
         blocks.append(
             {
                 "type": "tool_use",
-                "id": f"toolu_{rng.getrandbits(64):016x}",
+                "id": f"toolu_{ids.bits(8):016x}",
                 "name": "Write",
                 "input": {"file_path": path, "content": SIMULATED_MARK},
             }
@@ -98,17 +118,17 @@ class SimulatedBackend:
     async def open_base(self, request: BaseRequest, sink: AgentSink) -> BaseSession:
         if request.session_id is not None:
             return await self._existing_base(request)
-        rng = random.Random(f"{request.run_id}:base")
-        session_id = _uuid(rng)
+        ids = _Ids(f"{request.run_id}:base")
+        session_id = ids.uuid()
         await sink.session_started(session_id, metadata={"simulated": True})
         settings = self._settings
         prompt = request.prompt or ""
-        user = Message(_uuid(rng), session_id, "user", prompt)
+        user = Message(ids.uuid(), session_id, "user", prompt)
         await sink.message(user)
         await trio.sleep(settings.latency_s)
         usage = Usage(input_tokens=settings.input_tokens, output_tokens=settings.output_tokens)
         reply = Message(
-            _uuid(rng),
+            ids.uuid(),
             session_id,
             "assistant",
             f"{SIMULATED_MARK} base session built from a {len(prompt)}-character prompt",
@@ -138,14 +158,14 @@ class SimulatedBackend:
                 raise BackendError(f"cannot fork {request.parent_session_id}: no such session")
             self._known_parents.add(request.parent_session_id)
         # A resumed session needs fresh message uuids, not a replay of the first attempt's.
-        ids = (
-            random.Random()
+        ids = _Ids(
+            os.urandom(16).hex()
             if request.resume_session_id
-            else random.Random(f"{request.run_id}:{request.agent_id}:ids")
+            else f"{request.run_id}:{request.agent_id}:ids"
         )
-        session_id = request.resume_session_id or _uuid(ids)
+        session_id = request.resume_session_id or ids.uuid()
         await sink.session_started(session_id, metadata={"simulated": True})
-        user = Message(_uuid(ids), session_id, "user", request.prompt, parent_uuid=None)
+        user = Message(ids.uuid(), session_id, "user", request.prompt, parent_uuid=None)
         await sink.message(user)
 
         duration = self.duration_of(request.agent_id, request.options.get("simulated"))
@@ -172,7 +192,7 @@ class SimulatedBackend:
             )
             writes = [f for i, f in enumerate(settings.files) if i % turns == turn]
             reply = Message(
-                _uuid(ids),
+                ids.uuid(),
                 session_id,
                 "assistant",
                 text,

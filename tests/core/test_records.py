@@ -90,3 +90,19 @@ def test_new_uuid_gives_distinct_version_4_uuids() -> None:
     ids = {new_uuid() for _ in range(10_000)}
     assert len(ids) == 10_000
     assert all(len(i) == 36 and i[14] == "4" for i in ids)
+
+
+def test_utc_now_is_iso_8601_utc_to_the_microsecond() -> None:
+    """The cached formatting gives the text datetime.isoformat gives, and it moves forward."""
+    from datetime import UTC, datetime
+
+    from swarm.records import utc_now
+
+    before = datetime.now(UTC)
+    stamp = utc_now()
+    after = datetime.now(UTC)
+    parsed = datetime.fromisoformat(stamp)
+    assert stamp == parsed.isoformat(timespec="microseconds")
+    assert parsed.tzinfo is not None and parsed.utcoffset() is not None
+    assert before <= parsed <= after
+    assert utc_now() >= stamp

@@ -115,7 +115,9 @@ async def test_running_agents_continue_or_restart_by_policy(
     plan = scripted_plan(["long"], on_resume=policy)
     await run_until_death(executor_for(backend, dying, clock), dying, plan, 2.5, "r1")
     (caught,) = await inner.list_agents("r1")
-    assert caught.status is AgentStatus.RUNNING and caught.session_id is not None
+    assert caught.status is AgentStatus.RUNNING
+    # the session it had started is on record (its id joins the agent record when it ends)
+    (started,) = [s for s in await inner.list_sessions("r1") if s.agent_id == "long"]
 
     clock.now += 31
     result = await executor_for(backend, inner, clock).resume("r1")
@@ -123,11 +125,11 @@ async def test_running_agents_continue_or_restart_by_policy(
     final = result.agents["long"]
     assert final.status is AgentStatus.SUCCEEDED
     if policy == "continue":
-        assert backend.stats.resumed == [("long", caught.session_id)]
-        assert final.session_id == caught.session_id
+        assert backend.stats.resumed == [("long", started.session_id)]
+        assert final.session_id == started.session_id
     else:
         assert backend.stats.resumed == []
-        assert final.session_id != caught.session_id
+        assert final.session_id != started.session_id
     record = await inner.get_run("r1")
     assert record is not None
     key = "continued" if policy == "continue" else "restarted"
