@@ -1,37 +1,30 @@
 """The SQLite store: the embedded default (``sessions/swarm.db``, WAL).
 
-Every record is a JSON document with a checksum, verified on read. Writes go
-through group commit: concurrent writers queue their changes and whichever
-arrives first applies the whole queue in one transaction on a worker thread,
-so many agents pay for one commit. Blocking I/O never runs on the trio thread.
+Every record is a JSON document (:mod:`swarm.jsoncodec`) with a checksum,
+verified on read; secrets are redacted before a record is written. The file,
+its group commit and its reads are :class:`~swarm.stores.sqlite_db.SQLiteDatabase`;
+this module maps records to its tables.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import quote
-
-import trio
+from typing import Any
 
 from .. import jsoncodec
-from ..errors import IntegrityError, NotFoundError, StoreError
+from ..errors import IntegrityError, NotFoundError
 from ..leases import Lease
 from ..records import AgentResult, Checkpoint, Message, RunRecord, SessionRecord
 from ..redaction import redact_json
-from .diagnosis import explain
-from .migrations import check_not_newer, latest_version, upgrade, user_version
+from .sqlite_db import SCHEMA_VERSION, SQLiteDatabase
 from .transcripts import TranscriptEntry
 
-SCHEMA_VERSION = latest_version()
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "SQLiteStore", "checksum"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -95,11 +88,6 @@ CREATE TABLE IF NOT EXISTS leases (
 );
 """
 
-T = TypeVar("T")
-# A write runs inside the batch's transaction. It may run twice when a later write
-# of its batch fails (see _apply), so apart from SQL it may only record its result.
-Write = Callable[[sqlite3.Connection], object]
-
 
 def checksum(data: str) -> str:
     """A short content hash stored beside every record and checked on read."""
@@ -126,35 +114,6 @@ def _decode(table: str, key: str, data: str, digest: str) -> dict[str, Any]:
     return value
 
 
-class _Pending:
-    """One queued write; ``done`` is shared by every write of its batch (one wake-up)."""
-
-    __slots__ = ("done", "error", "write")
-
-    def __init__(self, write: Write, done: trio.Event) -> None:
-        self.write = write
-        self.done = done
-        self.error: BaseException | None = None
-
-
-def _create_private(path: Path) -> None:
-    """Create the folder 0700 and the database file 0600 before SQLite opens it."""
-    if not path.parent.exists():
-        path.parent.mkdir(parents=True, mode=0o700)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
-
-
-def _close_quietly(conn: sqlite3.Connection | None) -> None:
-    if conn is not None:
-        with contextlib.suppress(sqlite3.Error):
-            conn.close()
-
-
-def _explain_any(exc: Exception) -> str:
-    return explain(exc) if isinstance(exc, sqlite3.Error) else str(exc)
-
-
 class SQLiteStore:
     """A :class:`~swarm.stores.base.Store` in one SQLite file, safe for many processes."""
 
@@ -166,26 +125,20 @@ class SQLiteStore:
         max_size_mb: float | None = None,
         read_only: bool = False,
     ) -> None:
-        self.path = Path(path)
-        self._synchronous = synchronous.upper()
-        # A cap on the file's size: a runaway run stops with SQLITE_FULL instead of
-        # filling the disk (and it is how the disk-full path is tested).
-        self._max_size_mb = max_size_mb
-        self._read_only = read_only
-        self.backup_taken: Path | None = None
-        self._queue: list[_Pending] = []
-        self._queue_done = trio.Event()  # set when the batch now queueing is committed
-        self._flushing = False
-        self._idle = trio.Event()
-        self._idle.set()
-        self._read_lock = threading.Lock()
-        # Reads share one connection, so they queue here, in trio, for one worker
-        # thread: not in the lock, each holding a thread of its own.
-        self._read_limiter = trio.CapacityLimiter(1)
-        self._write_conn: sqlite3.Connection | None = None
-        self._read_conn: sqlite3.Connection | None = None
+        self._db = SQLiteDatabase(
+            path, synchronous=synchronous, max_size_mb=max_size_mb, read_only=read_only
+        )
+        self._write = self._db.write
+        self._read = self._db.read
 
-    # --- lifecycle -----------------------------------------------------------
+    @property
+    def path(self) -> Path:
+        return self._db.path
+
+    @property
+    def backup_taken(self) -> Path | None:
+        """The backup made before this open migrated an older file, if it did."""
+        return self._db.backup_taken
 
     @classmethod
     async def open(
@@ -198,153 +151,11 @@ class SQLiteStore:
     ) -> SQLiteStore:
         """Open (creating it 0600 unless ``read_only``) and migrate a store file."""
         store = cls(path, synchronous=synchronous, max_size_mb=max_size_mb, read_only=read_only)
-        await trio.to_thread.run_sync(store._open_sync)
+        await store._db.open(SCHEMA)
         return store
 
-    def _connect(self) -> sqlite3.Connection:
-        # Read-only is the state SQLite falls back to when the file may not be written
-        # (permission denied): every write then fails with SQLITE_READONLY.
-        target = f"file:{quote(str(self.path.resolve()))}?mode=ro" if self._read_only else self.path
-        conn = sqlite3.connect(
-            target,
-            check_same_thread=False,
-            isolation_level=None,
-            timeout=30.0,
-            uri=self._read_only,
-        )
-        conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-        if self._max_size_mb is not None:
-            page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-            pages = max(1, int(self._max_size_mb * 1024 * 1024) // page_size)
-            conn.execute(f"PRAGMA max_page_count = {pages}")
-        return conn
-
-    def _open_sync(self) -> None:
-        conn: sqlite3.Connection | None = None
-        try:
-            if not self._read_only:
-                _create_private(self.path)
-            conn = self._connect()
-            # Refuse a newer file before anything (even the journal mode) changes it.
-            check_not_newer(user_version(conn), self.path, SCHEMA_VERSION)
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode != "wal":
-                raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
-            self._migrate(conn)
-        except sqlite3.DatabaseError as exc:
-            _close_quietly(conn)
-            raise StoreError(f"{self.path}: cannot open the store: {explain(exc)}") from None
-        except OSError as exc:
-            raise StoreError(f"{self.path}: cannot open the store: {exc.strerror}") from None
-        except ValueError as exc:  # e.g. a NUL character in the path
-            raise StoreError(f"{self.path!r}: cannot open the store: {exc}") from None
-        except StoreError:
-            _close_quietly(conn)
-            raise
-        self._write_conn = conn
-        self._read_conn = self._connect()
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        self.backup_taken = upgrade(conn, self.path, SCHEMA)
-
     async def aclose(self) -> None:
-        with trio.CancelScope(shield=True):
-            await self._idle.wait()
-            await trio.to_thread.run_sync(self._close_sync)
-
-    def _close_sync(self) -> None:
-        for conn in (self._write_conn, self._read_conn):
-            if conn is not None:
-                conn.close()
-        self._write_conn = self._read_conn = None
-
-    # --- group commit --------------------------------------------------------
-
-    async def _write(self, write: Write) -> None:
-        pending = _Pending(write, self._queue_done)
-        self._queue.append(pending)
-        if self._flushing:
-            await pending.done.wait()
-        else:
-            self._flushing = True
-            self._idle = trio.Event()
-            try:
-                # The leader must finish the batch it took even if its caller is
-                # cancelled: other tasks are waiting on those writes.
-                with trio.CancelScope(shield=True):
-                    # Let every task that is ready to run queue its write first, so
-                    # they share this commit instead of each paying for its own.
-                    await trio.lowlevel.cancel_shielded_checkpoint()
-                    while self._queue:
-                        batch, done = self._queue, self._queue_done
-                        self._queue, self._queue_done = [], trio.Event()
-                        await trio.to_thread.run_sync(self._apply, batch)
-                        done.set()
-            finally:
-                self._flushing = False
-                self._idle.set()
-        if pending.error is not None:
-            raise pending.error
-
-    def _apply(self, batch: list[_Pending]) -> None:
-        conn = self._write_conn
-        if conn is None:
-            error = StoreError(f"{self.path}: the store is closed")
-            for item in batch:
-                item.error = error
-            return
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                # Fast path: no savepoint per write (a savepoint pair costs more than
-                # a typical write); almost every batch succeeds whole.
-                for item in batch:
-                    item.write(conn)
-            except (sqlite3.Error, ValueError, TypeError):
-                # A write failed, maybe halfway: undo the batch and apply each write in a
-                # savepoint of its own, so only the failing one fails. The writes before
-                # it run a second time on the same state (so they see the same rows).
-                if conn.in_transaction:  # SQLITE_FULL or IOERR may have rolled it back
-                    conn.execute("ROLLBACK")
-                conn.execute("BEGIN IMMEDIATE")
-                self._apply_isolated(conn, batch)
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                # SQLite may have rolled back already (SQLITE_FULL, IOERR); a failing
-                # ROLLBACK must not hide the first error.
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            error = StoreError(f"{self.path}: commit failed: {explain(exc)}")
-            for item in batch:
-                item.error = item.error or error
-
-    def _apply_isolated(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
-        for item in batch:
-            conn.execute("SAVEPOINT one")
-            try:
-                item.write(conn)
-                conn.execute("RELEASE one")
-            except (sqlite3.Error, ValueError, TypeError) as exc:
-                item.error = StoreError(f"{self.path}: write failed: {_explain_any(exc)}")
-                if not conn.in_transaction:
-                    raise  # SQLite undid the whole transaction: every write of it failed
-                conn.execute("ROLLBACK TO one")
-                conn.execute("RELEASE one")
-
-    async def _read(self, read: Callable[[sqlite3.Connection], T]) -> T:
-        def run() -> T:
-            with self._read_lock:
-                conn = self._read_conn
-                if conn is None:
-                    raise StoreError(f"{self.path}: the store is closed")
-                try:
-                    return read(conn)
-                except sqlite3.DatabaseError as exc:
-                    raise StoreError(f"{self.path}: read failed: {explain(exc)}") from None
-
-        return await trio.to_thread.run_sync(run, limiter=self._read_limiter)
+        await self._db.aclose()
 
     # --- runs ------------------------------------------------------------------
 
