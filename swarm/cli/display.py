@@ -7,6 +7,7 @@ import time
 from typing import TextIO
 
 import trio
+from rich import box
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -62,14 +63,28 @@ def _progress_table(rows: dict[str, _Row], now: float, title: str) -> Table:
 def summary_table(result: SwarmResult) -> Table:
     """The table printed when a run ends."""
     m = result.metrics
-    table = Table(title=f"run {result.run_id}: {result.status.value}", title_justify="left")
-    for column in ("agent", "status", "duration", "turns", "tokens in/out/cache", "cost", "note"):
-        table.add_column(column)
+    title = f"run {result.run_id}: {result.status.value}"
+    if any(a.output_is_simulated for a in result.agents.values()):
+        title += " · simulated backend: no model was called, outputs are placeholders"
+    # Light rules and short headers so an 80-column terminal fits every figure; ids and
+    # figures never wrap, only the note folds.
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("agent", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    for column in ("time", "turns", "in/out/cache", "cost"):
+        table.add_column(column, no_wrap=True, justify="right")
+    table.add_column("note", ratio=1, min_width=12)
     for agent in result.agents.values():
         u = agent.usage
         note = agent.error or ""
         if agent.succeeded and agent.output_is_simulated:
-            note = "simulated (no model called)"
+            note = "simulated"
         table.add_row(
             agent.agent_id,
             f"[{STATUS_STYLE[agent.status]}]{agent.status.value}[/]",
@@ -80,6 +95,7 @@ def summary_table(result: SwarmResult) -> Table:
             note[:70],
         )
     table.caption = (
+        "tokens: input/output/cache (read+write) · "
         f"wall {m.wall_s:.2f}s (base {m.base_s:.2f}s, agents {m.agents_wall_s:.2f}s) · "
         f"agent time {m.total_agent_s:.2f}s · speedup {m.speedup:.2f}x · "
         f"efficiency {m.efficiency:.0%} of bound {m.makespan_lower_bound_s:.2f}s · "
