@@ -28,7 +28,7 @@ from ..stores.base import Store
 from .base import AgentOutcome, AgentRequest, AgentSink, BaseRequest, BaseSession
 from .retries import RetryPolicy, call_with_retries
 
-DEFAULT_MODEL = "claude-sonnet-4-5"
+DEFAULT_MODEL = "claude-sonnet-4-6"  # current; sonnet-4-5 reached end-of-life on 2026-11-30
 DEFAULT_MAX_TOKENS = 2048
 CACHE = {"type": "ephemeral"}
 

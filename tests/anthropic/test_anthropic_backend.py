@@ -130,7 +130,7 @@ async def test_fork_at_the_base_prompt_sends_history_up_to_it(server: MockAnthro
 
 def test_cost_comes_from_the_price_table() -> None:
     """Cost is priced per token kind; unknown models cost nothing rather than a guess."""
-    sonnet = price_of("claude-sonnet-4-5")
+    sonnet = price_of("claude-sonnet-4-6")
     assert sonnet is not None
     assert sonnet.cost(Usage(1_000_000, 0, 0, 1_000_000)) == pytest.approx(3.3)
     assert price_of("mystery-model") is None
