@@ -11,13 +11,20 @@ forked at once). Both runs share the server, the CLI and the store.
 Figures: the agents' phase of each run (``agents_wall_s``, first agent start
 to last end; the base build is not in either), the speedup (sequential over
 parallel), the CLI start-up share (from an agent's start to its first request
-reaching the server, over the agent's duration, summed over agents) and the
-tokens sent (input + cache read + cache write of every request in the
+reaching the server, over the agent's duration, summed over agents), the CLI
+CPU per agent (user + system time of the CLI processes the agents ran, from
+``getrusage(RUSAGE_CHILDREN)``, so other load on the machine is not in it) and
+the tokens sent (input + cache read + cache write of every request in the
 server's log, per run).
+
+The CPU figure is what bounds the parallel run: a CLI spends most of its CPU
+before its first request, so however they are scheduled the last of them
+cannot reach the server before about ``agents x CPU per agent / cores``.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -74,6 +81,17 @@ class _Phase:
     wall_s: float
     started: dict[str, float]  # agent id -> trio time it was handed to the backend
     requests: list[Any]  # the server's request records made during this run
+    cli_cpu_s: float | None  # CPU of the CLI processes from the first agent's start to the end
+
+
+def _children_cpu_s() -> float | None:
+    """User + system CPU of the child processes reaped so far (the CLIs); None off Unix."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 async def _measure(setup: RealCLISetup) -> dict[str, Any]:
@@ -96,8 +114,12 @@ async def _measure(setup: RealCLISetup) -> dict[str, Any]:
                 spec = plan.backend.model_copy(update={"options": {"cwd": str(cwd)}})
                 backend = create_backend(spec, store, cli_env=rehearsal.env)
                 started: dict[str, float] = {}
+                cpu_at_first: list[float | None] = []
 
                 async def note_start(request: AgentRequest) -> None:
+                    if not started:
+                        # The base's CLI has exited by now, so its CPU is left out.
+                        cpu_at_first.append(_children_cpu_s())
                     started[request.agent_id] = trio.current_time()
 
                 executor = ParallelSwarmExecutor(
@@ -113,7 +135,10 @@ async def _measure(setup: RealCLISetup) -> dict[str, Any]:
                 if not result.succeeded:
                     errors = {a.error for a in result.agents.values() if a.error}
                     raise RuntimeError(f"real-CLI run {result.status.value}: {sorted(errors)[:2]}")
-                return _Phase(result, wall, started, rehearsal.server.requests[first:])
+                cpu_end = _children_cpu_s()
+                begin = cpu_at_first[0] if cpu_at_first else None
+                cpu = cpu_end - begin if cpu_end is not None and begin is not None else None
+                return _Phase(result, wall, started, rehearsal.server.requests[first:], cpu)
 
             seq = await phase(realcli_plan(setup, max_parallel=1, base_session=None))
             base = seq.result.base_session_id
@@ -154,6 +179,11 @@ def _phase_figures(phase: _Phase) -> dict[str, Any]:
         "startup_share": sum(startup) / m.total_agent_s if m.total_agent_s and startup else None,
         "requests": len(mine),
         "tokens_sent": tokens,
+        "cli_cpu_per_agent_s": (
+            phase.cli_cpu_s / len(phase.result.agents)
+            if phase.cli_cpu_s is not None and phase.result.agents
+            else None
+        ),
     }
 
 
@@ -174,6 +204,8 @@ def summarize(raw: dict[str, Any], setup: RealCLISetup) -> WorkloadResult:
     for name, phase in (("sequential", seq), ("parallel", par)):
         if phase["startup_share"] is not None:
             figures.append(Figure(f"{name}: CLI start-up share", 100 * phase["startup_share"], "%"))
+        if phase.get("cli_cpu_per_agent_s") is not None:
+            figures.append(Figure(f"{name}: CLI CPU per agent", phase["cli_cpu_per_agent_s"], "s"))
         figures.append(Figure(f"{name}: tokens sent", phase["tokens_sent"], "tokens"))
     checks = [
         Check(
@@ -190,10 +222,11 @@ def summarize(raw: dict[str, Any], setup: RealCLISetup) -> WorkloadResult:
         status=WorkloadStatus.MEASURED,
         method="claude backend (bundled Claude Code CLI) against swarm.mockapi; the same "
         "agents fork one base session with max_parallel 1, then all at once; wall = first "
-        "agent start to last agent end; start-up = agent start to its first API request",
+        "agent start to last agent end; start-up = agent start to its first API request; "
+        "CLI CPU = user + system time of the agents' CLI processes (getrusage of children)",
         figures=figures,
         checks=checks,
-        data={"agents": setup.agents, "turn_s": setup.turn_s, **raw},
+        data={"agents": setup.agents, "turn_s": setup.turn_s, "cpus": os.cpu_count(), **raw},
     )
 
 
