@@ -52,8 +52,9 @@ async def main() -> None:
         result = await executor.run(plan)
     m = result.metrics
     print(
-        f"run {result.run_id}: {result.status.value}; wall {m.wall_s:.2f}s, "
-        f"agent time {m.total_agent_s:.2f}s, speedup {m.speedup:.2f}x, "
+        f"run {result.run_id}: {result.status.value}; wall {m.wall_s:.2f}s "
+        f"(base {m.base_s:.2f}s, agents {m.agents_wall_s:.2f}s), "
+        f"agent time {m.total_agent_s:.2f}s, speedup {m.speedup:.2f}x over the agents' phase, "
         f"efficiency {m.efficiency:.0%} of the makespan bound"
     )
     print(f"inspect it: swarm runs show {result.run_id}")

@@ -82,6 +82,7 @@ class Execution:
         self.times: dict[str, tuple[float, float]] = {}
         self.base: BaseSession | None = None
         self.base_s = 0.0
+        self.base_retries = 0  # API retries while the base was built (counted with the agents')
         self.spent = Usage()
         self.spent_usd = 0.0
         self.t0 = 0.0
@@ -252,6 +253,7 @@ class Execution:
         if self.resume is not None and self.resume.base is not None:
             # Reused, never rebuilt: its usage is already in self.spent's accounts.
             self.base_s = self.resume.base_s
+            self.base_retries = _base_retries(self.resume.record)
             self.spent = self.spent + self.resume.base.usage
             self.spent_usd += self.resume.base.cost_usd
             await self.emit(EventKind.BASE_READY, detail=self.resume.base.session_id)
@@ -273,6 +275,7 @@ class Execution:
         try:
             session = await self.executor.backend.open_base(request, sink)
         except BackendError as exc:
+            self.base_retries = sink.retries
             self.log.error("base.failed", error=str(exc))
             reason = f"the base session could not be built: {exc}"
             for agent_id in self.specs:
@@ -280,12 +283,14 @@ class Execution:
             self.stop(reason, RunStatus.FAILED, cancel_running=False)
             return None
         self.base_s = trio.current_time() - started
+        self.base_retries = sink.retries
         self.spent, self.spent_usd = self.spent + session.usage, self.spent_usd + session.cost_usd
         record = await self._record()
+        entry = base_entry(session, self.base_s, self.base_retries)
         await self.store.save_run(
             record.evolve(
                 base_session_id=session.session_id,
-                attempts=update_last(record.attempts, base=base_entry(session, self.base_s)),
+                attempts=update_last(record.attempts, base=entry),
             )
         )
         self.log.info("base.ready", session_id=session.session_id, seconds=self.base_s)
@@ -577,6 +582,12 @@ class Execution:
             peak_concurrency=self.peak,
             usage=self.spent,
             cost_usd=self.spent_usd,
+            extra_retries=self.base_retries,
+            forks_from={
+                spec.id: spec.fork_from.agent
+                for spec in self.specs.values()
+                if spec.fork_from is not None
+            },
         )
         run_status = self._status(error)
         stored = await self._record()
@@ -618,6 +629,15 @@ class Execution:
         if all(r.succeeded for r in self.results.values()):
             return RunStatus.SUCCEEDED
         return RunStatus.FAILED
+
+
+def _base_retries(record: RunRecord) -> int:
+    """The retries recorded by the attempt that built a run's base session."""
+    for attempt in reversed(record.attempts):
+        base = attempt.get("base")
+        if isinstance(base, Mapping) and base.get("session_id"):
+            return int(base.get("retries") or 0)
+    return 0
 
 
 def _ending(sink: PersistingSink | None, status: AgentStatus, error: str | None) -> dict[str, Any]:

@@ -180,8 +180,9 @@ def update_last(attempts: Sequence[Mapping[str, Any]], **changes: Any) -> list[d
     return [*map(dict, attempts[:-1]), {**attempts[-1], **changes}]
 
 
-def base_entry(base: BaseSession, seconds: float) -> dict[str, Any]:
+def base_entry(base: BaseSession, seconds: float, retries: int = 0) -> dict[str, Any]:
     return {
+        "retries": retries,
         "session_id": base.session_id,
         "fork_point": base.fork_point,
         "usage": {

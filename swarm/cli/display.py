@@ -27,12 +27,13 @@ STATUS_STYLE = {
 
 
 class _Row:
-    __slots__ = ("result", "started", "turns")
+    __slots__ = ("note", "result", "started", "turns")
 
     def __init__(self, result: AgentResult) -> None:
         self.result = result
         self.started: float | None = None
         self.turns = 0
+        self.note = ""  # the latest retry while the agent runs
 
 
 def _progress_table(rows: dict[str, _Row], now: float, title: str) -> Table:
@@ -55,7 +56,7 @@ def _progress_table(rows: dict[str, _Row], now: float, title: str) -> Table:
             elapsed,
             str(result.turns or row.turns or ""),
             str(result.usage.total or ""),
-            (result.error or "")[:60],
+            (result.error or (row.note if result.status is AgentStatus.RUNNING else ""))[:60],
         )
     return table
 
@@ -114,7 +115,7 @@ def _plain_line(event: SwarmEvent) -> str | None:
     if event.kind is EventKind.STARTED:
         return f"{stamp}  started   {event.agent_id}"
     if event.kind is EventKind.RETRY:
-        return f"{stamp}  retry     {event.agent_id}: {event.detail}"
+        return f"{stamp}  retry     {event.agent_id or 'base'}: {event.detail}"
     if event.kind is EventKind.FINISHED and event.result is not None:
         r = event.result
         extra = f" ({r.error})" if r.error else ""
@@ -161,6 +162,12 @@ class _ProgressView:
             self.title = f"run {event.run_id}: building the base session"
         elif event.kind is EventKind.BASE_READY:
             self.title = f"run {event.run_id}: agents running"
+        elif event.kind is EventKind.RETRY:
+            retry = f"retry {event.data.get('attempt', '')}: {event.detail}"
+            if event.agent_id is None:
+                self.title = f"run {event.run_id}: building the base session ({retry})"
+            elif event.agent_id in self.rows:
+                self.rows[event.agent_id].note = retry
         elif event.agent_id is not None and event.result is not None:
             row = self.rows.setdefault(event.agent_id, _Row(event.result))
             row.result = event.result
