@@ -269,6 +269,11 @@ class Execution:
             system_prompt=self.plan.defaults.system_prompt,
             cwd=self.plan.defaults.cwd,
             env=self.plan.defaults.env or {},
+            allowed_tools=(
+                tuple(self.plan.defaults.allowed_tools)
+                if self.plan.defaults.allowed_tools is not None
+                else None
+            ),
         )
         await self.emit(EventKind.BASE_STARTED)
         started = trio.current_time()

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -28,17 +29,55 @@ __all__ = [
     "BaseSession",
     "SimulatedBackend",
     "SimulatedSettings",
+    "check_claude_credentials",
     "claude_credentials_available",
     "create_backend",
 ]
 
 
-def claude_credentials_available() -> bool:
-    """True when an API key is set or a Claude Code login exists for this user."""
-    if os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("CLAUDE_CODE_OAUTH_TOKEN"):
+#: Variables with which the Claude Code CLI authenticates without a login: a key or
+#: token for the Anthropic API, or a cloud provider that brings its own credentials.
+CLAUDE_CREDENTIAL_VARS = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "CLAUDE_CODE_USE_BEDROCK",
+    "CLAUDE_CODE_USE_VERTEX",
+    "CLAUDE_CODE_USE_FOUNDRY",
+)
+
+
+def claude_credentials_available(env: Mapping[str, str] | None = None) -> bool:
+    """True when an API key is set or a Claude Code login exists for this user.
+
+    ``env`` is layered over ``os.environ``, as for the CLI processes themselves.
+    """
+    seen = {**os.environ, **(env or {})}
+    if any(seen.get(name) for name in CLAUDE_CREDENTIAL_VARS):
         return True
-    config_dir = Path(os.environ.get("CLAUDE_CONFIG_DIR") or Path.home() / ".claude")
+    home = Path(seen["HOME"]) if seen.get("HOME") else Path.home()
+    config_dir = Path(seen.get("CLAUDE_CONFIG_DIR") or home / ".claude")
     return (config_dir / ".credentials.json").is_file()
+
+
+def check_claude_credentials(cli_env: Mapping[str, str] | None) -> None:
+    """Refuse up front, with the ways out, a claude backend whose CLIs cannot log in.
+
+    Without credentials every CLI would fail its agent with "Not logged in".
+    An env that sets ``ANTHROPIC_BASE_URL`` (a rehearsal's fake API) is the
+    caller's own server and is not checked. On macOS a login lives in the
+    Keychain, which is not looked at, so nothing is refused there.
+    """
+    if (cli_env or {}).get("ANTHROPIC_BASE_URL") or sys.platform == "darwin":
+        return
+    if not claude_credentials_available(cli_env):
+        raise BackendUnavailable(
+            "the claude backend needs Claude Code credentials: ANTHROPIC_API_KEY (or "
+            "CLAUDE_CODE_OAUTH_TOKEN) or a login (run `claude` and /login), and none was "
+            "found. Rehearse the plan for free with real Claude Code sessions against the "
+            "bundled fake API: `--backend claude --rehearse`; or run it offline with "
+            "`--backend simulated`."
+        )
 
 
 def choose_backend_name(requested: str | None) -> str:
@@ -86,6 +125,7 @@ def _claude_backend(spec: BackendSpec, store: Store, cli_env: Mapping[str, str] 
     from .claude import ClaudeBackend
     from .retries import RetryPolicy
 
+    check_claude_credentials(cli_env)
     options = dict(spec.options)
     retry = options.get("retry") or {}
     try:

@@ -51,6 +51,9 @@ class BaseRequest:
     system_prompt: str | None = None
     cwd: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    # The plan's default tool set: tools lead the prompt-cache prefix, so forks that keep
+    # the defaults can read the base's cache only if the base was built with them too.
+    allowed_tools: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

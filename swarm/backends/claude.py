@@ -6,6 +6,17 @@ session id). Each agent is a real fork of it: ``resume=<parent>``,
 The child's real session id comes from the CLI's init message; every message
 is persisted with the CLI's own uuid, so a later ``fork_at`` names it exactly.
 
+A plan's ``allowed_tools`` is the agent's whole tool set: the listed tools run
+without asking, any other ``tool_use`` is answered "No such tool available" and
+never runs, whatever the ``permission_mode``; ``[]`` offers the model no tools at
+all; unset keeps Claude Code's default tools (see :func:`tool_fields`).
+
+Each assistant message is stored with its response's final usage (from the
+``message_delta`` stream event), so an agent's messages sum to what the API
+billed and to its result's usage. A CLI that fails says why on stderr, which
+becomes the agent's error, redacted; credentials are checked before any CLI
+starts (:func:`swarm.backends.check_claude_credentials`).
+
 Every transcript line is also mirrored into the swarm store through the SDK's
 ``SessionStore`` protocol (:mod:`swarm.backends.session_store`), so a fork or a
 resume works where the local ``.jsonl`` is missing.
@@ -21,12 +32,15 @@ waits are exponential backoff with jitter.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
+import structlog
 import trio
 from claude_agent_sdk import (
     AssistantMessage,
@@ -36,6 +50,7 @@ from claude_agent_sdk import (
     ProcessError,
     ResultError,
     ResultMessage,
+    StreamEvent,
     SystemMessage,
     UserMessage,
     import_session_to_store,
@@ -43,19 +58,32 @@ from claude_agent_sdk import (
     query,
 )
 
-from ..errors import BackendError, BackendUnavailable
+from ..errors import APIError, BackendError, BackendUnavailable
 from ..records import Message, Usage
+from ..redaction import environment_secrets, known_secrets
 from ..stores.base import Store
 from .base import AgentOutcome, AgentRequest, AgentSink, BaseRequest, BaseSession
 from .claude_messages import (
     assistant_message,
     own_cost,
     result_error,
+    stderr_reason,
     usage_of,
     user_message,
 )
 from .retries import RetryPolicy, call_with_retries
 from .session_store import StoreSessionStore
+
+log = structlog.get_logger("swarm.backends.claude")
+
+
+def _not_the_exit_report(record: logging.LogRecord) -> bool:
+    # The SDK logs a CLI's non-zero exit as "Fatal error in message reader: ... Check
+    # stderr output for details"; we raise it with the stderr instead, so drop that.
+    return not record.getMessage().startswith("Fatal error in message reader")
+
+
+logging.getLogger("claude_agent_sdk._internal.query").addFilter(_not_the_exit_report)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -68,7 +96,15 @@ class _Run:
 
 
 class _Attempt:
-    """One CLI process: its messages are held back until the model has answered."""
+    """One CLI process: its messages are held back until the model has answered.
+
+    The CLI emits an assistant message per content block, carrying its response's
+    ``message_start`` usage (output_tokens 1). The final usage comes later, in the
+    response's ``message_delta`` stream event, which may even follow the result of
+    a tool the response called. So from a streaming response's first message on,
+    messages queue in arrival order until its ``message_delta``; its first message
+    then gets that usage, and an agent's messages sum to what the API billed.
+    """
 
     def __init__(self, sink: AgentSink, metadata: Mapping[str, Any], first_parent: str | None):
         self.sink = sink
@@ -78,8 +114,16 @@ class _Attempt:
         self.pending: list[Message] = []
         self.messages: list[Message] = []
         self.live = False
+        self.answered = False
         self.last_error_kind: str | None = None
         self.seen_responses: set[str] = set()
+        # Responses streaming now, per thread (None: the main one, else the calling
+        # subagent's tool_use id): their message id and message_start usage.
+        self.streaming: dict[str | None, tuple[str, dict[str, Any]]] = {}
+        # Messages not reported yet, in arrival order: (message, its response id, is an answer).
+        self.queue: list[tuple[Message, str | None, bool]] = []
+        # The CLI's last stderr lines: the only place it says why it exited non-zero.
+        self.stderr: collections.deque[str] = collections.deque(maxlen=50)
 
     async def started(self, session_id: str, data: Mapping[str, Any]) -> None:
         self.session_id = session_id
@@ -91,18 +135,51 @@ class _Attempt:
             }
         )
 
-    async def add(self, message: Message, *, answered: bool) -> None:
+    async def add(self, message: Message, *, answered: bool, response: str | None = None) -> None:
+        """A message; ``response`` is an assistant message's API message id."""
         self.parent_uuid = message.uuid
-        self.messages.append(message)
-        if self.live:
-            await self.sink.message(message)
-            return
-        self.pending.append(message)
-        if answered:
-            await self.flush()
+        self.queue.append((message, response, answered))
+        await self._drain()
 
-    async def flush(self) -> None:
-        """Report the session and every held message (idempotent)."""
+    async def stream_event(self, event: Mapping[str, Any], thread: str | None) -> None:
+        """Follow a response's stream: its start, then its final usage (message_delta)."""
+        kind = event.get("type")
+        if kind == "message_start":
+            # A stream cut off without its message_delta keeps its message_start usage.
+            self.streaming.pop(thread, None)
+            body = event.get("message") or {}
+            if body.get("id"):
+                self.streaming[thread] = (str(body["id"]), dict(body.get("usage") or {}))
+        elif kind == "message_delta" and thread in self.streaming:
+            response, start = self.streaming.pop(thread)
+            # Its usage is cumulative; fields it leaves out (or nulls) keep their start value.
+            delta = {k: v for k, v in (event.get("usage") or {}).items() if v is not None}
+            self._set_usage(response, usage_of({**start, **delta}))
+        else:
+            return
+        await self._drain()
+
+    def _set_usage(self, response: str, usage: Usage) -> None:
+        for index, (message, of, answered) in enumerate(self.queue):
+            if of == response:  # the response's first message carries its usage
+                self.queue[index] = (dataclasses.replace(message, usage=usage), of, answered)
+                return
+
+    async def _drain(self) -> None:
+        """Report queued messages up to the first of a response still streaming."""
+        open_responses = {response for response, _ in self.streaming.values()}
+        while self.queue and self.queue[0][1] not in open_responses:
+            message, _, answered = self.queue.pop(0)
+            self.messages.append(message)
+            if self.live:
+                await self.sink.message(message)
+            else:
+                self.pending.append(message)
+                self.answered = self.answered or answered
+        if self.answered:
+            await self._go_live()
+
+    async def _go_live(self) -> None:
         if self.live or self.session_id is None:
             return
         self.live = True
@@ -110,6 +187,12 @@ class _Attempt:
         for message in self.pending:
             await self.sink.message(message)
         self.pending.clear()
+
+    async def flush(self) -> None:
+        """Report the session and every held message (idempotent)."""
+        self.streaming.clear()
+        self.answered = True
+        await self._drain()
 
 
 class ClaudeBackend:
@@ -169,6 +252,8 @@ class ClaudeBackend:
             session_store_flush="eager",
             # The CLI echoes our prompt back with its uuid, so the store keeps it too.
             extra_args={"replay-user-messages": None},
+            # Stream events carry each response's final usage (see _Attempt).
+            include_partial_messages=True,
             **fields,
         )
 
@@ -176,6 +261,13 @@ class ClaudeBackend:
 
     async def _run_once(self, prompt: str, options: ClaudeAgentOptions, attempt: _Attempt) -> _Run:
         result: ResultMessage | None = None
+        # With a callback the SDK pipes the CLI's stderr to us instead of the terminal.
+        options = dataclasses.replace(options, stderr=attempt.stderr.append)
+        secrets = [*known_secrets(), *environment_secrets(options.env)]
+
+        def why(extra: str | None = None) -> str:
+            return stderr_reason([*attempt.stderr, extra or ""], secrets)
+
         try:
             items = query(prompt=prompt, options=options)
             try:
@@ -183,6 +275,8 @@ class ClaudeBackend:
                     session_id = attempt.session_id
                     if isinstance(item, SystemMessage) and item.subtype == "init":
                         await attempt.started(str(item.data["session_id"]), item.data)
+                    elif isinstance(item, StreamEvent):
+                        await attempt.stream_event(item.event, item.parent_tool_use_id)
                     elif isinstance(item, UserMessage) and session_id is not None:
                         message = user_message(item, session_id, attempt.parent_uuid)
                         if message is not None:
@@ -196,7 +290,8 @@ class ClaudeBackend:
                             item, session_id, attempt.parent_uuid, count_usage=first
                         )
                         if message is not None:
-                            await attempt.add(message, answered=item.error is None)
+                            answered = item.error is None
+                            await attempt.add(message, answered=answered, response=item.message_id)
                     elif isinstance(item, ResultMessage):
                         result = item
             finally:
@@ -205,21 +300,25 @@ class ClaudeBackend:
                     cleanup.shield = True
                     await cast(Any, items).aclose()
         except ResultError as exc:
-            raise result_error(exc.data, attempt.last_error_kind) from None
+            raise _with_reason(result_error(exc.data, attempt.last_error_kind), why()) from None
         except CLINotFoundError as exc:
             raise BackendUnavailable(f"the Claude Code CLI was not found: {exc}") from None
         except ProcessError as exc:
-            stderr = (exc.stderr or "").strip().splitlines()[-3:]
-            detail = f": {' | '.join(stderr)}" if stderr else ""
             raise BackendError(
-                f"Claude Code exited with code {exc.exit_code}{detail} (resume={options.resume})"
+                f"Claude Code exited with code {exc.exit_code}: "
+                f"{why(exc.stderr) or 'it wrote no reason to stderr'} (resume={options.resume})"
             ) from None
         except ClaudeSDKError as exc:
-            raise BackendError(f"claude-agent-sdk: {exc}") from None
+            raise BackendError(f"claude-agent-sdk: {exc}{_suffix(why())}") from None
         if result is None or attempt.session_id is None:
-            raise BackendError("Claude Code ended without a result message")
+            raise BackendError(f"Claude Code ended without a result message{_suffix(why())}")
         if result.is_error:
-            raise result_error(dataclasses.asdict(result), attempt.last_error_kind)
+            error = result_error(dataclasses.asdict(result), attempt.last_error_kind)
+            raise _with_reason(error, why())
+        if attempt.stderr:
+            # Succeeded, but said something (e.g. an unrecognized model name that
+            # the fake API accepts and the real one would refuse): keep it visible.
+            log.warning("claude.stderr", session_id=attempt.session_id, stderr=why())
         await attempt.flush()
         return _Run(attempt.session_id, result, attempt.messages)
 
@@ -251,8 +350,13 @@ class ClaudeBackend:
         cwd = self._cwd_of(request.cwd)
         if request.session_id is not None:
             return await self._existing_base(request, cwd, sink)
+        tools = tool_fields(request.allowed_tools) if request.allowed_tools is not None else {}
         options = self._options(
-            cwd=cwd, env=request.env, model=request.model, system_prompt=request.system_prompt
+            cwd=cwd,
+            env=request.env,
+            model=request.model,
+            system_prompt=request.system_prompt,
+            **tools,
         )
         run = await self._run(sink, request.prompt or "", options, self._metadata(cwd), None)
         total = float(run.result.total_cost_usd or 0.0)
@@ -272,7 +376,7 @@ class ClaudeBackend:
         if request.max_turns is not None:
             fields["max_turns"] = request.max_turns
         if request.allowed_tools is not None:
-            fields["allowed_tools"] = list(request.allowed_tools)
+            fields.update(tool_fields(request.allowed_tools))
         if request.permission_mode is not None:
             fields["permission_mode"] = cast(Any, request.permission_mode)
         options = self._options(
@@ -343,9 +447,37 @@ class ClaudeBackend:
         return await adapter.store.load_transcript(projects[0], session_id) if projects else None
 
 
+def _suffix(reason: str) -> str:
+    return f" (Claude Code said: {reason})" if reason else ""
+
+
+def _with_reason(error: BackendError, reason: str) -> BackendError:
+    """A failed result's error with the CLI's stderr; API errors already carry theirs."""
+    if not reason or isinstance(error, APIError):
+        return error
+    return BackendError(f"{error}{_suffix(reason)}")
+
+
+def tool_fields(allowed: Sequence[str]) -> dict[str, list[str]]:
+    """The SDK options that make a plan's ``allowed_tools`` the agent's whole tool set.
+
+    The SDK's own ``allowed_tools`` only pre-approves: every default tool stays
+    available, and e.g. ``acceptEdits`` still lets a Bash ``touch`` run. ``tools``
+    (the CLI's ``--tools``) limits the built-in tools the model is offered at all
+    (``[]``: none), and a ``tool_use`` of any other tool is answered "No such tool
+    available" without running. ``--tools`` takes bare names, so ``Bash(git diff:*)``
+    offers Bash while only that rule is pre-approved (other commands then need a
+    permission no one can grant headless, and are refused).
+    """
+    names = list(dict.fromkeys(entry.split("(", 1)[0].strip() for entry in allowed))
+    return {"tools": names, "allowed_tools": list(allowed)}
+
+
 def _messages_of(session_id: str, entries: list[dict[str, Any]]) -> list[Message]:
     """User and assistant messages of an imported transcript, in file order."""
     messages: list[Message] = []
+    # One line per content block, each with the whole response's usage: count it once.
+    counted: set[str] = set()
     for entry in entries:
         body = entry.get("message")
         kind = entry.get("type")
@@ -354,6 +486,9 @@ def _messages_of(session_id: str, entries: list[dict[str, Any]]) -> list[Message
         content = body.get("content")
         blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
         text = "\n".join(b.get("text", "") for b in blocks if isinstance(b, dict))
+        response = str(body.get("id") or entry.get("uuid"))
+        first = kind == "assistant" and response not in counted
+        counted.add(response)
         messages.append(
             Message(
                 uuid=str(entry.get("uuid")),
@@ -361,7 +496,7 @@ def _messages_of(session_id: str, entries: list[dict[str, Any]]) -> list[Message
                 role=str(kind),
                 content=text,
                 parent_uuid=entry.get("parentUuid"),
-                usage=usage_of(body.get("usage")) if kind == "assistant" else Usage(),
+                usage=usage_of(body.get("usage")) if first else Usage(),
                 raw={"content": blocks},
             )
         )

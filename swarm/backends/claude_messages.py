@@ -6,13 +6,16 @@
 - a failed result becomes an :class:`~swarm.errors.APIError`: transient
   (429, 529, 5xx, connection refused or dropped) or final (400, 401, ...);
 - ``total_cost_usd`` is cumulative across resume and fork, so an agent's own
-  cost is what its process added (see :func:`own_cost`).
+  cost is what its process added (see :func:`own_cost`);
+- the CLI's stderr becomes a short readable reason (:func:`stderr_reason`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import json
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from claude_agent_sdk import (
@@ -27,6 +30,7 @@ from claude_agent_sdk import (
 
 from ..errors import APIError, BackendError, TransientAPIError
 from ..records import Message, Usage
+from ..redaction import redact_text
 
 _BLOCK_TYPES: dict[type[Any], str] = {
     TextBlock: "text",
@@ -145,6 +149,52 @@ def result_error(data: Mapping[str, Any], last_error_kind: str | None = None) ->
     if status is not None or data.get("terminal_reason") in ("api_error", "prompt_too_long"):
         return APIError(text or "the API refused the request", status=status)
     return BackendError(f"Claude Code ended with an error ({subtype}): {text or 'no detail'}")
+
+
+#: What the SDK puts in ``ProcessError.stderr`` when it did not capture stderr itself.
+STDERR_PLACEHOLDER = "Check stderr output for details"
+
+# The CLI's tagged diagnostics: ``[claude-code:unrecognized_model] {"model": "x", ...}``.
+_TAGGED = re.compile(r"^\[claude-code:(?P<kind>[\w-]+)\]\s*(?P<data>\{.*\})?\s*$")
+# A stack frame (``    at foo (file:1:2)``) says where, not why.
+_FRAME = re.compile(r"^\s*at\s")
+_MAX_LINE = 300
+
+
+def _readable(line: str) -> str:
+    """A tagged diagnostic as words: ``unrecognized model (model=x)``; other lines as is."""
+    tagged = _TAGGED.match(line)
+    if tagged is None:
+        return line[:_MAX_LINE]
+    words = tagged["kind"].replace("_", " ").replace("-", " ")
+    try:
+        data = json.loads(tagged["data"] or "{}")
+    except ValueError:
+        data = {}
+    fields = (
+        ", ".join(f"{k}={v}" for k, v in data.items() if k != "query_source")
+        if isinstance(data, dict)
+        else ""
+    )
+    return f"{words} ({fields})"[:_MAX_LINE] if fields else words
+
+
+def stderr_reason(lines: Iterable[str], secrets: Iterable[str], *, keep: int = 3) -> str:
+    """The last ``keep`` meaningful stderr lines of the CLI, readable, on one line.
+
+    Blank lines, stack frames and repeats are dropped, tagged diagnostics turned
+    into words, and ``secrets`` (plus key-shaped strings) redacted. Empty when
+    nothing meaningful was written.
+    """
+    meaningful: list[str] = []
+    for raw in lines:
+        for line in raw.splitlines():
+            line = line.strip()
+            if line and not _FRAME.match(line) and line != STDERR_PLACEHOLDER:
+                text = _readable(line)
+                if not meaningful or meaningful[-1] != text:
+                    meaningful.append(text)
+    return redact_text(" | ".join(meaningful[-keep:]), list(secrets))
 
 
 def _model_usage_tokens(model_usage: Mapping[str, Any] | None) -> int:

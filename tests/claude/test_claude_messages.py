@@ -1,4 +1,4 @@
-"""Error classification and cost deltas of the claude backend (no CLI needed)."""
+"""Error classification, cost deltas and tool options of the claude backend (no CLI needed)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from claude_agent_sdk import ResultMessage
 
+from swarm.backends.claude import tool_fields
 from swarm.backends.claude_messages import own_cost, result_error
 from swarm.errors import APIError, BackendError, TransientAPIError
 
@@ -60,3 +61,13 @@ def test_own_cost_subtracts_what_the_parent_carried() -> None:
     assert own_cost(_result(0.05, 100, 100), 0.04) == 0.05  # nothing carried: ignore parent
     assert own_cost(_result(0.05, 100, 400), 0.04) == pytest.approx(0.01)
     assert own_cost(_result(0.08, 100, 400), None) == pytest.approx(0.02)  # token share
+
+
+def test_allowed_tools_become_the_cli_tool_set_by_bare_name() -> None:
+    """Rules like ``Bash(git diff:*)`` offer their tool by name and stay pre-approved as given."""
+    fields = tool_fields(["Bash(git diff:*)", "Read", "Bash(ls:*)"])
+    assert fields == {
+        "tools": ["Bash", "Read"],
+        "allowed_tools": ["Bash(git diff:*)", "Read", "Bash(ls:*)"],
+    }
+    assert tool_fields([]) == {"tools": [], "allowed_tools": []}  # no tools at all
