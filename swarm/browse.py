@@ -18,21 +18,32 @@ from .stores.base import Store
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_MAX_DAYS = timedelta.max.days
 
 
-def parse_duration(text: str) -> timedelta:
-    """``90s``, ``30m``, ``12h``, ``7d`` or ``2w`` as a timedelta."""
+def parse_duration(text: str, what: str = "duration") -> timedelta:
+    """``90s``, ``30m``, ``12h``, ``7d`` or ``2w`` as a timedelta; ``what`` names it in errors."""
     match = _DURATION.match(text)
     if match is None:
-        raise UsageError(f"duration {text!r}: expected a number and s, m, h, d or w (e.g. 7d)")
-    return timedelta(seconds=float(match.group(1)) * _UNIT_S[match.group(2)])
+        raise UsageError(f"{what} {text!r}: expected a number and s, m, h, d or w (e.g. 7d)")
+    try:
+        return timedelta(seconds=float(match.group(1)) * _UNIT_S[match.group(2)])
+    except OverflowError:  # past timedelta's range (about 2.7 million years), or inf
+        raise UsageError(
+            f"{what} {text!r} is too long: expected at most {_MAX_DAYS} days"
+        ) from None
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:
     """A moment: a duration ago (``2h``, ``7d``) or an ISO date/time (UTC if no zone)."""
     now = now or datetime.now(UTC)
     if _DURATION.match(text):
-        return now - parse_duration(text)
+        try:
+            return now - parse_duration(text, "--since")
+        except OverflowError:
+            raise UsageError(
+                f"--since {text!r} reaches back before the year 1: expected a shorter duration"
+            ) from None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -18,6 +18,7 @@ nearest earlier checkpoint and reads only the messages after it.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ from .stores.base import Store
 
 DEFAULT_EVERY = 10
 DEFAULT_MAX_PER_SESSION = 50
+MAX_NAME_LENGTH = 200
 
 # Tool name -> the input field holding the path it writes.
 WRITE_TOOLS = {
@@ -212,8 +214,7 @@ async def create_checkpoint(
 
     Named checkpoints are never dropped by retention; a name is unique per session.
     """
-    if not name.strip():
-        raise UsageError("a checkpoint name must not be empty")
+    check_name(name)
     state, existing, own = await _state_and_checkpoints(store, session_id, message_uuid)
     if not own:
         raise UsageError(
@@ -227,23 +228,65 @@ async def create_checkpoint(
     return checkpoint
 
 
+def check_name(name: str) -> None:
+    """Refuse a checkpoint name that could pass for a path or hide in a terminal."""
+    problem = None
+    if not name.strip():
+        problem = "is empty"
+    elif len(name) > MAX_NAME_LENGTH:
+        problem = f"is {len(name)} characters long"
+    elif any(unicodedata.category(ch).startswith("C") for ch in name):
+        # Control and format characters (a bidi override, a zero-width space) can make
+        # a name print as another one.
+        problem = "has a control or invisible character"
+    elif "/" in name or "\\" in name:
+        problem = "has a path separator"
+    elif name.startswith("."):
+        problem = "starts with '.'"
+    if problem is not None:
+        shown = repr(name) if len(name) <= 60 else f"{name[:40]!r}..."
+        raise UsageError(
+            f"checkpoint name {shown} {problem}: expected 1 to {MAX_NAME_LENGTH} printable "
+            "characters, without '/' or '\\', not starting with '.'"
+        )
+
+
 async def find_checkpoint(store: Store, ref: str, session_id: str | None = None) -> Checkpoint:
-    """A checkpoint by id, unique id prefix, or name, optionally within one session."""
+    """A checkpoint by id or name, or a unique prefix of either, optionally within one session.
+
+    An exact id wins, then an exact name; otherwise the prefix must pick out one checkpoint
+    among every id and name, or the error lists the candidates.
+    """
+    if not ref:
+        raise UsageError("a checkpoint reference must not be empty: give an id or a name")
     checkpoints = await store.list_checkpoints(session_id)
     where = f" of session {session_id}" if session_id else ""
-    exact = [c for c in checkpoints if c.checkpoint_id == ref]
-    if exact:
-        return exact[0]
+    named = [c for c in checkpoints if c.kind == "named"]
     for matches in (
-        [c for c in checkpoints if c.checkpoint_id.startswith(ref)],
-        [c for c in checkpoints if c.kind == "named" and c.description == ref],
+        [c for c in checkpoints if c.checkpoint_id == ref],
+        [c for c in named if c.description == ref],
+        [
+            c
+            for c in checkpoints
+            if c.checkpoint_id.startswith(ref)
+            or (c.kind == "named" and c.description.startswith(ref))
+        ],
     ):
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
-            ids = ", ".join(c.checkpoint_id[:12] for c in matches[:5])
-            raise NotFoundError(f"checkpoint {ref!r}{where} is ambiguous: {ids}")
+            shown = ", ".join(_candidate(c) for c in matches[:5])
+            more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
+            raise NotFoundError(
+                f"checkpoint {ref!r}{where} is ambiguous: {len(matches)} match "
+                f"({shown}{more}); give more of the id or name"
+            )
     raise NotFoundError(f"no checkpoint {ref!r}{where} (see `swarm checkpoints list`)")
+
+
+def _candidate(checkpoint: Checkpoint) -> str:
+    name = f" {checkpoint.description!r}" if checkpoint.kind == "named" else f" ({checkpoint.kind})"
+    return f"{checkpoint.checkpoint_id[:12]}{name} in session {checkpoint.session_id[:8]}"
 
 
 class SessionCheckpoints:
@@ -273,7 +316,9 @@ class SessionCheckpoints:
         self.own_messages += 1
         every = self.policy.every
         if every and self.own_messages % every == 0:
-            return await self.take("auto", f"auto: {self.own_messages} messages")
+            # own_messages, not the history's count (the msgs column), which includes
+            # what the session inherited from its parent.
+            return await self.take("auto", f"auto: after {self.own_messages} own messages")
         return None
 
     async def take(self, kind: str, description: str, *, cost_usd: float = 0.0) -> Checkpoint:

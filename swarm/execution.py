@@ -182,6 +182,7 @@ class Execution:
             plan_path=self.plan_path,
             backend=self.executor.backend.name,
             attempts=new_attempt([], "run", self.owner),
+            rehearsal=self._rehearsal(),
         )
         if self.resume is not None:
             old = self.resume.record
@@ -189,6 +190,8 @@ class Execution:
                 status=RunStatus.RUNNING,
                 ended_at=None,
                 error=None,
+                # a resume against the real API keeps the mark: part of the run was rehearsed
+                rehearsal=self._rehearsal() or old.rehearsal,
                 attempts=new_attempt(old.attempts, "resume", self.owner, **self.resume.summary()),
             )
             self.log.info("run.resumed", **{k: len(v) for k, v in self.resume.summary().items()})
@@ -244,6 +247,10 @@ class Execution:
                 f"{self.executor.options.final_write_grace_s} s"
             )
         return result
+
+    def _rehearsal(self) -> dict[str, Any] | None:
+        rehearsal = self.executor.options.rehearsal
+        return dict(rehearsal) if rehearsal is not None else None
 
     def _cancelled_by_caller(self) -> None:
         if self.stop_reason is None:

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 import trio
@@ -53,6 +54,9 @@ class ExecutorOptions:
     lease_ttl_s: float = 30.0
     lease_clock: Clock = time.time
     git_metadata: bool = False
+    # A rehearsal (the fake API's script): recorded with the run at its first write, so
+    # `swarm resume` and `swarm fork` rehearse it again and listings never bill it.
+    rehearsal: Mapping[str, Any] | None = None
 
 
 class ParallelSwarmExecutor:

@@ -1,20 +1,35 @@
 """Plan files: YAML validated into typed models.
 
-A plan is merged over the default configuration (``configs/default.yaml``)
-and validated with pydantic. Every error names the file, the line and the
-field, and says what was expected.
+A plan is merged over the default configuration (``./configs/default.yaml``,
+else the copy packaged with swarm) and validated with pydantic. Every error
+names the file, the line and the field, and says what was expected.
+
+Some rules apply to plan files only (``parse_plan``, command-line overrides),
+not to ``Plan.model_validate``: a plan stored with an earlier run must still
+load, to be resumed or replayed, even if written before the rule existed.
 """
 
 from __future__ import annotations
 
 import enum
+import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .errors import PlanError, PlanIssue
@@ -33,6 +48,39 @@ SafeId = Annotated[
 def is_safe_id(value: str) -> bool:
     """True when ``value`` may be used as an agent id, run id or file name part."""
     return bool(_SAFE_ID_RE.match(value)) and ".." not in value
+
+
+# Validation context of plan files: turns on the rules stored plans are spared.
+PLAN_FILE_CONTEXT = {"plan_file": True}
+
+
+def _from_plan_file(info: ValidationInfo) -> bool:
+    return isinstance(info.context, dict) and bool(info.context.get("plan_file"))
+
+
+def _model_name(value: str) -> str:
+    if not value.strip():
+        raise ValueError("expected a model name such as claude-sonnet-4-6, or no model field")
+    return value
+
+
+ModelName = Annotated[str, AfterValidator(_model_name), Field(json_schema_extra={"minLength": 1})]
+
+# claude_agent_sdk's PermissionMode, spelt out so that reading a plan does not import the
+# SDK; tests/core/test_plan.py checks that the two agree.
+PermissionMode = Literal["default", "acceptEdits", "plan", "bypassPermissions", "dontAsk", "auto"]
+PERMISSION_MODES: tuple[str, ...] = get_args(PermissionMode)
+
+# The backend.options each backend reads (swarm.backends.create_backend; `rehearsal` is read
+# by swarm.rehearsal under --rehearse). The simulated backend reads none.
+BACKEND_OPTIONS: dict[str, frozenset[str]] = {
+    "simulated": frozenset(),
+    "claude": frozenset({"model", "cwd", "cli_path", "session_store", "retry", "rehearsal"}),
+    "anthropic": frozenset(
+        {"model", "base_url", "api_key", "max_tokens", "prices", "prompt_caching"}
+    ),
+}
+_ANY_BACKEND_OPTION = frozenset().union(*BACKEND_OPTIONS.values())
 
 
 class Priority(enum.StrEnum):
@@ -87,13 +135,15 @@ class SimulatedSpec(_Model):
 class AgentDefaults(_Model):
     """Settings merged into every agent that does not set its own."""
 
-    model: str | None = None
+    model: ModelName | None = None
     max_turns: int | None = Field(None, ge=1)
     timeout_s: float | None = Field(None, gt=0)
     system_prompt: str | None = None
     allowed_tools: list[str] | None = None
-    permission_mode: str | None = None
-    cwd: str | None = None
+    permission_mode: PermissionMode | None = None
+    cwd: str | None = Field(
+        None, description="working directory of the agent; relative to where swarm runs"
+    )
     env: dict[str, str] | None = None
 
 
@@ -132,6 +182,11 @@ class ExecutionSpec(_Model):
     on_resume: Literal["continue", "restart"] = Field(
         "continue", description="agents that were running at a crash: continue their session"
     )
+    continue_prompt: str = Field(
+        "The previous attempt was interrupted. Continue the task where it stopped.",
+        min_length=1,
+        description="what an agent continued after an interruption is told first",
+    )
 
 
 class CheckpointSpec(_Model):
@@ -147,7 +202,38 @@ class BackendSpec(_Model):
     name: Literal["simulated", "claude", "anthropic"] | None = None
     seed: int = 0
     simulated: SimulatedSpec = SimulatedSpec()
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="settings of the named backend: claude: "
+        + ", ".join(sorted(BACKEND_OPTIONS["claude"]))
+        + "; anthropic: "
+        + ", ".join(sorted(BACKEND_OPTIONS["anthropic"]))
+        + " (the simulated backend ignores these)",
+    )
+
+    @model_validator(mode="after")
+    def _known_options(self, info: ValidationInfo) -> BackendSpec:
+        if not _from_plan_file(info):
+            return self
+        # The simulated backend reads no options, but a plan written for a real backend
+        # may be rehearsed offline with --backend simulated: it ignores theirs.
+        if self.name is None or self.name == "simulated":
+            known, owner = _ANY_BACKEND_OPTION, "any backend"
+        else:
+            known, owner = BACKEND_OPTIONS[self.name], f"the {self.name} backend"
+        errors = [
+            _plan_error(
+                ("options", key),
+                key,
+                f"not an option of {owner}; expected one of: {', '.join(sorted(known))}",
+                show_input=False,  # the key is the last part of the field already
+            )
+            for key in self.options
+            if key not in known
+        ]
+        if errors:
+            raise ValidationError.from_exception_data("BackendSpec", errors)
+        return self
 
 
 class StoreSpec(_Model):
@@ -157,7 +243,12 @@ class StoreSpec(_Model):
 class Plan(_Model):
     """A swarm plan: a base session, agent defaults, agents and how to run them."""
 
-    name: str | None = None
+    name: str | None = Field(
+        None,
+        description="letters, digits, '_', '.', '-'; starts with a letter or digit; "
+        "at most 64; no '..'",
+        json_schema_extra={"pattern": SAFE_ID},
+    )
     base: BaseSpec
     defaults: AgentDefaults = AgentDefaults()
     agents: list[AgentSpec] = Field(min_length=1)
@@ -166,37 +257,22 @@ class Plan(_Model):
     store: StoreSpec = StoreSpec()
     checkpoints: CheckpointSpec = CheckpointSpec()
 
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # The name goes into file names and run listings, like an agent id does.
+        if value is not None and _from_plan_file(info) and not is_safe_id(value):
+            raise ValueError(
+                "expected letters, digits, '_', '.' or '-', starting with a letter or digit, "
+                "at most 64 characters and no '..'"
+            )
+        return value
+
     @model_validator(mode="after")
     def _check_agents(self) -> Plan:
         # Errors carry the path of the offending field, so they get its file:line.
-        errors: list[InitErrorDetails] = []
-        seen: set[str] = set()
-        for i, agent in enumerate(self.agents):
-            if agent.id in seen:
-                errors.append(
-                    _plan_error(("agents", i, "id"), agent.id, "is used twice; ids must be unique")
-                )
-            seen.add(agent.id)
-        for i, agent in enumerate(self.agents):
-            if agent.fork_from is not None and agent.fork_from.agent not in seen:
-                errors.append(
-                    _plan_error(
-                        ("agents", i, "fork_from", "agent"),
-                        agent.fork_from.agent,
-                        f"agent {agent.id!r} forks from an unknown agent; expected one of: "
-                        + ", ".join(sorted(seen)),
-                    )
-                )
-        cycle = _find_cycle(self.agents)
-        if cycle:
-            index = next(i for i, a in enumerate(self.agents) if a.id == cycle[0])
-            errors.append(
-                _plan_error(
-                    ("agents", index, "fork_from", "agent"),
-                    cycle[1],
-                    "fork_from makes a cycle: " + " -> ".join(cycle),
-                )
-            )
+        pairs = [(a.id, a.fork_from.agent if a.fork_from else None) for a in self.agents]
+        errors = _reference_errors(pairs)
         if errors:
             raise ValidationError.from_exception_data("Plan", errors)
         return self
@@ -210,25 +286,103 @@ class Plan(_Model):
         }
         return agent.model_copy(update=updates) if updates else agent
 
-    def with_overrides(self, **sections: Mapping[str, Any]) -> Plan:
-        """A copy with some sections updated, e.g. ``execution={"max_parallel": 8}``."""
+    def with_overrides(
+        self, *, flags: Mapping[str, str] | None = None, **sections: Mapping[str, Any]
+    ) -> Plan:
+        """A copy with some sections updated, e.g. ``execution={"max_parallel": 8}``.
+
+        ``flags`` maps a dotted field to the command-line flag that set it
+        (``{"backend.name": "--backend"}``): errors name the flag, and the plan-file
+        rules apply, since the values come from the user.
+        """
         data = self.model_dump(mode="json", exclude_none=False)
         for section, values in sections.items():
             data[section] = _deep_merge(data.get(section) or {}, dict(values))
         try:
-            return Plan.model_validate(data)
+            return Plan.model_validate(data, context=PLAN_FILE_CONTEXT if flags else None)
         except ValidationError as exc:
-            raise PlanError(_issues(exc, [], "<override>")) from None
+            raise PlanError(
+                [_blame_flag(issue, flags or {}) for issue in _issues(exc, [], "command line")]
+            ) from None
 
 
-def _plan_error(loc: tuple[str | int, ...], value: str, message: str) -> InitErrorDetails:
+def _blame_flag(issue: PlanIssue, flags: Mapping[str, str]) -> PlanIssue:
+    """``issue`` as the error of the flag that set its field, or of its section."""
+    for field, flag in flags.items():
+        if issue.field == field:
+            return PlanIssue(flag, None, "", issue.message)
+    for field, flag in flags.items():
+        if issue.field.split(".")[0].split("[")[0] == field.split(".")[0]:
+            return PlanIssue(flag, None, issue.field, issue.message)
+    return issue
+
+
+def _plan_error(
+    loc: tuple[str | int, ...], value: Any, message: str, *, show_input: bool = True
+) -> InitErrorDetails:
+    context = {"message": message, "show_input": show_input}
     return InitErrorDetails(
-        type=PydanticCustomError("plan", "{message}", {"message": message}), loc=loc, input=value
+        type=PydanticCustomError("plan", "{message}", context), loc=loc, input=value
     )
 
 
-def _find_cycle(agents: list[AgentSpec]) -> list[str] | None:
-    parent = {a.id: a.fork_from.agent for a in agents if a.fork_from is not None}
+def _reference_errors(agents: list[tuple[Any, Any]]) -> list[InitErrorDetails]:
+    """Duplicate ids, unknown fork_from agents and fork_from cycles among ``(id, parent)``.
+
+    Works on validated agents and on raw plan data alike, so the raw form can be
+    checked too when other errors stop validation before the plan-wide checks.
+    """
+    errors: list[InitErrorDetails] = []
+    seen: set[str] = set()
+    for i, (agent_id, _) in enumerate(agents):
+        if agent_id in seen:
+            errors.append(
+                _plan_error(("agents", i, "id"), agent_id, "is used twice; ids must be unique")
+            )
+        if isinstance(agent_id, str):
+            seen.add(agent_id)
+    for i, (agent_id, parent) in enumerate(agents):
+        if isinstance(parent, str) and parent not in seen:
+            errors.append(
+                _plan_error(
+                    ("agents", i, "fork_from", "agent"),
+                    parent,
+                    f"agent {agent_id!r} forks from an unknown agent; expected one of: "
+                    + ", ".join(sorted(seen)),
+                )
+            )
+    cycle = _find_cycle(agents)
+    if cycle:
+        index = next(i for i, (agent_id, _) in enumerate(agents) if agent_id == cycle[0])
+        errors.append(
+            _plan_error(
+                ("agents", index, "fork_from", "agent"),
+                cycle[1],
+                "fork_from makes a cycle: " + " -> ".join(cycle),
+            )
+        )
+    return errors
+
+
+def _raw_references(data: Mapping[str, Any]) -> list[tuple[Any, Any]]:
+    """``(id, fork_from.agent)`` of each agent of unvalidated plan data; None where absent."""
+    agents = data.get("agents")
+    pairs: list[tuple[Any, Any]] = []
+    for agent in agents if isinstance(agents, list) else []:
+        agent = agent if isinstance(agent, dict) else {}
+        fork = agent.get("fork_from")
+        agent_id = agent.get("id")
+        pairs.append(
+            (
+                agent_id if isinstance(agent_id, str) else None,
+                fork.get("agent") if isinstance(fork, dict) else None,
+            )
+        )
+    return pairs
+
+
+def _find_cycle(agents: list[tuple[Any, Any]]) -> list[str] | None:
+    parent = {a: p for a, p in agents if isinstance(a, str) and isinstance(p, str)}
     for start in parent:
         path = [start]
         node = start
@@ -279,10 +433,15 @@ def _construct(node: yaml.Node, path: tuple[str | int, ...], lines: Lines, file:
                     [PlanIssue(file, key_node.start_mark.line + 1, key, "duplicate key")]
                 )
             out[key] = _construct(value_node, (*path, key), lines, file)
+            if isinstance(value_node, yaml.ScalarNode):
+                # An empty value (`agents:` then nothing) starts where the next token does.
+                lines[(*path, key)] = key_node.start_mark.line + 1
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_construct(item, (*path, i), lines, file) for i, item in enumerate(node.value)]
-    return yaml.SafeLoader(yaml.serialize(node)).get_single_data() if node.tag else node.value
+    # Constructed from the node itself: serializing an empty scalar and parsing it
+    # again failed with "expected the node content" for a plain `key:` with no value.
+    return yaml.constructor.SafeConstructor().construct_object(node)
 
 
 def read_yaml(text: str, file: str) -> tuple[dict[str, Any], Lines]:
@@ -316,12 +475,61 @@ def read_yaml(text: str, file: str) -> tuple[dict[str, Any], Lines]:
     return data, lines
 
 
+_AGENT_SHAPE = "a mapping with at least id and prompt"
+# What a mapping expected in a place is, in plan terms, by the model that reads it.
+_MAPPING_OF = {
+    "AgentSpec": f"each agent is {_AGENT_SHAPE}",
+    "BaseSpec": "expected a mapping with `prompt` (or `session`, and optionally `at`)",
+    "ForkFrom": "expected a mapping with `agent` (and optionally `checkpoint`)",
+}
+
+
+_MODELS: dict[str, type[BaseModel]] = {
+    model.__name__: model
+    for model in (
+        BaseSpec,
+        SimulatedSpec,
+        AgentDefaults,
+        ForkFrom,
+        AgentSpec,
+        Budget,
+        ExecutionSpec,
+        CheckpointSpec,
+        BackendSpec,
+        StoreSpec,
+        Plan,
+    )
+}
+
+
+def _got(value: Any) -> str:
+    return " (got null)" if value is None else f" (got {value!r})"
+
+
 def _describe(error: Any) -> str:
     kind = error["type"]
+    loc = tuple(error["loc"])
+    value = error.get("input")
     if kind == "extra_forbidden":
         return "unknown field (check its spelling)"
     if kind == "missing":
         return "required field is missing"
+    if loc == ("agents",) and kind == "list_type":
+        return f"expected a list of agents, each {_AGENT_SHAPE}" + _got(value)
+    if loc == ("agents",) and kind == "too_short":
+        return "needs at least one agent"
+    if kind == "model_type":
+        name = str((error.get("ctx") or {}).get("class_name", ""))
+        model = _MODELS.get(name)
+        fields = ", ".join(model.model_fields) if model is not None else ""
+        expected = _MAPPING_OF.get(name) or f"expected a mapping of {fields}"
+        return expected + ("" if isinstance(value, dict | list) else _got(value))
+    if kind == "dict_type":
+        return "expected a mapping" + ("" if isinstance(value, list) else _got(value))
+    if kind == "list_type":
+        return "expected a list" + ("" if isinstance(value, dict) else _got(value))
+    if kind == "plan" and not (error.get("ctx") or {}).get("show_input", True):
+        return str(error["msg"])
     if kind == "string_pattern_mismatch":
         return (
             "expected letters, digits, '_', '.' or '-', starting with a letter or digit, "
@@ -330,10 +538,8 @@ def _describe(error: Any) -> str:
     message = str(error["msg"])
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
-    if "input" in error and kind not in ("model_type", "dict_type"):
-        value = error["input"]
-        if not isinstance(value, dict | list):
-            message += f" (got {value!r})"
+    if "input" in error and not isinstance(value, dict | list):
+        message += _got(value)
     return message
 
 
@@ -343,19 +549,29 @@ def _issues(
     issues = []
     for error in exc.errors():
         loc = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
-        field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc)
-        field = field.replace(".[", "[")
-        # The source that knows the longest prefix of the field's path wins; the
-        # plan comes first, so it wins ties over the configuration beneath it.
-        file, line, depth = fallback_file, None, -1
-        for source_file, lines in sources:
-            probe = loc
-            while probe and probe not in lines:
-                probe = probe[:-1]
-            if probe in lines and len(probe) > depth:
-                file, line, depth = source_file, lines[probe], len(probe)
-        issues.append(PlanIssue(file, line, field, _describe(error)))
+        file, line = _locate(loc, sources, fallback_file)
+        issues.append(PlanIssue(file, line, _field_name(loc), _describe(error)))
     return issues
+
+
+def _field_name(loc: tuple[str | int, ...]) -> str:
+    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
+
+
+def _locate(
+    loc: tuple[str | int, ...], sources: list[tuple[str, Lines]], fallback_file: str
+) -> tuple[str, int | None]:
+    """The file and line a field comes from."""
+    # The source that knows the longest prefix of the field's path wins; the
+    # plan comes first, so it wins ties over the configuration beneath it.
+    file, line, depth = fallback_file, None, -1
+    for source_file, lines in sources:
+        probe = loc
+        while probe and probe not in lines:
+            probe = probe[:-1]
+        if probe in lines and len(probe) > depth:
+            file, line, depth = source_file, lines[probe], len(probe)
+    return file, line
 
 
 def parse_plan(
@@ -365,16 +581,40 @@ def parse_plan(
     config: tuple[dict[str, Any], Lines, str] | None = None,
 ) -> Plan:
     """Validate plan text, merged over an optional ``(data, lines, file)`` configuration."""
+    return _parse(text, file, config)
+
+
+def _parse(
+    text: str,
+    file: str,
+    config: tuple[dict[str, Any], Lines, str] | None,
+    *,
+    check_directories: bool = False,
+) -> Plan:
     data, lines = read_yaml(text, file)
     sources = [(file, lines)]
     if config is not None:
         config_data, config_lines, config_file = config
         data = _deep_merge(config_data, data)
         sources.append((config_file, config_lines))
+    plan: Plan | None = None
+    issues: list[PlanIssue] = []
     try:
-        return Plan.model_validate(data)
+        plan = Plan.model_validate(data, context=PLAN_FILE_CONTEXT)
     except ValidationError as exc:
-        raise PlanError(_issues(exc, sources, file)) from None
+        issues = _issues(exc, sources, file)
+        # Any other error stops validation before the plan-wide checks (unknown
+        # fork_from agents, duplicate ids): run those on the raw data, so that one
+        # report holds them all.
+        references = _reference_errors(_raw_references(data))
+        if references:
+            found = ValidationError.from_exception_data("Plan", references)
+            issues += [i for i in _issues(found, sources, file) if i not in issues]
+    if check_directories:
+        issues += _directory_issues(data, sources, file)
+    if plan is None or issues:
+        raise PlanError(issues)
+    return plan
 
 
 DEFAULT_CONFIG_SECTIONS = frozenset({"defaults", "execution", "backend", "store", "checkpoints"})
@@ -383,11 +623,7 @@ DEFAULT_CONFIG_SECTIONS = frozenset({"defaults", "execution", "backend", "store"
 def load_config(path: Path) -> tuple[dict[str, Any], Lines, str]:
     """Read a configuration file: the plan sections a plan is merged over."""
     file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PlanError([PlanIssue(file, None, "", f"cannot read: {exc.strerror}")]) from None
-    data, lines = read_yaml(text, file)
+    data, lines = read_yaml(_read_text(path), file)
     unknown = sorted(set(data) - DEFAULT_CONFIG_SECTIONS)
     if unknown:
         line = lines.get((unknown[0],))
@@ -396,26 +632,112 @@ def load_config(path: Path) -> tuple[dict[str, Any], Lines, str]:
     return data, lines, file
 
 
-def default_config_path(cwd: Path | None = None) -> Path | None:
-    """``configs/default.yaml`` under the working directory, if there is one."""
+# A byte-for-byte copy of the repository's configs/default.yaml (a test keeps them equal),
+# so that swarm run from any directory gets the same defaults, e.g. the per-agent timeout.
+PACKAGED_CONFIG = Path(__file__).with_name("default_config.yaml")
+
+
+def default_config_path(cwd: Path | None = None) -> Path:
+    """``configs/default.yaml`` under the working directory, else the packaged default."""
     candidate = (cwd or Path.cwd()) / "configs" / "default.yaml"
-    return candidate if candidate.is_file() else None
+    return candidate if candidate.is_file() else PACKAGED_CONFIG
+
+
+MAX_PLAN_BYTES = 10 * 1024 * 1024
+
+
+def _read_text(path: Path) -> str:
+    """The text of a plan or configuration file: a regular UTF-8 file of at most 10 MB."""
+    file = str(path)
+
+    def fail(message: str) -> PlanError:
+        return PlanError([PlanIssue(file, None, "", message)])
+
+    too_big = f"is larger than {MAX_PLAN_BYTES // 2**20} MB, the most a plan file may be"
+    try:
+        # Non-blocking, so that opening a FIFO does not wait for a writer; fstat refuses it.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise fail("no such file") from None
+    except OSError as exc:
+        raise fail(f"cannot read: {exc.strerror or exc}") from None
+    try:
+        mode, size = os.fstat(fd).st_mode, os.fstat(fd).st_size
+        if stat.S_ISDIR(mode):
+            raise fail("is a directory; expected a YAML file")
+        if not stat.S_ISREG(mode):
+            raise fail("not a regular file (a FIFO, device or socket); expected a YAML file")
+        if size > MAX_PLAN_BYTES:
+            raise fail(too_big)
+        with os.fdopen(fd, "rb", closefd=False) as stream:
+            data = stream.read(MAX_PLAN_BYTES + 1)  # it may have grown since fstat
+    except OSError as exc:
+        raise fail(f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_PLAN_BYTES:
+        raise fail(too_big)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise fail(f"cannot read: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
 
 
 def load_plan(path: str | Path, *, config_path: Path | None = None) -> Plan:
-    """Read and validate a plan file, merged over the default configuration."""
+    """Read and validate a plan file, merged over the default configuration.
+
+    Unlike :func:`parse_plan` this also looks at the file system: every ``cwd``
+    must be an existing directory.
+    """
     path = Path(path)
     file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PlanError([PlanIssue(file, None, "", "no such file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise PlanError([PlanIssue(file, None, "", f"cannot read: {reason}")]) from None
-    config_path = config_path or default_config_path()
-    config = load_config(config_path) if config_path is not None else None
-    return parse_plan(text, file, config=config)
+    text = _read_text(path)
+    config = load_config(config_path or default_config_path())
+    return _parse(text, file, config, check_directories=True)
+
+
+def _directory_issues(
+    data: Mapping[str, Any], sources: list[tuple[str, Lines]], file: str
+) -> list[PlanIssue]:
+    """Each ``cwd`` of the (raw, merged) plan data that is not an existing directory,
+    resolved as the backends do: relative to the working directory of swarm."""
+
+    def section(value: Any) -> Mapping[str, Any]:
+        return value if isinstance(value, dict) else {}
+
+    agents = data.get("agents")
+    fields: list[tuple[tuple[str | int, ...], Any]] = [
+        (("defaults", "cwd"), section(data.get("defaults")).get("cwd"))
+    ]
+    fields += [
+        (("agents", i, "cwd"), section(agent).get("cwd"))
+        for i, agent in enumerate(agents if isinstance(agents, list) else [])
+    ]
+    options = section(section(data.get("backend")).get("options"))
+    fields.append((("backend", "options", "cwd"), options.get("cwd")))
+    problems: dict[str, str | None] = {}  # 10,000 agents in one directory: one stat
+    issues = []
+    for loc, value in fields:
+        if isinstance(value, str):
+            if value not in problems:
+                problems[value] = _directory_problem(value)
+            problem = problems[value]
+        else:
+            # A wrong type is the schema's to report, but options are not typed.
+            untyped = value is not None and loc[0] == "backend"
+            problem = f"expected the path of a directory{_got(value)}" if untyped else None
+        if problem is not None:
+            issues.append(PlanIssue(*_locate(loc, sources, file), _field_name(loc), problem))
+    return issues
+
+
+def _directory_problem(value: str) -> str | None:
+    path = Path(value)
+    full = path if path.is_absolute() else Path.cwd() / path
+    if full.is_dir():
+        return None
+    shown = value if path.is_absolute() else f"{value} (in the working directory: {full})"
+    return f"not a directory: {shown}" if full.exists() else f"no such directory: {shown}"
 
 
 def plan_json_schema() -> dict[str, Any]:

@@ -368,6 +368,9 @@ class RunRecord:
     # One entry per execution of the plan: the first run, then each `swarm resume`
     # (who ran it, when, what it kept and re-ran, how it ended); see swarm.resume.
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    # Set when the run was rehearsed against the fake Messages API (swarm.rehearsal): the
+    # fake API's script, so `swarm resume` rehearses it again and listings say so.
+    rehearsal: dict[str, Any] | None = None
 
     def evolve(self, **changes: Any) -> RunRecord:
         return evolve(self, {"updated_at": utc_now(), **changes})
@@ -390,6 +393,7 @@ class RunRecord:
             "metrics": None if self.metrics is None else self.metrics.to_dict(),
             "error": self.error,
             "attempts": _plain(self.attempts),
+            "rehearsal": _plain(self.rehearsal),
         }
 
     @classmethod

@@ -4,11 +4,18 @@
 trio run and yields the environment that points every Claude Code CLI at it,
 with a throwaway config dir so no user settings, credentials or transcripts are
 touched. ``swarm run PLAN --backend claude --rehearse`` runs a plan inside it.
+
+A rehearsed run says so in its record (``RunRecord.rehearsal``: the fake API's
+script), so ``swarm resume`` and ``swarm fork`` rehearse it again by default and
+the listings never show it as a billed run; going to the real API after a
+rehearsal takes an explicit ``--no-rehearse``.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -16,10 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import trio
+from pydantic import ValidationError
 
-from .errors import UsageError
+from .backends import claude_credentials_available, create_backend
+from .backends.base import Backend
+from .errors import BackendUnavailable, UsageError
 from .mockapi import MockAnthropicServer, MockAPIConfig, cli_env, open_mock_api
+from .plan import BackendSpec
+from .stores.base import Store
 
 #: Runtime settings for every rehearsal CLI process, on top of :func:`swarm.mockapi.cli_env`.
 #: ``BUN_GC_TIMER_DISABLE`` turns off Bun's repeating idle-GC timer, whose collections
@@ -29,6 +42,11 @@ from .mockapi import MockAnthropicServer, MockAPIConfig, cli_env, open_mock_api
 #: 6 parallel forks used ~0.82 s of CPU each with the timer, ~0.63 s without, and a
 #: lone fork ~0.61 s against ~0.55 s. The requests the API sees are the same (ids aside).
 REHEARSAL_CLI_ENV: Mapping[str, str] = {"BUN_GC_TIMER_DISABLE": "1"}
+
+#: Temporary config dirs are ``<prefix><pid>-<random>``: the pid names the process that
+#: owns one, so a later rehearsal can remove those a killed process left (kill -9 runs
+#: no cleanup, and each holds a CLI config and transcripts the store already mirrors).
+HOME_PREFIX = "swarm-rehearsal-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +65,93 @@ def rehearsal_config(plan_options: Mapping[str, Any], path: Path | None = None) 
     return MockAPIConfig.model_validate(plan_options.get("rehearsal") or {})
 
 
+@dataclass(frozen=True, slots=True)
+class RehearsalSetup:
+    """How a run is rehearsed: the fake API's script, and the file it came from (if any)."""
+
+    config: MockAPIConfig
+    config_file: str | None = None
+
+    @classmethod
+    def of_plan(cls, plan_options: Mapping[str, Any], path: Path | None = None) -> RehearsalSetup:
+        """``--rehearse-config FILE``, else the plan's ``backend.options.rehearsal``."""
+        return cls(rehearsal_config(plan_options, path), str(path) if path is not None else None)
+
+    def record(self) -> dict[str, Any]:
+        """What ``RunRecord.rehearsal`` keeps: the script itself, as the file may change."""
+        config = self.config.model_dump(mode="json", exclude_defaults=True)
+        return {"config": config, "config_file": self.config_file}
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, Any]) -> RehearsalSetup:
+        try:
+            config = MockAPIConfig.model_validate(data.get("config") or {})
+        except ValidationError as exc:
+            raise UsageError(
+                f"the rehearsal recorded with this run no longer validates "
+                f"({exc.error_count()} errors); give it again with --rehearse-config FILE"
+            ) from None
+        file = data.get("config_file")
+        return cls(config, file if isinstance(file, str) else None)
+
+
+def rehearsal_again(
+    recorded: Mapping[str, Any] | None,
+    *,
+    rehearse: bool | None,
+    config_file: Path | None,
+    plan_options: Mapping[str, Any],
+    what: str,
+) -> tuple[RehearsalSetup | None, str | None]:
+    """Whether a command continuing ``what`` (a run, a checkpoint's run) rehearses, and a
+    note saying why when that is the default rather than what the user typed.
+
+    ``rehearse`` is ``--rehearse`` (True), ``--no-rehearse`` (False) or neither (None):
+    then a rehearsed run is rehearsed again, with the script it recorded, so real API
+    calls after a rehearsal are always an explicit choice.
+    """
+    if rehearse is False:
+        if config_file is not None:
+            raise UsageError("--rehearse-config needs --rehearse (got --no-rehearse)")
+        if recorded is None:
+            return None, None
+        return None, f"{what} was a rehearsal; --no-rehearse: this one calls the real API"
+    if rehearse is None and recorded is None and config_file is None:
+        return None, None
+    if config_file is not None:
+        setup = RehearsalSetup.of_plan(plan_options, config_file)
+    elif recorded is not None:
+        setup = RehearsalSetup.from_record(recorded)
+    else:
+        setup = RehearsalSetup.of_plan(plan_options)
+    note = None
+    if rehearse is None and recorded is not None:
+        note = (
+            f"{what} was a rehearsal: rehearsing again against the fake Messages API "
+            "(--no-rehearse to call the real API)"
+        )
+    return setup, note
+
+
+def require_credentials(backend: str | None, *, rehearsed: bool, what: str) -> None:
+    """Refuse at once to drive the real ``claude`` backend without credentials.
+
+    Otherwise every agent fails ``Not logged in``, and a failed agent is final: no
+    later resume would run it again. ``rehearsed``: ``what`` was a rehearsal.
+    """
+    if backend != "claude" or claude_credentials_available():
+        return
+    hint = (
+        "it was a rehearsal: rehearse it again with --rehearse"
+        if rehearsed
+        else "rehearse it for free with --rehearse"
+    )
+    raise BackendUnavailable(
+        f"{what} uses the claude backend and no Claude credentials were found "
+        f"(ANTHROPIC_API_KEY or a Claude login); nothing was run; {hint}"
+    )
+
+
 @asynccontextmanager
 async def open_rehearsal(
     config: MockAPIConfig | None = None, config_dir: Path | None = None
@@ -57,7 +162,10 @@ async def open_rehearsal(
     transcripts live on in the store through the session-store mirror).
     """
     owned = config_dir is None
-    home = Path(tempfile.mkdtemp(prefix="swarm-rehearsal-")) if config_dir is None else config_dir
+    if owned:
+        await trio.to_thread.run_sync(sweep_stale_homes)
+    prefix = f"{HOME_PREFIX}{os.getpid()}-"
+    home = Path(tempfile.mkdtemp(prefix=prefix)) if config_dir is None else config_dir
     try:
         async with open_mock_api(config or MockAPIConfig()) as server:
             env = {**cli_env(server.base_url, home), **REHEARSAL_CLI_ENV}
@@ -76,6 +184,54 @@ async def maybe_rehearsal(config: MockAPIConfig | None) -> AsyncIterator[Mapping
         return
     async with open_rehearsal(config) as rehearsal:
         yield rehearsal.env
+
+
+def sweep_stale_homes(root: Path | None = None) -> list[Path]:
+    """Remove the temporary config dirs of rehearsals whose process is gone.
+
+    Only this user's dirs named after a pid (see :data:`HOME_PREFIX`) whose process no
+    longer exists; a reused pid merely keeps a dir until that process ends too.
+    """
+    removed: list[Path] = []
+    for path in Path(root or tempfile.gettempdir()).glob(f"{HOME_PREFIX}*"):
+        pid_text, sep, _ = path.name.removeprefix(HOME_PREFIX).partition("-")
+        if not (sep and pid_text.isdigit()) or int(pid_text) == os.getpid():
+            continue
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or _alive(int(pid_text)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    """As swarm.leases judges a lease holder: a zombie (killed, not yet reaped) is dead."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:
+        return True
+
+
+@asynccontextmanager
+async def open_backend(
+    spec: BackendSpec, store: Store, name: str | None, rehearsal: RehearsalSetup | None
+) -> AsyncIterator[Backend]:
+    """The backend a plan (or ``name``) picks, closed on exit. With ``rehearsal``, its
+    Claude Code CLIs talk to a fake API served for the block (the executor records the
+    run as a rehearsal: ``ExecutorOptions(rehearsal=setup.record())``)."""
+    async with maybe_rehearsal(rehearsal.config if rehearsal else None) as env:
+        backend = create_backend(spec, store, name, cli_env=env)
+        try:
+            yield backend
+        finally:
+            with trio.CancelScope(shield=True):
+                await backend.aclose()
 
 
 def rehearsal_backend(requested: str | None) -> str:

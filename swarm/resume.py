@@ -12,7 +12,9 @@ The store's record of each agent decides what becomes of it:
 
 An agent that already had its own session continues it when the plan's
 ``execution.on_resume`` is ``continue`` (the backend gets
-``resume_session_id``), or forks its parent afresh with ``restart``. The base
+``resume_session_id`` and, as the prompt, :func:`continue_prompt`: the task
+is already in the session, so it is not sent twice), or forks its parent
+afresh with ``restart``. The base
 session is reused once it was ready, never rebuilt. Every execution of a plan
 is one entry of ``RunRecord.attempts``; the final metrics merge them.
 """
@@ -35,6 +37,47 @@ from .stores.base import Store
 
 KEPT_STATUSES = frozenset({AgentStatus.SUCCEEDED, AgentStatus.FAILED, AgentStatus.TIMED_OUT})
 ON_RESUME_POLICIES = ("continue", "restart")
+DEFAULT_CONTINUE_PROMPT = (
+    "The previous attempt was interrupted. Continue the task where it stopped."
+)
+
+
+def continue_prompt(plan: Plan) -> str:
+    """The message a continued session gets: ``execution.continue_prompt`` if the plan
+    format has that field and the plan sets it, else :data:`DEFAULT_CONTINUE_PROMPT`."""
+    configured = getattr(plan.execution, "continue_prompt", None)
+    return (
+        configured
+        if isinstance(configured, str) and configured.strip()
+        else DEFAULT_CONTINUE_PROMPT
+    )
+
+
+async def _continuing(
+    store: Store, plan: Plan, agents: Mapping[str, AgentResult], continued: frozenset[str]
+) -> Plan:
+    """``plan`` with the continuation message as the prompt of each continued agent
+    whose session already holds its task.
+
+    The executor sends an agent's prompt with its request; a continued session has its
+    task in its history already, and the same prompt again would read as a new turn
+    asking for the whole task twice. A session the crash caught before its first
+    message was stored never got the task, so it is sent the task itself. Only this
+    execution sees the change: the run record keeps the plan as written.
+    """
+    told: set[str] = set()
+    for agent_id in continued:
+        session_id = agents[agent_id].session_id
+        if session_id and any(m.role == "user" for m in await store.get_messages(session_id)):
+            told.add(agent_id)
+    if not told:
+        return plan
+    text = continue_prompt(plan)
+    specs = [
+        spec.model_copy(update={"prompt": text}) if spec.id in told else spec
+        for spec in plan.agents
+    ]
+    return plan.model_copy(update={"agents": specs})
 
 
 def is_kept(result: AgentResult) -> bool:
@@ -99,13 +142,14 @@ async def load_resume_state(
     agents.update(await _sessions_of_running(store, run_id, [agents[i] for i in again]))
     with_session = {i for i in again if agents[i].session_id is not None}
     continuing = plan.execution.on_resume == "continue"
+    continued = frozenset(with_session if continuing else ())
     base, base_s = await _base_of(store, record, plan)
     return ResumeState(
         record=record,
-        plan=plan,
+        plan=await _continuing(store, plan, agents, continued),
         agents=agents,
         kept=kept,
-        continued=frozenset(with_session if continuing else ()),
+        continued=continued,
         restarted=frozenset(() if continuing else with_session),
         fresh=frozenset(i for i in again if i not in with_session),
         base=base,

@@ -46,11 +46,23 @@ class CheckpointDiff:
         """True when ``a`` is on ``b``'s history (or equal to it)."""
         return not self.only_in_a
 
+    @property
+    def relation(self) -> str:
+        """How the two histories relate, in words: which one continues the other, if either."""
+        if not self.only_in_a and not self.only_in_b:
+            return "a and b are the same point of one history"
+        if not self.only_in_a:
+            return "b continues a (a is on b's history)"
+        if not self.only_in_b:
+            return "a continues b (b is on a's history)"
+        return "a and b are on different branches"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "a": self.a.to_dict(),
             "b": self.b.to_dict(),
             "linear": self.linear,
+            "relation": self.relation,
             "common_message": self.common_message,
             "messages": self.messages,
             "only_in_a": [m.uuid for m in self.only_in_a],

@@ -164,6 +164,11 @@ class SimulatedBackend:
             else f"{request.run_id}:{request.agent_id}:ids"
         )
         session_id = request.resume_session_id or ids.uuid()
+        task = request.prompt
+        if request.resume_session_id:
+            # A continued session is sent a "continue" message, not its task again; the
+            # answer is still to the task its history starts with, as a model's would be.
+            task = await self._first_prompt(request.resume_session_id) or task
         await sink.session_started(session_id, metadata={"simulated": True})
         user = Message(ids.uuid(), session_id, "user", request.prompt, parent_uuid=None)
         await sink.message(user)
@@ -188,7 +193,7 @@ class SimulatedBackend:
             usage = usage + per_turn
             text = (
                 f"{SIMULATED_MARK} agent {request.agent_id}, turn {turn + 1}/{turns}: "
-                f"placeholder for an answer to {request.prompt[:60]!r}"
+                f"placeholder for an answer to {task[:60]!r}"
             )
             writes = [f for i, f in enumerate(settings.files) if i % turns == turn]
             reply = Message(
@@ -210,6 +215,12 @@ class SimulatedBackend:
             cost_usd=0.0,
             output_is_simulated=True,
         )
+
+    async def _first_prompt(self, session_id: str) -> str | None:
+        for message in await self._store.get_messages(session_id):
+            if message.role == "user":
+                return message.content
+        return None
 
     async def aclose(self) -> None:
         return None

@@ -6,10 +6,13 @@ Exit codes: 0 success, 1 some agent failed (or a store/backend error),
 
 from __future__ import annotations
 
+import re
 import sys
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 import typer
+import typer.core
 
 from ..errors import SwarmError
 from ..logging import configure_logging
@@ -36,8 +39,10 @@ def _global(
 ) -> None:
     try:
         configure_logging(log_level, json=log_json)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--log-level") from None
+    except ValueError:
+        raise typer.BadParameter(
+            "expected debug, info, warning or error", param_hint="--log-level"
+        ) from None
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
@@ -50,8 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``swarm`` console script; returns the exit code.
 
     Commands return their exit code. typer's own usage errors (TyperException)
-    print usage and exit 2; a SwarmError prints one ``swarm: error:`` line per
-    problem and exits with its code; nothing prints a traceback.
+    print one ``swarm: error:`` line in our words and exit 2; a SwarmError prints
+    one such line per problem and exits with its code; nothing prints a traceback.
     """
     from . import commands  # noqa: F401  - registers the commands on ``app``
 
@@ -75,13 +80,109 @@ def main(argv: list[str] | None = None) -> int:
             raise
         return max(_report(error) for error in _leaves(errors))
     except typer.TyperException as exc:
-        show = getattr(exc, "show", None)
-        if callable(show):
-            show()
-        else:
-            typer.echo(f"swarm: error: {exc.format_message()}", err=True)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help says it all
+            getattr(exc, "show", lambda: None)()
+            return EXIT_USAGE
+        line = usage_message(exc, sys.argv[1:] if argv is None else argv)
+        typer.echo(f"swarm: error: {line}", err=True)
         return exc.exit_code
     return result if isinstance(result, int) else EXIT_OK
+
+
+# typer's own wording of a bad value -> ours ("expected ..."), first match wins.
+_TYPER_WORDS = (
+    (re.compile(r"^Input should be greater than or equal to (.+)$"), r"expected at least \1"),
+    (re.compile(r"^Input should be less than or equal to (.+)$"), r"expected at most \1"),
+    (re.compile(r"^Input should be ([^,]+),.*$"), r"expected \1"),
+    (re.compile(r"^Input should be (.+)$"), r"expected \1"),
+)
+
+
+def usage_message(exc: typer.TyperException, argv: Sequence[str]) -> str:
+    """A usage error typer found, worded like our own errors: what and where, in one line.
+
+    ``--mode: invalid value 'x' (expected window or batch)``; a missing argument, an
+    unknown option or command also say where the help is.
+    """
+    text = exc.message.strip().rstrip(".")
+    ctx = getattr(exc, "ctx", None)
+    see = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    name = type(exc).__name__
+    if isinstance(exc, typer.BadParameter) and name == "MissingParameter":
+        what = getattr(exc, "param_type", None) or getattr(exc.param, "param_type_name", "value")
+        return f"missing {what} {_param_name(exc)}{see}"
+    if isinstance(exc, typer.BadParameter):
+        expected = text
+        for pattern, words in _TYPER_WORDS:
+            if pattern.match(text):
+                expected = pattern.sub(words, text)
+                break
+        where = _param_name(exc)
+        value = _given(argv, _param_names(exc))
+        if value is None:
+            return f"{where}: {expected}"
+        return f"{where}: invalid value {value!r} ({expected})"
+    if name == "NoSuchOption":
+        option = getattr(exc, "option_name", text)
+        close = sorted(getattr(exc, "possibilities", None) or [])
+        maybe = f"; did you mean {' or '.join(close)}?" if close else ""
+        return f"no such option {option}{maybe}{see}"
+    return f"{text[:1].lower()}{text[1:]}{see}"
+
+
+def _param_names(exc: typer.BadParameter) -> list[str]:
+    """Every spelling of the parameter an error is about (``--format``, ``-f``)."""
+    hints = [exc.param_hint] if isinstance(exc.param_hint, str) else list(exc.param_hint or [])
+    param: Any = exc.param
+    if param is None and hints and exc.ctx is not None:  # raised by a command: find its aliases
+        known = [p for p in exc.ctx.command.params if hints[0] in getattr(p, "opts", [])]
+        param = known[0] if known else None
+    if param is None:
+        return hints
+    names = [*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])]
+    if getattr(param, "param_type_name", "") == "argument":
+        return [str(param.metavar or param.name).upper().strip("{}")]
+    return [n for n in names if n.startswith("-")]
+
+
+def _param_name(exc: typer.BadParameter) -> str:
+    names = _param_names(exc)
+    return max(names, key=len) if names else "value"
+
+
+def _given(argv: Sequence[str], names: Sequence[str]) -> str | None:
+    """The value given to an option on the command line (its last one), if it was."""
+    value = None
+    for i, token in enumerate(argv):
+        if token == "--":
+            break
+        for name in names:
+            if not name.startswith("-"):
+                continue
+            if token == name and i + 1 < len(argv):
+                value = argv[i + 1]
+            elif token.startswith(f"{name}=") and name.startswith("--"):
+                value = token[len(name) + 1 :]
+            elif len(name) == 2 and token.startswith(name) and len(token) > 2:
+                value = token[2:]
+    return value
+
+
+def _flags_take_no_value() -> None:
+    """typer's rich help shows a flag as ``--json <bool>``, as if it took a value; show
+    no type for a flag (the plain help already does so)."""
+    option: Any = getattr(typer.core, "TyperOption", None)
+    shown = getattr(option, "display_type_rich", None)
+    if shown is None:  # another typer: nothing to fix
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        return None if self.is_flag or self.count else shown(self, ctx)
+
+    option.display_type_rich = display_type_rich
+
+
+_flags_take_no_value()
 
 
 def _report(error: SwarmError) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 import trio
@@ -12,13 +14,28 @@ from rich.table import Table
 
 from ..browse import find_session
 from ..checkpoints import DEFAULT_MAX_PER_SESSION, create_checkpoint, find_checkpoint
+from ..plan import Plan
 from ..records import Checkpoint, RunStatus, SwarmResult
+from ..rehearsal import RehearsalSetup, rehearsal_again, rehearsal_backend, require_credentials
 from ..stores import open_store
 from ..timetravel import CheckpointDiff, checkpoint_origin, diff_checkpoints, fork_plan
 from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app
-from .common import JsonOption, StoreOption, find_run, print_json, store_url
+from .common import (
+    JsonOption,
+    NoStore,
+    StoreOption,
+    check_choice,
+    check_run_ref,
+    existing_store,
+    find_run,
+    listing,
+    plural,
+    print_json,
+    store_url,
+    unique_prefixes,
+)
 from .display import summary_table
-from .run import execute_plan
+from .run import execute_plan, print_see_again
 
 checkpoints_app = typer.Typer(help="Checkpoints: points in a session to diff and fork from.")
 app.add_typer(checkpoints_app, name="checkpoints", no_args_is_help=True)
@@ -28,18 +45,33 @@ CheckpointArg = Annotated[
 ]
 
 
+CHECKPOINT_KINDS = ("auto", "final", "fork", "named")
+
+
 def _short(value: str | None, width: int = 8) -> str:
     return value[:width] if value else "-"
 
 
-def _checkpoints_table(checkpoints: list[Checkpoint], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in ("checkpoint", "session", "kind", "msgs", "tokens", "cost", "files", "note"):
-        table.add_column(column, no_wrap=column != "note")
+@dataclass(frozen=True, slots=True)
+class _Prefixes:
+    checkpoints: dict[str, str]
+    sessions: dict[str, str]
+
+
+def _checkpoints_table(checkpoints: list[Checkpoint], title: str, short: _Prefixes) -> Table:
+    # Ids are the shortest prefixes that stay unique (what `show`/`diff`/`fork` accept);
+    # ids and figures never wrap, the note folds.
+    table = listing(title)
+    table.add_column("checkpoint", no_wrap=True)
+    table.add_column("session", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    for column in ("msgs", "tokens", "cost", "files"):
+        table.add_column(column, no_wrap=True, justify="right")
+    table.add_column("note", ratio=1, min_width=12, overflow="fold")
     for c in checkpoints:
         table.add_row(
-            _short(c.checkpoint_id, 12),
-            _short(c.session_id),
+            short.checkpoints.get(c.checkpoint_id, c.checkpoint_id),
+            short.sessions.get(c.session_id, c.session_id),
             c.kind,
             str(c.message_count),
             str(c.usage.total),
@@ -57,35 +89,53 @@ def checkpoints_list(
     ] = None,
     run: Annotated[str | None, typer.Option("--run", help="Only this run's sessions.")] = None,
     agent: Annotated[str | None, typer.Option("--agent", help="Only this agent's session.")] = None,
-    kind: Annotated[str | None, typer.Option("--kind", help="auto, final, fork or named.")] = None,
+    kind: Annotated[
+        str | None, typer.Option("--kind", help=f"{', '.join(CHECKPOINT_KINDS)} (one of them).")
+    ] = None,
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> int:
     """Checkpoints, oldest first: of one session, of a run, or all of them."""
+    check_choice("--kind", kind, CHECKPOINT_KINDS)
+    check_run_ref(run)
 
-    async def main() -> list[Checkpoint]:
-        async with open_store(store_url(store)) as db:
+    async def main() -> tuple[list[Checkpoint], _Prefixes]:
+        async with existing_store(store) as db:
+            every = await db.list_checkpoints()
+            sessions = await db.list_sessions()
+            # Short ids are unique among the whole store, so each works as a prefix.
+            short = _Prefixes(
+                unique_prefixes(c.checkpoint_id for c in every),
+                unique_prefixes(s.session_id for s in sessions),
+            )
             if session is not None:
                 found = await find_session(db, session)
-                return await db.list_checkpoints(found.session_id)
-            checkpoints = await db.list_checkpoints()
+                return [c for c in every if c.session_id == found.session_id], short
             if run is None and agent is None:
-                return checkpoints
+                return every, short
             run_id = (await find_run(db, run)).run_id if run is not None else None
             wanted = {
                 s.session_id
-                for s in await db.list_sessions(run_id)
-                if agent is None or s.agent_id == agent
+                for s in sessions
+                if (run_id is None or s.run_id == run_id) and (agent is None or s.agent_id == agent)
             }
-            return [c for c in checkpoints if c.session_id in wanted]
+            return [c for c in every if c.session_id in wanted], short
 
-    checkpoints = trio.run(main)
+    try:
+        checkpoints, short = trio.run(main)
+    except NoStore as missing:
+        if as_json:
+            print_json([])
+        else:
+            print(missing)
+        return EXIT_OK
     if kind is not None:
         checkpoints = [c for c in checkpoints if c.kind == kind]
     if as_json:
         print_json([c.to_dict() for c in checkpoints])
     else:
-        Console().print(_checkpoints_table(checkpoints, f"{len(checkpoints)} checkpoints"))
+        title = plural(len(checkpoints), "checkpoint")
+        Console().print(_checkpoints_table(checkpoints, title, short))
     return EXIT_OK
 
 
@@ -96,7 +146,7 @@ def checkpoints_show(
     """One checkpoint: where it is, what it cost to get there, the files touched."""
 
     async def main() -> dict[str, Any]:
-        async with open_store(store_url(store)) as db:
+        async with existing_store(store) as db:
             found = await find_checkpoint(db, checkpoint)
             session, _ = await checkpoint_origin(db, found)
             return {
@@ -143,7 +193,7 @@ def checkpoints_create(
     """Take a named checkpoint of a session (retention never drops named ones)."""
 
     async def main() -> Checkpoint:
-        async with open_store(store_url(store)) as db:
+        async with existing_store(store, "no session to checkpoint; run a plan first") as db:
             found = await find_session(db, session)
             return await create_checkpoint(
                 db, found.session_id, name, message_uuid=message, max_per_session=max_per_session
@@ -162,7 +212,7 @@ def checkpoints_create(
 
 def _print_diff(diff: CheckpointDiff, show_messages: bool) -> None:
     a, b, u = diff.a, diff.b, diff.usage
-    relation = "b continues a" if diff.linear else "a and b are on different branches"
+    relation = diff.relation
     print(f"a  {a.checkpoint_id} ({a.kind}) #{a.message_count} of session {_short(a.session_id)}")
     print(f"b  {b.checkpoint_id} ({b.kind}) #{b.message_count} of session {_short(b.session_id)}")
     print(f"{relation}; shared history up to message {diff.common_message or '(none)'}")
@@ -200,7 +250,7 @@ def checkpoints_diff(
     """What changed from A to B: messages, tokens, cost, files added/removed/modified."""
 
     async def main() -> CheckpointDiff:
-        async with open_store(store_url(store)) as db:
+        async with existing_store(store) as db:
             first = await find_checkpoint(db, a)
             second = await find_checkpoint(db, b)
             return await diff_checkpoints(db, first, second)
@@ -231,11 +281,26 @@ def fork(
     store: StoreOption = None,
     as_json: JsonOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="One summary line.")] = False,
+    rehearse: Annotated[
+        bool | None,
+        typer.Option(
+            "--rehearse/--no-rehearse",
+            help="Run the fork against the bundled fake Messages API (default: when the "
+            "checkpoint's run was a rehearsal); --no-rehearse calls the real API.",
+        ),
+    ] = None,
+    rehearse_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--rehearse-config",
+            help="Rules/latency/errors file of the fake API (implies --rehearse).",
+        ),
+    ] = None,
 ) -> int:
     """Branch a new session at a checkpoint and run it; the original stays intact."""
     url = store_url(store)
 
-    async def prepare() -> tuple[Checkpoint, Any]:
+    async def prepare() -> tuple[Checkpoint, Plan, RehearsalSetup | None]:
         async with open_store(url) as db:
             found = await find_checkpoint(db, checkpoint)
             session, plan_data = await checkpoint_origin(db, found)
@@ -248,26 +313,57 @@ def fork(
                 backend=backend,
                 store_url=url,
             )
-            return found, plan
+            origin = await db.get_run(session.run_id) if session.run_id else None
+            recorded = origin.rehearsal if origin is not None else None
+            what = f"the checkpoint's run {origin.run_id}" if origin else "the fork"
+            # Naming another backend is a choice against rehearsing; only --rehearse insists.
+            setup, note = rehearsal_again(
+                recorded if backend in (None, "claude") else None,
+                rehearse=rehearse,
+                config_file=rehearse_config,
+                plan_options=plan.backend.options,
+                what=what,
+            )
+            if setup is not None:
+                plan = plan.with_overrides(backend={"name": rehearsal_backend(backend)})
+            else:
+                require_credentials(plan.backend.name, rehearsed=recorded is not None, what=what)
+            if note is not None:
+                print(f"swarm: {note}", file=sys.stderr)
+            return found, plan, setup
 
-    found, plan = trio.run(prepare)
+    found, plan, setup = trio.run(prepare)
     progress = "none" if (as_json or quiet) else ("live" if sys.stderr.isatty() else "plain")
-    result: SwarmResult = trio.run(lambda: execute_plan(plan, plan_path=None, progress=progress))
+    result: SwarmResult = trio.run(
+        lambda: execute_plan(plan, plan_path=None, progress=progress, rehearsal=setup)
+    )
     (agent,) = result.agents.values()
+    failure = None
+    if not agent.succeeded:
+        failure = (
+            f"the fork failed: agent {agent.agent_id} {agent.status.value}"
+            f"{f' ({agent.error})' if agent.error else ''}; checkpoint "
+            f"{found.checkpoint_id[:12]} and its session are unchanged"
+        )
     if as_json:
         document = result.to_dict()
         document["checkpoint"] = found.to_dict()
         document["session_id"] = agent.session_id
         print_json(document)
     elif quiet:
-        print(f"run {result.run_id}: {result.status.value}; new session {agent.session_id}")
+        outcome = failure or f"new session {agent.session_id}"
+        print(f"run {result.run_id}: {result.status.value}; {outcome}")
     else:
-        Console().print(summary_table(result))
-        print(
-            f"new session {agent.session_id} branches from session {found.session_id} "
-            f"at message {found.message_uuid} (checkpoint {found.checkpoint_id[:12]}); "
-            "the original is unchanged"
-        )
+        Console().print(summary_table(result, rehearsal=setup is not None))
+        if failure is None:
+            print(
+                f"new session {agent.session_id} branches from session {found.session_id} "
+                f"at message {found.message_uuid} (checkpoint {found.checkpoint_id[:12]}); "
+                "the original is unchanged"
+            )
+        else:
+            print(f"swarm: {failure}", file=sys.stderr)
+            print_see_again(result.run_id, url)
     if result.status is RunStatus.INTERRUPTED:
         return EXIT_INTERRUPTED
     return EXIT_OK if result.succeeded else EXIT_FAILED

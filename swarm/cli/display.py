@@ -61,12 +61,15 @@ def _progress_table(rows: dict[str, _Row], now: float, title: str) -> Table:
     return table
 
 
-def summary_table(result: SwarmResult) -> Table:
-    """The table printed when a run ends."""
+def summary_table(result: SwarmResult, *, rehearsal: bool = False) -> Table:
+    """The table printed when a run ends; ``rehearsal``: it ran against the fake API."""
     m = result.metrics
     title = f"run {result.run_id}: {result.status.value}"
     if any(a.output_is_simulated for a in result.agents.values()):
         title += " · simulated backend: no model was called, outputs are placeholders"
+    if rehearsal:
+        # Its costs are the fake API's list-price arithmetic; nothing was billed.
+        title += " · rehearsal: fake Messages API, costs at its pricing, nothing billed"
     # Light rules and short headers so an 80-column terminal fits every figure; ids and
     # figures never wrap, only the note folds.
     table = Table(
@@ -101,7 +104,7 @@ def summary_table(result: SwarmResult) -> Table:
         f"agent time {m.total_agent_s:.2f}s · speedup {m.speedup:.2f}x · "
         f"efficiency {m.efficiency:.0%} of bound {m.makespan_lower_bound_s:.2f}s · "
         f"peak {m.peak_concurrency}/{m.max_parallel} · tokens {m.usage.total} · "
-        f"${m.cost_usd:.4f} · retries {m.retries}"
+        f"${m.cost_usd:.4f}{' (fake API pricing)' if rehearsal else ''} · retries {m.retries}"
     )
     return table
 

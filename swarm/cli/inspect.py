@@ -11,11 +11,26 @@ from rich.table import Table
 
 from ..errors import NotFoundError
 from ..lineage import history as full_history
-from ..records import SwarmResult
-from ..stores import open_store
+from ..records import AgentResult, AgentStatus, RunRecord, SwarmResult
 from .app import EXIT_OK, app, runs_app
-from .common import JsonOption, StoreOption, find_run, print_json, store_url
+from .common import (
+    JsonOption,
+    NoStore,
+    StoreOption,
+    check_run_ref,
+    existing_store,
+    find_run,
+    listing,
+    print_json,
+    readable_runs,
+    store_url,
+    warn_damaged_runs,
+)
 from .display import summary_table
+
+# The run id already says when a run started (UTC); the created column only shows
+# where there is room for it beside every id and figure.
+_CREATED_MIN_WIDTH = 100
 
 
 @runs_app.command("list")
@@ -26,31 +41,55 @@ def runs_list(
 ) -> int:
     """Runs in the store, newest first."""
 
-    async def main() -> None:
-        async with open_store(store_url(store)) as db:
-            runs = await db.list_runs(limit=limit)
-            if as_json:
-                print_json([_run_summary(r.to_dict()) for r in runs])
-                return
-            table = Table(title=f"runs in {store_url(store)}", title_justify="left")
-            for column in ("run", "name", "status", "backend", "agents", "wall", "created"):
-                table.add_column(column)
-            for r in runs:
-                m = r.metrics
-                agents = sum(m.counts.values()) if m else len(r.plan.get("agents", []))
-                table.add_row(
-                    r.run_id,
-                    r.name or "",
-                    r.status.value,
-                    r.backend or "",
-                    str(agents),
-                    f"{m.wall_s:.2f}s" if m else "-",
-                    r.created_at[:19].replace("T", " "),
-                )
-            Console().print(table)
+    async def main() -> tuple[list[RunRecord], list[str]]:
+        async with existing_store(store) as db:
+            return await readable_runs(db, limit=limit)
 
-    trio.run(main)
+    try:
+        runs, damaged = trio.run(main)
+    except NoStore as missing:
+        if as_json:
+            print_json([])
+        else:
+            print(missing)
+        return EXIT_OK
+    warn_damaged_runs(damaged)
+    if as_json:
+        print_json([_run_summary(r.to_dict()) for r in runs])
+        return EXIT_OK
+    console = Console()
+    console.print(_runs_table(runs, f"runs in {store_url(store)}", console.width))
     return EXIT_OK
+
+
+def _runs_table(runs: list[RunRecord], title: str, width: int) -> Table:
+    # Ids, statuses and figures never wrap (the run id is what every other command
+    # needs); the name and backend fold when the terminal is narrow.
+    table = listing(title)
+    table.add_column("run", no_wrap=True)
+    table.add_column("name", ratio=1, min_width=8, overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("backend", overflow="fold")
+    table.add_column("agents", no_wrap=True, justify="right")
+    table.add_column("wall", no_wrap=True, justify="right")
+    created = width >= _CREATED_MIN_WIDTH
+    if created:
+        table.add_column("created", no_wrap=True)
+    for r in runs:
+        m = r.metrics
+        agents = sum(m.counts.values()) if m else len(r.plan.get("agents", []))
+        cells = [
+            r.run_id,
+            r.name or "",
+            r.status.value,
+            f"{r.backend} (rehearsal)" if r.rehearsal else r.backend or "",
+            str(agents),
+            f"{m.wall_s:.2f}s" if m else "-",
+        ]
+        if created:
+            cells.append(r.created_at[:19].replace("T", " "))
+        table.add_row(*cells)
+    return table
 
 
 def _run_summary(data: dict[str, object]) -> dict[str, object]:
@@ -68,9 +107,10 @@ def runs_show(
     as_json: JsonOption = False,
 ) -> int:
     """One run: its agents, their results and the run's metrics."""
+    check_run_ref(run_id)
 
     async def main() -> None:
-        async with open_store(store_url(store)) as db:
+        async with existing_store(store) as db:
             run = await find_run(db, run_id)
             agents = await db.list_agents(run.run_id)
             result = SwarmResult.from_records(run, agents)
@@ -80,7 +120,7 @@ def runs_show(
                 document["created_at"], document["ended_at"] = run.created_at, run.ended_at
                 print_json(document)
                 return
-            Console().print(summary_table(result))
+            Console().print(summary_table(result, rehearsal=run.rehearsal is not None))
 
     trio.run(main)
     return EXIT_OK
@@ -99,9 +139,10 @@ def history(
     as_json: JsonOption = False,
 ) -> int:
     """One agent's messages, with its session lineage (parent session and fork point)."""
+    check_run_ref(run_id)
 
     async def main() -> None:
-        async with open_store(store_url(store)) as db:
+        async with existing_store(store) as db:
             run = await find_run(db, run_id)
             agents = {a.agent_id: a for a in await db.list_agents(run.run_id)}
             if agent_id not in agents:
@@ -123,16 +164,14 @@ def history(
                         "session_id": agent.session_id,
                         "parent_session_id": agent.parent_session_id,
                         "fork_point": agent.fork_point,
+                        "error": agent.error,
                         "messages": [m.to_dict() for m in messages],
                     }
                 )
                 return
             console = Console()
-            console.print(
-                f"[bold]{agent_id}[/] in run {run.run_id}: {agent.status.value}\n"
-                f"session {agent.session_id or '-'}\n"
-                f"forked from {agent.parent_session_id or '-'} at {agent.fork_point or 'its end'}"
-            )
+            console.print(f"[bold]{agent_id}[/] in run {run.run_id}: {agent.status.value}")
+            console.print("\n".join(_about(agent)), markup=False, highlight=False)
             for m in messages:
                 tokens = (
                     f" ({m.usage.input_tokens} in / {m.usage.output_tokens} out)"
@@ -144,3 +183,22 @@ def history(
 
     trio.run(main)
     return EXIT_OK
+
+
+def _about(agent: AgentResult) -> list[str]:
+    """Why the agent ended as it did, and where its session comes from."""
+    lines = []
+    if agent.error and agent.status is AgentStatus.SKIPPED:
+        lines.append(f"reason: {agent.error.removeprefix('skipped: ')}")
+    elif agent.error:
+        lines.append(f"error: {agent.error}")
+    if agent.session_id is None:
+        lines.append("no session: the agent never started")
+        return lines
+    lines.append(f"session {agent.session_id}")
+    if agent.parent_session_id is None:
+        lines.append("not forked: a session of its own")
+    else:
+        at = f"message {agent.fork_point}" if agent.fork_point else "its end"
+        lines.append(f"forked from session {agent.parent_session_id} at {at}")
+    return lines

@@ -5,24 +5,31 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import trio
 import typer
 from rich.console import Console
 
-from ..backends import create_backend
 from ..errors import SwarmError
 from ..events import SwarmEvent
 from ..executor import ExecutorOptions, ParallelSwarmExecutor
 from ..plan import Plan
-from ..records import RunStatus, SwarmResult
-from ..resume import ON_RESUME_POLICIES
+from ..records import RunRecord, RunStatus, SwarmResult
+from ..rehearsal import (
+    RehearsalSetup,
+    open_backend,
+    rehearsal_again,
+    rehearsal_backend,
+    require_credentials,
+)
+from ..resume import ON_RESUME_POLICIES, load_resume_state
 from ..stores import open_store
 from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app
 from .common import JsonOption, StoreOption, find_run, print_json, store_url
 from .display import show_progress, summary_table
-from .run import _drain, _watch_interrupts
+from .run import _drain, _watch_interrupts, print_see_again
 
 
 @contextmanager
@@ -45,18 +52,60 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     return found
 
 
+def resume_rehearsal(
+    record: RunRecord, plan: Plan, *, rehearse: bool | None, config_file: Path | None
+) -> RehearsalSetup | None:
+    """Whether resuming ``record`` rehearses (a rehearsed run does unless --no-rehearse),
+    checked before anything runs: a claude run that would call the real API without
+    credentials is refused, as its agents would all end ``failed`` for good."""
+    what = f"run {record.run_id}"
+    setup, note = rehearsal_again(
+        record.rehearsal,
+        rehearse=rehearse,
+        config_file=config_file,
+        plan_options=plan.backend.options,
+        what=what,
+    )
+    if setup is not None:
+        rehearsal_backend(record.backend)
+    else:
+        require_credentials(
+            record.backend or plan.backend.name, rehearsed=record.rehearsal is not None, what=what
+        )
+    if note is not None:
+        print(f"swarm: {note}", file=sys.stderr)
+    return setup
+
+
 async def resume_run(
-    ref: str, *, store: str | None, on_resume: str | None, progress: str
-) -> tuple[SwarmResult, bool]:
-    """Resume run ``ref`` in the store; returns its result and whether anything ran."""
+    ref: str,
+    *,
+    store: str | None,
+    on_resume: str | None,
+    progress: str,
+    rehearse: bool | None = None,
+    rehearse_config: Path | None = None,
+) -> tuple[SwarmResult, bool, bool]:
+    """Resume run ``ref`` in the store; returns its result, whether anything ran, and
+    whether the run is a rehearsal (recorded as one, or rehearsed now)."""
     async with open_store(store_url(store)) as db:
         record = await find_run(db, ref)
         plan = Plan.model_validate(record.plan)
-        backend = create_backend(plan.backend, db, record.backend)
-        try:
-            executor = ParallelSwarmExecutor(
-                backend, db, options=ExecutorOptions(git_metadata=True)
+        state = await load_resume_state(db, record.run_id, on_resume=on_resume)
+        idle = state.nothing_to_run and record.status is not RunStatus.RUNNING
+        # A run with nothing left needs no fake API and no credentials: it is only shown.
+        setup = (
+            None
+            if idle
+            else resume_rehearsal(record, plan, rehearse=rehearse, config_file=rehearse_config)
+        )
+        # Continued sessions load from the store (the session-store mirror): a rehearsal's
+        # config dir is a new temporary one, the killed run's is gone.
+        async with open_backend(plan.backend, db, record.backend, setup) as backend:
+            options = ExecutorOptions(
+                git_metadata=True, rehearsal=setup.record() if setup is not None else None
             )
+            executor = ParallelSwarmExecutor(backend, db, options=options)
             send, receive = trio.open_memory_channel[SwarmEvent](256)
             result: SwarmResult | None = None
             with trio.CancelScope() as hard, _plain_swarm_errors():
@@ -82,10 +131,7 @@ async def resume_run(
                 raise KeyboardInterrupt
             after = await db.get_run(record.run_id)
             ran = after is not None and len(after.attempts) > len(record.attempts)
-            return result, ran
-        finally:
-            with trio.CancelScope(shield=True):
-                await backend.aclose()
+            return result, ran, setup is not None or record.rehearsal is not None
 
 
 @app.command()
@@ -106,18 +152,41 @@ def resume(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress, one summary line.")
     ] = False,
+    rehearse: Annotated[
+        bool | None,
+        typer.Option(
+            "--rehearse/--no-rehearse",
+            help="Resume against the bundled fake Messages API (default: when the run was "
+            "a rehearsal, with the script it recorded); --no-rehearse calls the real API.",
+        ),
+    ] = None,
+    rehearse_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--rehearse-config",
+            help="Rules/latency/errors file of the fake API (implies --rehearse).",
+        ),
+    ] = None,
 ) -> int:
     """Finish a crashed or interrupted run: finished agents are kept, the rest run.
 
     Agents that succeeded, failed or timed out are never run again; agents that
     were running continue their session (or restart, per --on-resume); pending
-    ones run. Fails with exit 2 while another live process holds the run.
+    ones run. Fails with exit 2 while another live process holds the run. A run
+    made with --rehearse is rehearsed again unless --no-rehearse.
     """
     if on_resume is not None and on_resume not in ON_RESUME_POLICIES:
         raise typer.BadParameter("expected continue or restart", param_hint="--on-resume")
     progress = "none" if (as_json or quiet) else ("live" if sys.stderr.isatty() else "plain")
-    result, ran = trio.run(
-        lambda: resume_run(run_ref, store=store, on_resume=on_resume, progress=progress)
+    result, ran, rehearsal = trio.run(
+        lambda: resume_run(
+            run_ref,
+            store=store,
+            on_resume=on_resume,
+            progress=progress,
+            rehearse=rehearse,
+            rehearse_config=rehearse_config,
+        )
     )
     if not ran:
         print(
@@ -133,8 +202,8 @@ def resume(
             f"agents {sum(m.counts.values())} {m.counts}"
         )
     else:
-        Console().print(summary_table(result))
-        print(f"see it again: swarm runs show {result.run_id}")
+        Console().print(summary_table(result, rehearsal=rehearsal))
+        print_see_again(result.run_id, store_url(store))
     if result.status is RunStatus.INTERRUPTED:
         return EXIT_INTERRUPTED
     return EXIT_OK if result.succeeded else EXIT_FAILED

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -12,23 +13,25 @@ import trio
 import typer
 from rich.console import Console
 
-from ..backends import create_backend
 from ..durations import expected_durations_from_store
+from ..errors import PlanError
 from ..events import SwarmEvent
 from ..executor import ExecutorOptions, ParallelSwarmExecutor
-from ..mockapi import MockAPIConfig
 from ..plan import Plan, load_plan, plan_json_schema
 from ..records import RunStatus, SwarmResult
-from ..rehearsal import maybe_rehearsal, rehearsal_backend, rehearsal_config
+from ..redaction import redact_plan
+from ..rehearsal import RehearsalSetup, open_backend, rehearsal_backend
 from ..stores import open_store
 from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app
-from .common import JsonOption, StoreOption, print_json
+from .common import JsonOption, StoreOption, print_json, store_url
 from .display import show_progress, summary_table
 
 ConfigOption = Annotated[
     Path | None,
     typer.Option(
-        "--config", help="Configuration merged under the plan (default: configs/default.yaml)."
+        "--config",
+        help="Configuration merged under the plan (default: ./configs/default.yaml, "
+        "else the one packaged with swarm).",
     ),
 ]
 
@@ -46,16 +49,19 @@ def apply_overrides(
     store: str | None = None,
 ) -> Plan:
     """The plan with command-line overrides applied (validated like the plan itself)."""
+    given = {
+        ("execution", "max_parallel", "--max-parallel"): max_parallel,
+        ("execution", "mode", "--mode"): mode,
+        ("backend", "name", "--backend"): backend,
+        ("store", "url", "--store"): store,
+    }
     sections: dict[str, dict[str, Any]] = {}
-    if max_parallel is not None:
-        sections.setdefault("execution", {})["max_parallel"] = max_parallel
-    if mode is not None:
-        sections.setdefault("execution", {})["mode"] = mode
-    if backend is not None:
-        sections.setdefault("backend", {})["name"] = backend
-    if store is not None:
-        sections.setdefault("store", {})["url"] = store
-    return plan.with_overrides(**sections) if sections else plan
+    flags: dict[str, str] = {}  # errors name the flag, not the plan field it set
+    for (section, field, flag), value in given.items():
+        if value is not None:
+            sections.setdefault(section, {})[field] = value
+            flags[f"{section}.{field}"] = flag
+    return plan.with_overrides(flags=flags, **sections) if sections else plan
 
 
 async def _watch_interrupts(executor: ParallelSwarmExecutor, hard: trio.CancelScope) -> None:
@@ -78,52 +84,70 @@ async def execute_plan(
     progress: str,
     backend_name: str | None = None,
     history_order: bool = True,
-    rehearsal: MockAPIConfig | None = None,
+    rehearsal: RehearsalSetup | None = None,
 ) -> SwarmResult:
     """Open the store and backend a plan names, and run it with progress display.
 
     With ``history_order``, agents whose durations are known from earlier runs of
     the same plan start longest-first within their priority (see swarm.durations).
-    With ``rehearsal``, the fake Messages API serves every Claude Code CLI (swarm.rehearsal).
+    With ``rehearsal``, the fake Messages API serves every Claude Code CLI and the run is
+    recorded as a rehearsal (swarm.rehearsal).
     """
-    async with open_store(plan.store.url) as store, maybe_rehearsal(rehearsal) as cli_env:
-        backend = create_backend(plan.backend, store, backend_name, cli_env=cli_env)
-        try:
-            durations = (
-                await expected_durations_from_store(
-                    store, plan, plan_path=plan_path, backend=backend.name
-                )
-                if history_order
-                else {}
+    async with (
+        open_store(plan.store.url) as store,
+        open_backend(plan.backend, store, backend_name, rehearsal) as backend,
+    ):
+        durations = (
+            await expected_durations_from_store(
+                store, plan, plan_path=plan_path, backend=backend.name
             )
-            executor = ParallelSwarmExecutor(
-                backend,
-                store,
-                options=ExecutorOptions(git_metadata=True, expected_durations=durations),
-            )
-            send, receive = trio.open_memory_channel[SwarmEvent](256)
-            result: SwarmResult | None = None
-            with trio.CancelScope() as hard:
-                async with trio.open_nursery() as nursery:
-                    if progress == "none":
-                        nursery.start_soon(_drain, receive)
-                    else:
-                        nursery.start_soon(lambda: show_progress(receive, live=progress == "live"))
-                    watcher = trio.CancelScope()
+            if history_order
+            else {}
+        )
+        executor = ParallelSwarmExecutor(
+            backend,
+            store,
+            options=ExecutorOptions(
+                git_metadata=True,
+                expected_durations=durations,
+                rehearsal=rehearsal.record() if rehearsal is not None else None,
+            ),
+        )
+        send, receive = trio.open_memory_channel[SwarmEvent](256)
+        result: SwarmResult | None = None
+        with trio.CancelScope() as hard:
+            async with trio.open_nursery() as nursery:
+                if progress == "none":
+                    nursery.start_soon(_drain, receive)
+                else:
+                    nursery.start_soon(lambda: show_progress(receive, live=progress == "live"))
+                watcher = trio.CancelScope()
 
-                    async def watch() -> None:
-                        with watcher:
-                            await _watch_interrupts(executor, hard)
+                async def watch() -> None:
+                    with watcher:
+                        await _watch_interrupts(executor, hard)
 
-                    nursery.start_soon(watch)
-                    result = await executor.run(plan, events=send, plan_path=plan_path)
-                    watcher.cancel()
-            if result is None:
-                raise KeyboardInterrupt
-            return result
-        finally:
-            with trio.CancelScope(shield=True):
-                await backend.aclose()
+                nursery.start_soon(watch)
+                result = await executor.run(plan, events=send, plan_path=plan_path)
+                watcher.cancel()
+        if result is None:
+            raise KeyboardInterrupt
+        return result
+
+
+def see_again(run_id: str, url: str) -> str | None:
+    """The hint that shows a finished run again, naming the store unless it is the one
+    ``swarm runs show`` reads by default; none for a memory store (gone on exit)."""
+    if url.startswith("memory:"):
+        return None
+    where = "" if url == store_url(None) else f" --store {shlex.quote(url)}"
+    return f"see it again: swarm runs show {run_id}{where}"
+
+
+def print_see_again(run_id: str, url: str) -> None:
+    hint = see_again(run_id, url)
+    if hint is not None:
+        print(hint)
 
 
 async def _drain(receive: trio.MemoryReceiveChannel[SwarmEvent]) -> None:
@@ -181,13 +205,14 @@ def run(
         _load(plan_file, config), max_parallel=max_parallel, mode=mode, backend=backend, store=store
     )
     progress = "none" if (as_json or quiet) else ("live" if sys.stderr.isatty() else "plain")
+    rehearsal = RehearsalSetup.of_plan(plan.backend.options, rehearse_config) if rehearse else None
     result = trio.run(
         lambda: execute_plan(
             plan,
             plan_path=str(plan_file),
             progress=progress,
             history_order=not no_history_order,
-            rehearsal=rehearsal_config(plan.backend.options, rehearse_config) if rehearse else None,
+            rehearsal=rehearsal,
         )
     )
     if as_json:
@@ -199,8 +224,8 @@ def run(
             f"speedup {m.speedup:.2f}x, efficiency {m.efficiency:.0%}"
         )
     else:
-        Console().print(summary_table(result))
-        print(f"see it again: swarm runs show {result.run_id}")
+        Console().print(summary_table(result, rehearsal=rehearsal is not None))
+        print_see_again(result.run_id, plan.store.url)
     if result.status is RunStatus.INTERRUPTED:
         return EXIT_INTERRUPTED
     return EXIT_OK if result.succeeded else EXIT_FAILED
@@ -213,9 +238,19 @@ def validate(
     as_json: JsonOption = False,
 ) -> int:
     """Check a plan and print what would run; exit 2 with file:line: field errors if bad."""
-    plan = _load(plan_file, config)
+    try:
+        plan = _load(plan_file, config)
+    except PlanError as exc:
+        if as_json:
+            issues = [
+                {"file": i.file, "line": i.line, "field": i.field, "message": i.message}
+                for i in exc.issues
+            ]
+            print_json({"valid": False, "issues": issues})
+        raise  # and the same issues as error lines on stderr, exit 2
     if as_json:
-        print_json(plan.model_dump(mode="json"))
+        # The plan as it will run, without the secrets of its env (as the store keeps it).
+        print_json(redact_plan(plan.model_dump(mode="json")))
         return EXIT_OK
     e = plan.execution
     print(

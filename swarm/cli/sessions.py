@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,16 +21,30 @@ from ..browse import (
     session_detail,
     session_tree,
 )
+from ..errors import UsageError
 from ..export import EXPORT_FORMATS, export_run
-from ..records import RunRecord
-from ..stores import open_store
+from ..records import AgentStatus, RunRecord
 from .app import EXIT_OK, app
-from .common import JsonOption, StoreOption, find_run, print_json, store_url
+from .common import (
+    JsonOption,
+    NoStore,
+    StoreOption,
+    check_choice,
+    check_run_ref,
+    existing_store,
+    find_run,
+    listing,
+    plural,
+    print_json,
+    unique_prefixes,
+)
 
 sessions_app = typer.Typer(help="Sessions: the base, its forks and forks of forks.")
 app.add_typer(sessions_app, name="sessions", no_args_is_help=True)
 
 RunArg = Annotated[str, typer.Argument(metavar="RUN", help="Run id, unique prefix or 'latest'.")]
+# What --status can match: an agent's status, "base", or "unknown" (no agent record).
+SESSION_STATUSES = ("base", *(s.value for s in AgentStatus), "unknown")
 
 
 def _short(value: str | None, width: int = 8) -> str:
@@ -42,7 +57,9 @@ def sessions_list(
     agent: Annotated[str | None, typer.Option("--agent", help="Only this agent id.")] = None,
     status: Annotated[
         str | None,
-        typer.Option("--status", help="Agent status (succeeded, failed, ...) or 'base'."),
+        typer.Option(
+            "--status", help=f"{', '.join(SESSION_STATUSES[:-1])} or {SESSION_STATUSES[-1]}."
+        ),
     ] = None,
     since: Annotated[
         str | None, typer.Option("--since", help="Started since: 2h, 7d or 2026-01-31.")
@@ -50,36 +67,65 @@ def sessions_list(
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> int:
-    """Sessions in the store, oldest first, with their status and lineage."""
+    """Sessions in the store, oldest first, with their status and lineage, one table a run."""
+    check_choice("--status", status, SESSION_STATUSES)
+    check_run_ref(run)
     moment = parse_since(since) if since is not None else None
 
-    async def main() -> list[SessionView]:
-        async with open_store(store_url(store)) as db:
+    async def main() -> tuple[list[SessionView], dict[str, str]]:
+        async with existing_store(store) as db:
             run_id = (await find_run(db, run)).run_id if run is not None else None
-            return await list_session_views(
+            views = await list_session_views(
                 db, run_id=run_id, agent_id=agent, status=status, since=moment
             )
+            # Short ids stay unique among every session, so each one works as a prefix.
+            return views, unique_prefixes(s.session_id for s in await db.list_sessions())
 
-    views = trio.run(main)
+    try:
+        views, short = trio.run(main)
+    except NoStore as missing:
+        if as_json:
+            print_json([])
+        else:
+            print(missing)
+        return EXIT_OK
     if as_json:
         print_json([v.to_dict() for v in views])
         return EXIT_OK
-    table = Table(title=f"{len(views)} sessions", title_justify="left")
-    for column in ("session", "run", "agent", "status", "parent", "msgs", "created"):
-        table.add_column(column, no_wrap=column != "agent")
+    console = Console()
+    by_run: dict[str | None, list[SessionView]] = {}
+    for v in views:
+        by_run.setdefault(v.session.run_id, []).append(v)
+    if not by_run:
+        console.print("0 sessions")
+    for run_id, group in by_run.items():
+        title = f"{'run ' + run_id if run_id else 'no run'}: {plural(len(group), 'session')}"
+        console.print(_sessions_table(group, title, short))
+    return EXIT_OK
+
+
+def _sessions_table(views: list[SessionView], title: str, short: dict[str, str]) -> Table:
+    # One table a run, so the run id is in its title, in full, and not squeezed into
+    # a column; ids and statuses never wrap, agent ids fold.
+    table = listing(title)
+    table.add_column("session", no_wrap=True)
+    table.add_column("agent", ratio=1, min_width=8, overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("parent", no_wrap=True)
+    table.add_column("msgs", no_wrap=True, justify="right")
+    table.add_column("created", no_wrap=True)
     for v in views:
         s = v.session
+        parent = s.parent_session_id
         table.add_row(
-            _short(s.session_id),
-            s.run_id or "-",
+            short.get(s.session_id, s.session_id),
             s.agent_id or "(base)",
             v.status,
-            _short(s.parent_session_id),
+            short.get(parent, parent) if parent else "-",
             "-" if v.message_count is None else str(v.message_count),
             s.created_at[:19].replace("T", " "),
         )
-    Console().print(table)
-    return EXIT_OK
+    return table
 
 
 def _label(view: SessionView, run: RunRecord) -> str:
@@ -103,9 +149,10 @@ def _grow(tree: Tree, view: SessionView, run: RunRecord) -> None:
 @sessions_app.command("tree")
 def sessions_tree(run: RunArg, store: StoreOption = None, as_json: JsonOption = False) -> int:
     """The lineage tree of a run: base, forks, forks of forks (and later `swarm fork`s)."""
+    check_run_ref(run)
 
     async def main() -> tuple[RunRecord, list[SessionView]]:
-        async with open_store(store_url(store)) as db:
+        async with existing_store(store) as db:
             record = await find_run(db, run)
             return record, await session_tree(db, record)
 
@@ -129,7 +176,7 @@ def sessions_show(
     """One session: metadata, lineage from its root, checkpoints and the forks made from it."""
 
     async def main() -> dict[str, Any]:
-        async with open_store(store_url(store)) as db:
+        async with existing_store(store) as db:
             return await session_detail(db, await find_session(db, session))
 
     data = trio.run(main)
@@ -174,19 +221,29 @@ def export(
     store: StoreOption = None,
 ) -> int:
     """Export a run with its agents, sessions, messages and checkpoints."""
-    if fmt not in EXPORT_FORMATS:
-        raise typer.BadParameter(
-            f"expected one of {', '.join(EXPORT_FORMATS)}", param_hint="--format"
-        )
+    check_choice("--format", fmt, EXPORT_FORMATS)
+    check_run_ref(run)
 
     async def main() -> str:
-        async with open_store(store_url(store)) as db:
+        async with existing_store(store) as db:
             return await export_run(db, await find_run(db, run), fmt)
 
     text = trio.run(main)
     if output is None:
         typer.echo(text, nl=False)
-    else:
+        return EXIT_OK
+    try:
         output.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {len(text.encode())} bytes to {output}", err=True)
+    except OSError as exc:
+        raise UsageError(f"--output {output}: {_cannot_write(exc, output)}") from None
+    typer.echo(f"wrote {len(text.encode())} bytes to {output}", err=True)
     return EXIT_OK
+
+
+def _cannot_write(exc: OSError, path: Path) -> str:
+    """Why a file cannot be written there, in words that say what to give instead."""
+    if exc.errno == errno.ENOENT:
+        return f"cannot write there: the folder {path.parent} does not exist"
+    if exc.errno == errno.EISDIR:
+        return "is a folder; expected a file path, e.g. run.json"
+    return f"cannot write there ({exc.strerror or exc})"

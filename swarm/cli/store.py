@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import typer
 
-from ..errors import UsageError
+from ..errors import StoreError, UsageError
 from ..stores import sqlite_path
-from ..stores.integrity import VerifyReport, verify
-from ..stores.repair import repair
-from .app import EXIT_FAILED, EXIT_OK, app
-from .common import JsonOption, StoreOption, print_json, store_url
+from ..stores.integrity import Problem, VerifyReport, verify
+from ..stores.repair import RepairReport, repair
+from .app import EXIT_FAILED, EXIT_OK, app, fail
+from .common import JsonOption, StoreOption, plural, print_json, store_url
 
 store_app = typer.Typer(help="Check and repair the store.", no_args_is_help=True)
 app.add_typer(store_app, name="store")
@@ -36,21 +37,38 @@ def store_verify(store: StoreOption = None, as_json: JsonOption = False) -> int:
     return EXIT_OK if report.clean else EXIT_FAILED
 
 
+# SQLite errors explained for any command end with this advice; verify and repair
+# are where it points, so their own output leaves it out.
+_ADVICE = "; run `swarm store verify`"
+
+
+def _plain(text: str) -> str:
+    return text.replace(_ADVICE, "")
+
+
+def _problem(problem: Problem) -> str:
+    if problem.kind == "file":  # its table and key are placeholders: "(file) -"
+        return f"file: {_plain(problem.problem)}"
+    return f"{problem.kind}: {_plain(str(problem))}"
+
+
 def _print_verify(report: VerifyReport) -> None:
     counts = ", ".join(f"{table} {n}" for table, n in report.counts.items()) or "no tables"
-    print(f"{report.path}: schema v{report.schema_version}; {counts}")
+    version = "unknown" if report.schema_version is None else report.schema_version
+    print(textwrap.fill(f"{report.path}: schema version {version}; {counts}", 80))
     if report.quarantined:
         held = ", ".join(f"{table} {n}" for table, n in report.quarantined.items())
         print(f"in quarantine: {held}")
     for note in report.notes:
-        print(f"note: {note}")
+        print(f"note: {_plain(note)}")
     for problem in report.problems:
-        print(f"{problem.kind}: {problem}")
+        print(_problem(problem))
     if report.clean:
         print("ok: every record verified")
     else:
         print(
-            f"{len(report.problems)} problem(s); `swarm store repair` quarantines damaged records"
+            f"{plural(len(report.problems), 'problem')}; "
+            "`swarm store repair` quarantines damaged records"
         )
 
 
@@ -60,16 +78,23 @@ def store_repair(store: StoreOption = None, as_json: JsonOption = False) -> int:
 
     Run it while no swarm process uses the store.
     """
-    report = repair(_path(store))
+    try:
+        report = repair(_path(store))
+    except StoreError as exc:
+        raise fail(_plain(str(exc)), exc.exit_code) from None
     if as_json:
         print_json(report.to_dict())
     else:
-        for action in report.actions:
-            print(action)
-        for lost in report.lost:
-            print(f"lost: {lost}")
-        if report.after is not None:
-            for problem in report.after.problems:
-                print(f"still: {problem.kind}: {problem}")
-        print("ok: the store verifies clean" if report.clean else "problems remain (see above)")
+        _print_repair(report)
     return EXIT_OK if report.clean else EXIT_FAILED
+
+
+def _print_repair(report: RepairReport) -> None:
+    for action in report.actions:
+        print(_plain(action))
+    for lost in report.lost:
+        print(f"lost: {_plain(lost)}")
+    if report.after is not None:
+        for problem in report.after.problems:
+            print(f"still: {_problem(problem)}")
+    print("ok: the store verifies clean" if report.clean else "problems remain (see above)")

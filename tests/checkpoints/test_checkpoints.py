@@ -169,8 +169,36 @@ async def test_create_checkpoint_rejects_bad_requests() -> None:
         await create_checkpoint(store, "base", "x")
     with pytest.raises(UsageError, match="inherited"):
         await create_checkpoint(store, "fork", "y", message_uuid=base[0].uuid)
-    with pytest.raises(UsageError, match="must not be empty"):
+    with pytest.raises(UsageError, match="is empty"):
         await create_checkpoint(store, "fork", " ")
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("../escape", "has a path separator"),
+        ("a/b", "has a path separator"),
+        ("a\\b", "has a path separator"),
+        (".hidden", "starts with '.'"),
+        ("bell\x07", "has a control or invisible character"),
+        ("new\nline", "has a control or invisible character"),
+        ("evil\u202egnp.exe", "has a control or invisible character"),
+        ("x" * 201, "is 201 characters long"),
+    ],
+)
+async def test_checkpoint_names_that_could_pass_for_paths_are_refused(
+    name: str, problem: str
+) -> None:
+    """Path separators, a leading '.', control or invisible characters and names over
+    200 characters are a UsageError saying what is allowed; nothing is saved."""
+    store = MemoryStore()
+    await session_with_messages(store, "s", 2)
+    with pytest.raises(UsageError, match=problem) as caught:
+        await create_checkpoint(store, "s", name)
+    assert "expected 1 to 200 printable characters" in str(caught.value)
+    assert len(str(caught.value)) < 200  # a long name is shortened, not echoed whole
+    assert await store.list_checkpoints("s") == []
+    assert (await create_checkpoint(store, "s", "é" * 200 + "")).description == "é" * 200
 
 
 async def test_find_checkpoint_by_id_prefix_and_name() -> None:
@@ -182,7 +210,26 @@ async def test_find_checkpoint_by_id_prefix_and_name() -> None:
     assert await find_checkpoint(store, named.checkpoint_id[:10]) == named
     assert await find_checkpoint(store, "release", "s") == named
     await create_checkpoint(store, "s", "other")
-    with pytest.raises(NotFoundError, match="ambiguous"):
+    with pytest.raises(UsageError, match="must not be empty"):
         await find_checkpoint(store, "")
     with pytest.raises(NotFoundError, match="no checkpoint 'nope'"):
         await find_checkpoint(store, "nope")
+
+
+async def test_find_checkpoint_by_name_prefix_and_ambiguity_lists_candidates() -> None:
+    """A unique prefix of a name finds it; an exact name beats a longer one it prefixes;
+    a prefix several share is "ambiguous" and lists each of them."""
+    store = MemoryStore()
+    await session_with_messages(store, "s", 2)
+    before = await create_checkpoint(store, "s", "before refactor")
+    numbered = [await create_checkpoint(store, "s", f"n{i}") for i in range(1, 5)]
+    assert await find_checkpoint(store, "before") == before
+    assert await find_checkpoint(store, "n3") == numbered[2]
+    longer = await create_checkpoint(store, "s", "n3 again")
+    assert await find_checkpoint(store, "n3") == numbered[2]
+    assert await find_checkpoint(store, "n3 ") == longer
+    with pytest.raises(NotFoundError, match="checkpoint 'n' is ambiguous: 5 match") as caught:
+        await find_checkpoint(store, "n")
+    for checkpoint in [*numbered, longer]:
+        assert checkpoint.checkpoint_id[:12] in str(caught.value)
+    assert "'n1'" in str(caught.value) and "give more of the id or name" in str(caught.value)

@@ -12,7 +12,7 @@ import pytest
 
 from swarm.cli import main
 
-from .helpers import cli_json, run_plan_cli
+from .helpers import PLAN, cli_json, run_plan_cli
 
 Capsys = pytest.CaptureFixture[str]
 
@@ -203,3 +203,166 @@ def test_export_formats(ran: dict[str, Any], capsys: Capsys, in_tmp_cwd: Path) -
     markdown = capsys.readouterr().out
     assert markdown.startswith(f"# Run {ran['run_id']}") and "## Session" in markdown
     assert main(["export", "latest", "--format", "xml"]) == 2
+
+
+def table_rows(out: str, first: str) -> list[list[str]]:
+    """The cells (split on blanks) of the table lines whose first cell starts ``first``."""
+    return [line.split() for line in out.splitlines() if line.strip().startswith(first)]
+
+
+def test_sessions_and_checkpoints_lists_fit_80_columns(
+    in_tmp_cwd: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 80 columns the run id shows whole, statuses are never cut, a long agent id folds,
+    and the short session and checkpoint ids are prefixes the other commands accept."""
+    monkeypatch.setenv("SWARM_STORE", "sqlite:///store.db")
+    long_id = "an-agent-id-long-enough-that-the-agent-column-must-fold-it"
+    plan = run_plan_cli(in_tmp_cwd, capsys, PLAN.replace("{id: c,", f"{{id: {long_id},"))
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["sessions", "list"]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80 and "…" not in out
+    assert f"run {plan['run_id']}: 4 sessions" in out
+    assert long_id not in out and long_id[:16] in out and long_id[-16:] in out  # folded
+    rows = table_rows(out, tuple(s["session_id"][:8] for s in plan["agents"]))  # type: ignore[arg-type]
+    assert len(rows) == 3 and all("succeeded" in row for row in rows)
+    assert main(["sessions", "show", rows[0][0], "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["session_id"].startswith(rows[0][0])
+    assert main(["checkpoints", "list"]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80 and "…" not in out
+    (final, *_) = [row for row in table_rows(out, "") if "final" in row]
+    assert main(["checkpoints", "show", final[0], "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["checkpoint_id"].startswith(final[0]) and shown["kind"] == "final"
+    assert shown["session_id"].startswith(final[1])
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["sessions", "list", "--status", "bogus"],
+            "--status: invalid value 'bogus' (expected base, pending, running, succeeded, "
+            "failed, timed_out, cancelled, skipped or unknown)",
+        ),
+        (
+            ["checkpoints", "list", "--kind", "bogus"],
+            "--kind: invalid value 'bogus' (expected auto, final, fork or named)",
+        ),
+    ],
+)
+def test_filter_values_no_record_can_have_are_refused(
+    ran: dict[str, Any], capsys: Capsys, args: list[str], expected: str
+) -> None:
+    """A --status or --kind no record can have is exit 2 naming the valid choices, not an
+    empty table."""
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"swarm: error: {expected}\n" and captured.out == ""
+    valid = "base" if args[0] == "sessions" else "final"
+    code, found = cli_json(capsys, *args[:3], valid)
+    assert code == 0 and found
+
+
+def test_checkpoint_names_by_prefix_ambiguity_and_bad_names(
+    ran: dict[str, Any], capsys: Capsys
+) -> None:
+    """`show before` finds "before refactor"; `n` among n1..n4 is ambiguous and lists them;
+    names with path separators, a leading '.' or control characters are refused."""
+    a = session_of(ran, "a")
+    for name in ("before refactor", "n1", "n2", "n3", "n4"):
+        assert main(["checkpoints", "create", a, "--name", name]) == 0
+    capsys.readouterr()
+    code, shown = cli_json(capsys, "checkpoints", "show", "before")
+    assert code == 0 and shown["description"] == "before refactor"
+    assert main(["checkpoints", "show", "n"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("swarm: error: checkpoint 'n' is ambiguous: 4 match (")
+    assert all(f"'n{i}'" in err for i in range(1, 5)) and err.count("\n") == 1
+    for bad in ("../../etc/passwd", "a/b", ".hidden", "tab\there"):
+        assert main(["checkpoints", "create", a, "--name", bad]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("swarm: error: checkpoint name ") and err.count("\n") == 1
+    _, named = cli_json(capsys, "checkpoints", "list", "--kind", "named")
+    assert len(named) == 5
+
+
+def test_diff_says_which_checkpoint_continues_which(ran: dict[str, Any], capsys: Capsys) -> None:
+    """An ancestor and its descendant, either way round, are not "different branches"."""
+    a = final_of(capsys, session_of(ran, "a"))["checkpoint_id"]
+    b = final_of(capsys, session_of(ran, "b"))["checkpoint_id"]
+    c = final_of(capsys, session_of(ran, "c"))["checkpoint_id"]
+    expected = {
+        (a, b): "b continues a",
+        (b, a): "a continues b",
+        (a, a): "a and b are the same point",
+        (b, c): "a and b are on different branches",
+    }
+    for (first, second), relation in expected.items():
+        assert main(["checkpoints", "diff", first, second]) == 0
+        assert relation in capsys.readouterr().out
+        _, document = cli_json(capsys, "checkpoints", "diff", first, second)
+        assert document["relation"].startswith(relation)
+
+
+SKIPPING = """\
+name: skips
+base: {prompt: shared}
+backend: {name: simulated, simulated: {latency_s: 0.001, jitter: 0}}
+store: {url: "sqlite:///store.db"}
+agents:
+  - {id: a, prompt: do a, simulated: {failure_rate: 1}}
+  - {id: b, prompt: do b, fork_from: {agent: a}}
+"""
+
+
+def test_history_of_a_skipped_agent_says_why(
+    in_tmp_cwd: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`history` of a skipped agent shows the skip reason and that it has no session,
+    not "forked from - at its end"; a failed agent shows its error and its lineage."""
+    monkeypatch.setenv("SWARM_STORE", "sqlite:///store.db")
+    (in_tmp_cwd / "plan.yaml").write_text(SKIPPING)
+    assert main(["run", "plan.yaml", "-q"]) == 1
+    capsys.readouterr()
+    assert main(["history", "latest", "b"]) == 0
+    out = capsys.readouterr().out
+    assert "reason: it forks from agent 'a', which ended failed" in out
+    assert "no session: the agent never started" in out and "forked from -" not in out
+    _, document = cli_json(capsys, "history", "latest", "b")
+    assert document["error"] == "skipped: it forks from agent 'a', which ended failed"
+    assert main(["history", "latest", "a"]) == 0
+    out = capsys.readouterr().out
+    assert "error: simulated failure" in out and "forked from session " in out
+
+
+def test_auto_checkpoint_note_counts_own_messages(ran: dict[str, Any], capsys: Capsys) -> None:
+    """The note of an automatic checkpoint says it counts the session's own messages, so
+    it cannot be read against the msgs column, which includes inherited ones."""
+    _, checkpoints = cli_json(capsys, "checkpoints", "list", session_of(ran, "a"), "--kind", "auto")
+    (auto,) = checkpoints
+    assert auto["description"] == "auto: after 2 own messages" and auto["message_count"] == 4
+
+
+def test_gc_lists_what_it_deleted_apart_from_what_it_kept(
+    in_tmp_cwd: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`gc` prints the deleted runs under "deleted 1 run" and the kept ones under their own
+    title; a kept run never appears among the deleted."""
+    monkeypatch.setenv("SWARM_STORE", "sqlite:///store.db")
+    first = run_plan_cli(in_tmp_cwd, capsys)
+    second = run_plan_cli(in_tmp_cwd, capsys)
+    _, checkpoints = cli_json(
+        capsys, "checkpoints", "list", "--run", first["run_id"], "--agent", "b"
+    )
+    assert cli_json(capsys, "fork", checkpoints[-1]["checkpoint_id"], "--prompt", "again")[0] == 0
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["gc", "--max-runs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    out = "\n".join(line.rstrip() for line in out.splitlines())
+    deleted, kept = out.split("kept 1 run that forks still need")
+    assert deleted.lstrip().startswith("deleted 1 run\n") and second["run_id"] in deleted
+    assert first["run_id"] not in deleted and first["run_id"] in kept
+    assert out.rstrip().endswith("kept 2 runs in all")

@@ -10,8 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import trio
 
 from swarm.cli import main
+from tests.faults.store_helpers import fill_store, raw
 
 PLAN = """\
 name: cli-test
@@ -195,3 +197,189 @@ def test_ctrl_c_exits_130_and_keeps_finished_work(in_tmp_cwd: Path) -> None:
     assert doc["status"] == "interrupted"
     statuses = {a["agent_id"]: a["status"] for a in doc["agents"]}
     assert statuses == {"a": "succeeded", "b": "succeeded", "c": "cancelled"}
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["runs", "list", "--limit", "x"], "--limit: invalid value 'x' (expected a valid integer)"),
+        (["runs", "list", "--limit=0"], "--limit: invalid value '0' (expected at least 1)"),
+        (
+            ["run", "plan.yaml", "--mode", "x"],
+            "--mode: invalid value 'x' (expected window or batch)",
+        ),
+        (
+            ["--log-level", "loud", "schema"],
+            "--log-level: invalid value 'loud' (expected debug, info, warning or error)",
+        ),
+        (
+            ["export", "latest", "-f", "xml"],
+            "--format: invalid value 'xml' (expected json, jsonl, csv or md)",
+        ),
+        (["runs", "show"], "missing argument RUN (see `swarm runs show --help`)"),
+        (
+            ["checkpoints", "create", "s"],
+            "missing option --name (see `swarm checkpoints create --help`)",
+        ),
+        (
+            ["runs", "list", "--lim", "3"],
+            "no such option --lim; did you mean --limit? (see `swarm runs list --help`)",
+        ),
+        (["frobnicate"], "no such command 'frobnicate' (see `swarm --help`)"),
+    ],
+)
+def test_usage_errors_are_one_line_in_our_words(
+    in_tmp_cwd: Path, capsys: pytest.CaptureFixture[str], args: list[str], line: str
+) -> None:
+    """typer's own usage errors print as one `swarm: error:` line naming the value, exit 2."""
+    write_plan(in_tmp_cwd)
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"swarm: error: {line}\n"
+    assert captured.out == ""
+
+
+def test_help_shows_no_value_for_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    """In help, a flag (--json, --help, --full) shows no `<bool>` type; a valued option
+    keeps its type."""
+    for args in (["runs", "list", "--help"], ["history", "--help"], ["--help"]):
+        assert main(args) == 0
+        out = capsys.readouterr().out
+        assert "<bool>" not in out, args
+        assert "--help" in out
+    assert main(["runs", "list", "--help"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any("--limit" in line and "<int" in line for line in lines)
+    assert any("--json" in line and "Print one JSON document" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["runs", "list"], 0),
+        (["runs", "show", "nope"], 2),
+        (["runs", "show", "latest"], 2),
+        (["history", "latest", "a"], 2),
+        (["sessions", "list"], 0),
+        (["sessions", "tree", "latest"], 2),
+        (["sessions", "show", "abc"], 2),
+        (["checkpoints", "list"], 0),
+        (["checkpoints", "show", "x"], 2),
+        (["checkpoints", "diff", "x", "y"], 2),
+        (["checkpoints", "create", "s", "--name", "n"], 2),
+        (["export", "latest"], 2),
+        (["runs", "list", "--store", "sqlite:///deep/er/x.db?mode=rw"], 0),
+    ],
+)
+def test_read_only_commands_never_create_a_store(
+    in_tmp_cwd: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    code: int,
+) -> None:
+    """Where there is no store, a reading command says so (exit 0 for a list, 2 for an id)
+    and creates no file or folder; a list with --json prints []."""
+    monkeypatch.delenv("SWARM_STORE", raising=False)
+    assert main(args) == code
+    captured = capsys.readouterr()
+    said = captured.out if code == 0 else captured.err
+    where = "deep/er/x.db" if "--store" in args else "sessions/swarm.db"
+    prefix = "" if code == 0 else "swarm: error: "
+    assert said.startswith(f"{prefix}no store at {where} ("), said
+    assert said.endswith("run a plan first)\n") and said.count("\n") == 1
+    if code == 0:
+        assert main([*args, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out) == []
+    assert list(in_tmp_cwd.iterdir()) == []
+
+
+def test_a_bad_store_url_is_still_refused_where_there_is_no_file(
+    in_tmp_cwd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With no file there, a bad option in the store URL is reported as the user wrote it."""
+    assert main(["runs", "list", "--store", "sqlite:///x.db?mode=zz"]) == 2
+    assert capsys.readouterr().err == (
+        "swarm: error: store URL 'sqlite:///x.db?mode=zz': mode must be rw or ro\n"
+    )
+    assert list(in_tmp_cwd.iterdir()) == []
+
+
+def test_runs_list_fits_80_columns_with_whole_run_ids(
+    in_tmp_cwd: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 80 columns every run id and status is whole; a long name folds instead."""
+    long_name = "a-plan-name-long-enough-that-it-has-to-fold-in-the-table"
+    text = PLAN.replace("name: cli-test", f"name: {long_name}")
+    ids = [run_json(capsys, "run", str(write_plan(in_tmp_cwd, text)))[1]["run_id"]]
+    failing = text.replace(
+        "{id: b, prompt: do b}", "{id: b, prompt: do b, simulated: {failure_rate: 1}}"
+    )
+    ids.append(run_json(capsys, "run", str(write_plan(in_tmp_cwd, failing)))[1]["run_id"])
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["runs", "list", "--store", "sqlite:///store.db"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    rows = [line for line in lines if line.strip().startswith(tuple(ids))]
+    assert [row.split()[0] for row in rows] == ids[::-1]
+    assert "failed" in rows[0].split() and "succeeded" in rows[1].split()
+    assert "…" not in "\n".join(lines)
+
+
+def damaged_store(path: Path) -> None:
+    """A store of runs run-0, run-1, run-2 whose run-1 record fails its checksum."""
+
+    async def fill() -> None:
+        await (await fill_store(path, runs=3, messages=1)).aclose()
+
+    trio.run(fill)
+    conn = raw(path)
+    conn.execute("UPDATE runs SET data = replace(data, 'run 1', 'run X') WHERE run_id = 'run-1'")
+    conn.close()
+
+
+def test_one_damaged_run_record_hides_only_itself(
+    in_tmp_cwd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`runs list` shows the readable runs and names the damaged one in one warning line
+    pointing to verify/repair; `runs show` of it fails in one line, exit 1."""
+    path = in_tmp_cwd / "store.db"
+    damaged_store(path)
+    store = ["--store", str(path)]
+    assert main(["runs", "list", *store]) == 0
+    captured = capsys.readouterr()
+    assert "run-0" in captured.out and "run-2" in captured.out and "run-1" not in captured.out
+    assert captured.err == (
+        "swarm: warning: 1 run record damaged, not shown: run-1 (`swarm store verify` says "
+        "what is wrong, `swarm store repair` quarantines it)\n"
+    )
+    code, listed = run_json(capsys, "runs", "list", *store)
+    assert code == 0 and sorted(r["run_id"] for r in listed) == ["run-0", "run-2"]
+    assert main(["runs", "show", "run-1", *store]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("swarm: error: runs record run-1")
+    assert main(["runs", "show", "run-2", *store]) == 0
+    capsys.readouterr()
+
+
+def test_store_verify_and_repair_speak_for_themselves(
+    in_tmp_cwd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """verify/repair never tell you to run `swarm store verify`, and say "schema version
+    unknown" for a file they cannot read."""
+    junk = in_tmp_cwd / "junk.db"
+    junk.write_bytes(b"not a database at all " * 400)
+    assert main(["store", "verify", "--store", str(junk)]) == 1
+    out = capsys.readouterr().out
+    assert "schema version unknown" in out.replace("\n", " ") and "vNone" not in out
+    assert "run `swarm store verify`" not in out and "file: " in out
+    assert main(["store", "repair", "--store", str(junk)]) == 1
+    captured = capsys.readouterr()
+    assert "run `swarm store verify`" not in captured.out + captured.err
+    assert captured.err.startswith("swarm: error:") and captured.err.count("\n") == 1
+    damaged = in_tmp_cwd / "damaged.db"
+    damaged_store(damaged)
+    assert main(["store", "verify", "--store", str(damaged)]) == 1
+    out = capsys.readouterr().out
+    assert "schema version 2;" in out.replace("\n", " ")
+    assert "\n1 problem; `swarm store repair`" in out

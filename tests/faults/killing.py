@@ -107,6 +107,9 @@ class StoreView:
     agents: dict[str, AgentResult]
     executions: dict[str, int]  # agent id -> user prompts sent (one per backend call)
     messages: dict[str, int]  # session id -> stored messages
+    # Agents one of whose sessions got the same user text twice (a continued session
+    # is sent a continuation message, never its task again).
+    repeated: set[str] = field(default_factory=set)
 
 
 def read_store(path: Path, run_id: str | None = None) -> StoreView:
@@ -122,13 +125,16 @@ def read_store(path: Path, run_id: str | None = None) -> StoreView:
             agents = {a.agent_id: a for a in await store.list_agents(run.run_id)}
             executions: dict[str, int] = {}
             messages: dict[str, int] = {}
+            repeated: set[str] = set()
             for session in await store.list_sessions(run.run_id):
                 own = await store.get_messages(session.session_id)
                 messages[session.session_id] = len(own)
                 if session.agent_id is not None:
-                    users = sum(m.role == "user" for m in own)
-                    executions[session.agent_id] = executions.get(session.agent_id, 0) + users
-            return StoreView(run, agents, executions, messages)
+                    users = [m.content for m in own if m.role == "user"]
+                    executions[session.agent_id] = executions.get(session.agent_id, 0) + len(users)
+                    if len(set(users)) != len(users):
+                        repeated.add(session.agent_id)
+            return StoreView(run, agents, executions, messages, repeated)
         finally:
             await store.aclose()
 

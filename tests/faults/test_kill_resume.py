@@ -64,6 +64,8 @@ def check_trial(
                 problems.append(f"{agent_id}: its session grew after it had finished")
         if expected.session_id and after.executions.get(agent_id, 0) < 1:
             problems.append(f"{agent_id}: never executed")
+        if agent_id in after.repeated:
+            problems.append(f"{agent_id}: a session of it was sent the same prompt twice")
     statuses = {a["agent_id"]: a["status"] for a in resumed["agents"]}
     if statuses != {i: a.status.value for i, a in after.agents.items()}:
         problems.append("`swarm resume --json` disagrees with the store")

@@ -23,6 +23,9 @@ COMMANDS = [
     ["run"], ["validate"], ["schema"], ["history"], ["resume"], ["runs", "list"],
     ["runs", "show"], ["checkpoints"], ["sessions"], ["store", "verify"], ["store", "repair"],
     ["export"], ["gc"], ["runs"], ["store"], ["nonsense"], [],
+    ["sessions", "list"], ["sessions", "show"], ["checkpoints", "list"], ["checkpoints", "show"],
+    ["checkpoints", "create", "s", "--name"], ["export", "latest", "-o"], ["gc", "--ttl"],
+    ["sessions", "list", "--since"],
 ]  # fmt: skip
 TOKENS = st.sampled_from(
     [
@@ -43,6 +46,21 @@ TOKENS = st.sampled_from(
         "--full",
         "--log-level",
         "--help",
+        "--ttl",
+        "--since",
+        "--status",
+        "--kind",
+        "--output",
+        "-o",
+        "--format",
+        "--name",
+        "99999999999999999999d",
+        "99999999999999d",
+        "1e999d",
+        "bogus",
+        "/nonexistent/dir/x.json",
+        "/proc/version",
+        ".",
         "0",
         "-1",
         "1e9",
@@ -131,3 +149,38 @@ def test_plan_agent_ids_with_path_traversal_are_refused(
     _, err = capsys.readouterr()
     assert code == 2
     assert "swarm: error: evil.yaml:5: agents[0].id: expected letters, digits" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["export", "latest", "-o", "/nonexistent/dir/x.json"], "the folder /nonexistent/dir does"),
+        (["export", "latest", "-o", "."], "--output .: is a folder"),
+        (["export", "latest", "--output", "/proc/version"], "--output /proc/version: cannot"),
+        (["gc", "--ttl", "99999999999999999999d"], "--ttl '99999999999999999999d' is too long"),
+        (["gc", "--ttl", "1" + "0" * 400 + "s"], "is too long: expected at most 999999999 days"),
+        (["sessions", "list", "--since", "99999999999999d"], "is too long"),
+        (["sessions", "list", "--since", "99999999d"], "reaches back before the year 1"),
+        (["sessions", "list", "--status", "bogus"], "--status: invalid value 'bogus' (expected"),
+        (["checkpoints", "list", "--kind", "bogus"], "--kind: invalid value 'bogus' (expected"),
+        (["checkpoints", "show", "n"], "no checkpoint 'n'"),
+        (["checkpoints", "create", "x", "--name", "../up"], "no session 'x'"),
+    ],
+)
+def test_values_past_the_limits_are_refused_in_one_line(
+    workdir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    expected: str,
+) -> None:
+    """Unwritable export paths, durations past any calendar and unknown filter values: exit 2
+    with one `swarm: error:` line, never a traceback."""
+    monkeypatch.setenv("SWARM_STORE", "sqlite:///store.db")  # where the plan writes
+    assert main(["run", "plan.yaml", "-q"]) == 0
+    capsys.readouterr()
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 2, (argv, out, err)
+    assert err.startswith("swarm: error:") and err.count("\n") == 1, err
+    assert expected in err, err

@@ -4,6 +4,7 @@ another exception; the CLI answers every one with exit 0 or 2 and no traceback."
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 from swarm.cli import main
 from swarm.errors import PlanError
-from swarm.plan import Plan, parse_plan
+from swarm.plan import Plan, is_safe_id, parse_plan
 
 VALID: dict[str, Any] = {
     "name": "fuzz",
@@ -171,3 +172,37 @@ def test_validate_answers_every_mutated_plan_without_a_traceback(
     assert "Traceback" not in out + err
     assert code in (0, 2)
     assert (code == 0) == ("swarm: error:" not in err)
+
+
+@SETTINGS
+@given(st.one_of(st.text(max_size=70), st.sampled_from(["../evil", "a/b", "a..b", ".x", "ok-1"])))
+def test_plan_names_pass_exactly_when_safe(name: str) -> None:
+    """Any plan name is accepted exactly when it is a safe id, and refused at `name` otherwise."""
+    try:
+        plan = parse_plan(yaml.safe_dump({**VALID, "name": name}), "fuzz.yaml")
+    except PlanError as exc:
+        assert not is_safe_id(name)
+        assert [issue.field for issue in exc.issues] == ["name"]
+    else:
+        assert is_safe_id(name) and plan.name == name
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(document=mutated_plans())
+def test_validate_json_is_always_one_json_document(
+    in_tmp_cwd: Path, capsys: pytest.CaptureFixture[str], document: dict[str, Any]
+) -> None:
+    """`swarm validate --json` prints one JSON document, the plan or its issues, exit 0 or 2."""
+    path = in_tmp_cwd / "plan.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    code = main(["validate", str(path), "--json"])
+    printed = json.loads(capsys.readouterr().out)
+    if code == 2:
+        assert printed["valid"] is False and printed["issues"]
+        assert all(set(i) == {"file", "line", "field", "message"} for i in printed["issues"])
+    else:
+        assert code == 0 and "agents" in printed

@@ -82,3 +82,27 @@ def test_bad_resume_arguments_exit_2(
     assert main(args) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_see_again_names_the_store_unless_it_is_the_default(
+    in_tmp_cwd: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run` and `resume` print a `swarm runs show` hint that finds the run: with --store
+    for another store, without it for the default one, and none for a memory store."""
+    monkeypatch.setenv("COLUMNS", "200")
+    write_plan(in_tmp_cwd)
+    assert main(["run", "plan.yaml", "--store", "sqlite:///other.db"]) == 0
+    hint = capsys.readouterr().out.splitlines()[-1]
+    run_id = hint.split()[6]
+    assert hint == f"see it again: swarm runs show {run_id} --store sqlite:///other.db"
+    assert main(["resume", run_id, "--store", "sqlite:///other.db"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == hint
+    assert main(hint.removeprefix("see it again: swarm ").split()) == 0  # the hint works
+    assert run_id in capsys.readouterr().out
+
+    monkeypatch.setenv("SWARM_STORE", "sqlite:///other.db")  # now it is the default
+    assert main(["resume", run_id]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"see it again: swarm runs show {run_id}"
+
+    assert main(["run", "plan.yaml", "--store", "memory://"]) == 0
+    assert "see it again" not in capsys.readouterr().out

@@ -1,0 +1,201 @@
+"""`swarm resume` and `swarm fork` of rehearsed runs, on real Claude Code CLI processes.
+
+There are no Claude credentials here (CLAUDE_CONFIG_DIR is an empty folder), as on a
+machine that only ever rehearsed: everything must go to the fake API unless told not to.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+import trio
+import yaml
+
+from swarm import AgentStatus, SQLiteStore
+from swarm.cli import main
+from swarm.rehearsal import HOME_PREFIX
+from swarm.resume import DEFAULT_CONTINUE_PROMPT
+
+from ..faults.killing import SWARM, swarm_env
+from ..reliability.test_cli_resume import interrupt_agent
+
+pytestmark = pytest.mark.cli
+
+STORE = "sqlite:///store.db"
+
+
+@pytest.fixture
+def no_login(in_tmp_cwd: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty Claude config dir (no credentials) and wide output; returns the cwd."""
+    (in_tmp_cwd / "no-login").mkdir()
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(in_tmp_cwd / "no-login"))
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.delenv("SWARM_STORE", raising=False)
+    return in_tmp_cwd
+
+
+def write_plan(folder: Path, agents: int, rehearsal: dict[str, Any] | None = None) -> Path:
+    plan = {
+        "name": "rehearsed",
+        "base": {"prompt": "shared context"},
+        "defaults": {"max_turns": 2, "allowed_tools": []},
+        "agents": [{"id": f"a{i}", "prompt": f"task {i}"} for i in range(agents)],
+        "execution": {"max_parallel": 2},
+        "backend": {"name": "claude", "options": {"rehearsal": rehearsal or {}}},
+        "store": {"url": STORE},
+    }
+    path = folder / "plan.yaml"
+    path.write_text(yaml.safe_dump(plan), encoding="utf-8")
+    return path
+
+
+def stored_agents(run_id: str) -> dict[str, Any]:
+    async def read() -> dict[str, Any]:
+        store = await SQLiteStore.open(Path("store.db"))
+        try:
+            return {a.agent_id: a for a in await store.list_agents(run_id)}
+        finally:
+            await store.aclose()
+
+    return trio.run(read)
+
+
+def session_messages(session_id: str) -> list[tuple[str, str]]:
+    async def read() -> list[tuple[str, str]]:
+        store = await SQLiteStore.open(Path("store.db"))
+        try:
+            return [(m.role, m.content) for m in await store.get_messages(session_id)]
+        finally:
+            await store.aclose()
+
+    return trio.run(read)
+
+
+def wait_gone(processes: list[psutil.Process]) -> None:
+    """Until every process has exited (orphaned CLIs end once their fake API is gone)."""
+    for process in processes:
+        while True:
+            try:
+                if process.status() == psutil.STATUS_ZOMBIE:
+                    break
+            except psutil.NoSuchProcess:
+                break
+            time.sleep(0.05)
+
+
+def test_a_killed_rehearsal_resumes_rehearsed_and_sweeps_what_it_left(
+    no_login: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kill -9 of `swarm run --rehearse` mid-agent, then plain `swarm resume`: the run is
+    rehearsed again (no `Not logged in` failures) and the killed run's config dir is gone."""
+    temp = no_login / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))  # the child's and our rehearsal homes go here
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    write_plan(no_login, 3, {"latency": {"ttft": 1.0}})  # agents still waiting at the kill
+    with subprocess.Popen(
+        [*SWARM, "run", "plan.yaml", "--rehearse"],
+        cwd=no_login,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=swarm_env(),
+    ) as proc:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "started" in line:
+                children = psutil.Process(proc.pid).children(recursive=True)
+                proc.send_signal(signal.SIGKILL)
+                break
+        proc.stderr.close()
+        assert proc.wait() == -signal.SIGKILL
+    wait_gone(children)
+    left = list(temp.glob(f"{HOME_PREFIX}*"))  # only the killed run used this TMPDIR
+    assert left, "kill -9 runs no cleanup, so the killed run's config dir is still there"
+
+    code = main(["resume", "latest", "--store", STORE, "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "was a rehearsal: rehearsing again against the fake Messages API" in captured.err
+    document = json.loads(captured.out)
+    assert {a["status"] for a in document["agents"]} == {"succeeded"}
+    assert all("rehearsal" in a["output"] for a in document["agents"])
+    assert not any(path.exists() for path in left)
+
+
+def test_resume_continues_a_rehearsed_session_from_the_store(
+    no_login: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An agent caught mid-way in a rehearsal: --no-rehearse without credentials is refused
+    and leaves it resumable; plain resume continues its own session, loaded from the store
+    (the first run's config dir is gone), with the continuation message, not its task."""
+    write_plan(no_login, 2)
+    assert main(["run", "plan.yaml", "--rehearse"]) == 0
+    out = capsys.readouterr().out
+    title = " ".join(out.split())  # the title wraps at the table's width
+    assert "rehearsal: fake Messages API, costs at its pricing, nothing billed" in title
+    hint = out.splitlines()[-1]
+    run_id = hint.split()[6]
+    assert hint == f"see it again: swarm runs show {run_id} --store {STORE}"
+    session = stored_agents(run_id)["a0"].session_id
+    interrupt_agent(run_id, "a0")
+
+    assert main(["resume", run_id, "--store", STORE, "--no-rehearse"]) == 2
+    err = capsys.readouterr().err
+    assert "no Claude credentials were found" in err and "it was a rehearsal" in err
+    assert stored_agents(run_id)["a0"].status is AgentStatus.RUNNING  # not made final
+
+    assert main(["resume", run_id, "--store", STORE, "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "rehearsing again" in captured.err
+    (a0,) = [a for a in json.loads(captured.out)["agents"] if a["agent_id"] == "a0"]
+    assert a0["status"] == "succeeded" and a0["session_id"] == session
+    messages = session_messages(session)
+    assert [role for role, _ in messages] == ["user", "assistant", "user", "assistant"]
+    assert [text for role, text in messages if role == "user"] == [
+        "task 0",
+        DEFAULT_CONTINUE_PROMPT,
+    ]
+
+
+def test_fork_of_a_rehearsal_rehearses_and_says_plainly_when_it_failed(
+    no_login: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`swarm fork` of a rehearsal's checkpoint is rehearsed by default; a fork whose agent
+    fails says so and exits 1; --no-rehearse without credentials is refused up front."""
+    write_plan(no_login, 1)
+    assert main(["run", "plan.yaml", "--rehearse", "-q"]) == 0
+    capsys.readouterr()
+    listing = ["checkpoints", "list", "--run", "latest", "--kind", "final", "--json"]
+    assert main([*listing, "--store", STORE]) == 0
+    (final,) = json.loads(capsys.readouterr().out)
+    checkpoint = final["checkpoint_id"][:12]
+
+    assert main(["fork", checkpoint, "--prompt", "another way", "--store", STORE]) == 0
+    captured = capsys.readouterr()
+    assert "was a rehearsal: rehearsing again" in captured.err
+    assert "rehearsal: fake Messages API" in " ".join(captured.out.split())
+    assert "branches from session" in captured.out
+
+    failing = no_login / "fail.yaml"
+    failing.write_text("rules: [{error: {type: invalid_request_error}}]\n", encoding="utf-8")
+    fork = ["fork", checkpoint, "--prompt", "x", "--store", STORE]
+    assert main([*fork, "--rehearse-config", str(failing)]) == 1
+    captured = capsys.readouterr()
+    assert "the fork failed: agent a0-fork failed" in captured.err
+    assert "branches from" not in captured.out
+
+    assert main([*fork, "--no-rehearse"]) == 2
+    assert "no Claude credentials were found" in capsys.readouterr().err
+
+    assert main(["runs", "list", "--json", "--store", STORE]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert len(runs) == 3 and all(r["rehearsal"] is not None for r in runs)
