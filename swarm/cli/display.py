@@ -79,7 +79,8 @@ def summary_table(result: SwarmResult, *, rehearsal: bool = False) -> Table:
         pad_edge=False,
         collapse_padding=True,
     )
-    table.add_column("agent", no_wrap=True)
+    # a long id folds onto a second line, never cut; the figures keep their width
+    table.add_column("agent", overflow="fold", max_width=28)
     table.add_column("status", no_wrap=True)
     for column in ("time", "turns", "in/out/cache", "cost"):
         table.add_column(column, no_wrap=True, justify="right")
