@@ -24,6 +24,7 @@ from .checkpoints import CheckpointPolicy, RunCheckpoints, find_checkpoint
 from .errors import BackendError, NotFoundError, SkipAgent, StoreError, SwarmError
 from .events import EventKind, SwarmEvent
 from .leases import Lease
+from .logging import get_logger
 from .metrics import run_metrics
 from .plan import AgentSpec, Plan
 from .records import AgentResult, AgentStatus, RunRecord, RunStatus, SwarmResult, Usage, utc_now
@@ -36,7 +37,7 @@ from .sink import PersistingSink
 if TYPE_CHECKING:
     from .executor import ParallelSwarmExecutor
 
-log = structlog.get_logger("swarm.executor")
+log = get_logger("swarm.executor")
 
 
 class Execution:
@@ -237,7 +238,8 @@ class Execution:
                 except StoreError as exc:
                     if error is None:
                         raise
-                    self.log.error("run.finalize_failed", error=str(exc))
+                    # the first store error is what the caller reports, once
+                    self.log.info("run.finalize_failed", error=str(exc))
                 finally:
                     if self.events is not None:
                         await self.events.aclose()

@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
 import trio
 
 from .backends.base import AgentRequest, Backend
@@ -23,13 +22,14 @@ from .errors import StoreError
 from .events import SwarmEvent
 from .execution import Execution
 from .leases import Clock, RunLease, run_lease_name
+from .logging import get_logger
 from .plan import Plan
 from .records import AgentResult, RunStatus, SwarmResult
 from .resume import load_resume_state
 from .runids import new_run_id
 from .stores.base import Store
 
-log = structlog.get_logger("swarm.executor")
+log = get_logger("swarm.executor")
 
 PreAgentHook = Callable[[AgentRequest], Awaitable[None]]
 PostAgentHook = Callable[[AgentResult], Awaitable[None]]
@@ -150,11 +150,14 @@ class ParallelSwarmExecutor:
     async def _drive(self, run: Execution, lease: RunLease) -> SwarmResult:
         """Execute a run while a task of this nursery keeps its lease renewed."""
         self._current = run
+        stopped = True  # until execute returns: the run ended on an error, or was cancelled
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(lease.keep_renewed, run.lease_lost)
                 try:
-                    return await run.execute()
+                    result = await run.execute()
+                    stopped = False
+                    return result
                 finally:
                     nursery.cancel_scope.cancel()
         finally:
@@ -162,8 +165,12 @@ class ParallelSwarmExecutor:
             with trio.CancelScope(shield=True):
                 try:
                     await lease.release()
-                except StoreError as exc:  # it expires on its own
-                    log.warning("lease.release_failed", run_id=run.run_id, error=str(exc))
+                except StoreError as exc:
+                    # It expires on its own (at once for a resume on this host: its holder is
+                    # gone). After a run stopped by a store error, that error is what the caller
+                    # reports, once; this one follows from it, so it is no second warning.
+                    say = log.info if stopped else log.warning
+                    say("lease.release_failed", run_id=run.run_id, error=str(exc))
 
     def cancel(self, reason: str = "interrupted") -> None:
         """Stop the current run: running agents are cancelled, waiting ones marked."""

@@ -19,15 +19,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import psutil
-import structlog
 import trio
 
 from .errors import LeaseHeld, StoreError
+from .logging import get_logger
 
 if TYPE_CHECKING:  # the stores import Lease from here
     from .stores.base import Store
 
-log = structlog.get_logger("swarm.leases")
+log = get_logger("swarm.leases")
 
 Clock = Callable[[], float]
 

@@ -1,35 +1,43 @@
-"""structlog set-up: run and agent ids bound per task, secrets redacted, text or JSON."""
+"""structlog set-up: run and agent ids bound per task, secrets redacted, text or JSON.
+
+swarm's modules log through :func:`get_logger`. Once the application configured
+structlog (``configure_logging``, the CLI's ``--log-level``, or its own
+``structlog.configure``), their lines follow that set-up; until then a library
+stays quiet: warnings and errors only, on stderr, secrets redacted.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
-import os
-import re
 import sys
 from collections.abc import Iterable, MutableMapping
 from typing import Any, TextIO
 
 import structlog
 
-from .redaction import known_secrets
+from . import redaction
+from .redaction import REDACTED, environment_secrets, known_secrets, looks_secret
 
-_SECRET_NAMES = re.compile(r"(api[_-]?key|token|secret|password|authorization|credential)", re.I)
-_SECRET_VALUES = re.compile(r"\b(sk-ant-[A-Za-z0-9_\-]{8,}|sk-[A-Za-z0-9]{20,})")
-REDACTED = "[redacted]"
+__all__ = [
+    "REDACTED",
+    "RedactSecrets",
+    "configure_logging",
+    "get_logger",
+    "redact_text",
+    "secret_values",
+]
 
 
 def secret_values(environ: MutableMapping[str, str] | None = None) -> list[str]:
     """Values of environment variables whose names look like secrets."""
-    env = os.environ if environ is None else environ
-    return [v for k, v in env.items() if _SECRET_NAMES.search(k) and len(v) >= 8]
+    return environment_secrets(environ)
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with API-key-shaped strings and the given secret values replaced."""
-    for value in secrets:
-        if value:
-            text = text.replace(value, REDACTED)
-    return _SECRET_VALUES.sub(REDACTED, text)
+    """``text`` with secret-shaped strings and the given secret values replaced."""
+    # The store's names and shapes (swarm.redaction): a log line hides what a record does.
+    return redaction.redact_text(text, sorted(secrets, key=len, reverse=True))
 
 
 class RedactSecrets:
@@ -39,11 +47,11 @@ class RedactSecrets:
         self._secrets = secret_values(environ)
 
     def _clean(self, key: str, value: Any) -> Any:
-        if _SECRET_NAMES.search(key) and isinstance(value, str) and value:
+        if isinstance(value, str) and value and looks_secret(key):
             return REDACTED
         if isinstance(value, str):
             # Plus the secrets a run registered since (e.g. an agent's env token).
-            return redact_text(redact_text(value, self._secrets), known_secrets())
+            return redact_text(value, [*self._secrets, *known_secrets()])
         if isinstance(value, dict):
             return {k: self._clean(str(k), v) for k, v in value.items()}
         if isinstance(value, list | tuple):
@@ -76,6 +84,16 @@ class _StderrLogger:
     log = debug = info = warning = warn = error = critical = exception = fatal = msg
 
 
+def _processors(renderer: structlog.types.Processor) -> list[structlog.types.Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        RedactSecrets(),
+        renderer,
+    ]
+
+
 def configure_logging(
     level: str = "warning", *, json: bool = False, stream: TextIO | None = None
 ) -> None:
@@ -87,14 +105,41 @@ def configure_logging(
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            RedactSecrets(),
-            renderer,
-        ],
+        processors=_processors(renderer),
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=lambda *args: _StderrLogger(stream),
         cache_logger_on_first_use=False,
     )
+
+
+class _LibraryLogger:
+    """One of swarm's module loggers: whatever structlog's set-up is at each call once the
+    application configured it, else :func:`_quiet` (structlog's own default would print
+    every level, debug included, to stdout: ~20 lines into a script's output per run)."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        if structlog.is_configured():
+            return getattr(structlog.get_logger(self._name), attr)
+        return getattr(_quiet(), attr)
+
+
+@functools.cache
+def _quiet() -> Any:
+    """Warnings and above, to stderr, redacted, as text: for an unconfigured application."""
+    return structlog.wrap_logger(
+        _StderrLogger(),
+        processors=_processors(structlog.dev.ConsoleRenderer(colors=False)),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+        cache_logger_on_first_use=True,
+    )
+
+
+def get_logger(name: str) -> Any:
+    """The logger for swarm module ``name`` (see the module doc): use it instead of
+    ``structlog.get_logger``, which prints debug lines to stdout until configured."""
+    return _LibraryLogger(name)

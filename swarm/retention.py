@@ -6,20 +6,35 @@ goes when it has been inactive longer than the TTL (default 7 days), or when
 it falls outside the ``max_runs`` most recently active (LRU; running runs
 are exempt from the cap). A run that would go but holds a session that a kept
 session forks from (directly or further up) is kept, and the report says why.
+
+A run that another live process drives is never deleted, whatever its age: gc
+takes the lease of every run it would delete (see :mod:`swarm.leases`) before
+deciding, so a held, unexpired lease keeps the run ("running in another
+process"), and ``swarm resume`` cannot start driving a run while gc deletes it.
+A lease left by a crashed process of this host is taken over at once, as a
+resume would; a dry run only reads the leases.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import trio
+
 from .browse import parse_time
+from .errors import LeaseHeld
+from .leases import Clock, Lease, RunLease, owner_is_dead, run_lease_name
 from .records import RunRecord, RunStatus, SessionRecord
 from .stores.base import Store
 
 DEFAULT_TTL = timedelta(days=7)
 DEFAULT_MAX_RUNS = 100
+# How long gc holds the leases it took: long enough to delete thousands of runs in
+# one go; if gc dies meanwhile, a resume on this host takes them over at once.
+GC_LEASE_TTL_S = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +51,15 @@ class RunVerdict:
 
 @dataclass(slots=True)
 class GcReport:
-    """Runs deleted (or to delete, in a dry run), runs kept because forks need them, the rest."""
+    """Runs deleted (or to delete, in a dry run), runs kept because forks need them or
+    because another process is running them, the rest."""
 
     dry_run: bool
     ttl: timedelta
     max_runs: int | None
     delete: list[RunVerdict] = field(default_factory=list)
     protected: list[RunVerdict] = field(default_factory=list)
+    running: list[RunVerdict] = field(default_factory=list)
     kept: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -53,6 +70,7 @@ class GcReport:
             "deleted": [] if self.dry_run else [v.to_dict() for v in self.delete],
             "would_delete": [v.to_dict() for v in self.delete] if self.dry_run else [],
             "kept_for_forks": [v.to_dict() for v in self.protected],
+            "kept_running": [v.to_dict() for v in self.running],
             "kept": self.kept,
         }
 
@@ -72,6 +90,7 @@ async def collect_garbage(
     max_runs: int | None = DEFAULT_MAX_RUNS,
     dry_run: bool = False,
     now: datetime | None = None,
+    lease_clock: Clock = time.time,
 ) -> GcReport:
     """Decide which runs go (see the module doc) and, unless ``dry_run``, delete them."""
     now = now or datetime.now(UTC)
@@ -98,15 +117,54 @@ async def collect_garbage(
         doomed[run.run_id] = RunVerdict(run.run_id, last.isoformat(), reason)
 
     report = GcReport(dry_run=dry_run, ttl=ttl, max_runs=max_runs)
-    for run_id, why in _protect(sessions, doomed).items():
-        verdict = doomed.pop(run_id)
-        report.protected.append(RunVerdict(run_id, verdict.last_activity, why))
-    report.delete = [doomed[r.run_id] for r in ranked if r.run_id in doomed]
-    report.kept = len(runs) - len(report.delete)
-    if not dry_run:
-        for verdict in report.delete:
-            await store.delete_run(verdict.run_id)
+    claims: list[RunLease] = []
+    try:
+        # Live runs first: their sessions are kept, so they protect the parents they fork.
+        for run in ranked:
+            if run.run_id not in doomed:
+                continue
+            holder = await _live_holder(store, run.run_id, claims, dry_run, lease_clock)
+            if holder is not None:
+                verdict = doomed.pop(run.run_id)
+                why = f"kept (running in another process): its lease is held by {holder}"
+                report.running.append(RunVerdict(run.run_id, verdict.last_activity, why))
+        for run_id, why in _protect(sessions, doomed).items():
+            verdict = doomed.pop(run_id)
+            report.protected.append(RunVerdict(run_id, verdict.last_activity, why))
+        report.delete = [doomed[r.run_id] for r in ranked if r.run_id in doomed]
+        report.kept = len(runs) - len(report.delete)
+        if not dry_run:
+            for verdict in report.delete:
+                await store.delete_run(verdict.run_id)
+    finally:
+        with trio.move_on_after(10) as scope:
+            scope.shield = True  # even when cancelled: a resume should not wait for them
+            for claim in claims:
+                await claim.release()
     return report
+
+
+async def _live_holder(
+    store: Store, run_id: str, claims: list[RunLease], dry_run: bool, clock: Clock
+) -> str | None:
+    """Who drives ``run_id`` right now, or None when nobody does; unless ``dry_run``, the
+    run's lease is taken (and added to ``claims``) so nobody starts to while gc runs."""
+    name = run_lease_name(run_id)
+    if dry_run:
+        lease = await store.get_lease(name)
+        live = lease is not None and not lease.expired(clock()) and not owner_is_dead(lease.owner)
+        return _describe(lease) if live else None
+    claim = RunLease(store, name, ttl_s=GC_LEASE_TTL_S, clock=clock)
+    try:
+        await claim.acquire()
+    except LeaseHeld:
+        return _describe(await store.get_lease(name))
+    claims.append(claim)
+    return None
+
+
+def _describe(lease: Lease | None) -> str:
+    return lease.describe() if lease is not None else "a process that just released it"
 
 
 def _activity(run: RunRecord) -> datetime:

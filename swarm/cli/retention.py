@@ -10,10 +10,10 @@ from rich.console import Console
 from rich.table import Table
 
 from ..browse import parse_duration
-from ..retention import DEFAULT_MAX_RUNS, GcReport, collect_garbage
+from ..retention import DEFAULT_MAX_RUNS, GcReport, RunVerdict, collect_garbage
 from ..stores import open_store
 from .app import EXIT_OK, app
-from .common import JsonOption, StoreOption, print_json, store_url
+from .common import JsonOption, StoreOption, listing, plural, print_json, store_url
 
 
 @app.command()
@@ -32,7 +32,7 @@ def gc(
     as_json: JsonOption = False,
 ) -> int:
     """Delete old runs (activity-based TTL, LRU cap); never a parent of a kept fork."""
-    lifetime = parse_duration(ttl)
+    lifetime = parse_duration(ttl, "--ttl")
 
     async def main() -> GcReport:
         async with open_store(store_url(store)) as db:
@@ -42,17 +42,28 @@ def gc(
     if as_json:
         print_json(report.to_dict())
         return EXIT_OK
-    verb = "would delete" if dry_run else "deleted"
-    table = Table(title=f"{verb} {len(report.delete)} runs", title_justify="left")
-    for column in ("run", "last activity", "why"):
-        table.add_column(column)
-    for verdict in report.delete:
-        table.add_row(verdict.run_id, verdict.last_activity[:19].replace("T", " "), verdict.reason)
-    for verdict in report.protected:
-        table.add_row(verdict.run_id, verdict.last_activity[:19].replace("T", " "), verdict.reason)
     console = Console()
-    console.print(table)
-    console.print(
-        f"{report.kept} runs kept ({len(report.protected)} of them because forks need them)"
-    )
+    verb, keep = ("would delete", "would keep") if dry_run else ("deleted", "kept")
+    if report.delete:
+        console.print(_verdicts(f"{verb} {plural(len(report.delete), 'run')}", report.delete))
+    else:
+        console.print(f"{verb} no runs")
+    # What stays is listed apart from what goes, each under a title that says why.
+    if report.protected:
+        title = f"{keep} {plural(len(report.protected), 'run')} that forks still need"
+        console.print(_verdicts(title, report.protected))
+    if report.running:
+        title = f"{keep} {plural(len(report.running), 'run')} running in another process"
+        console.print(_verdicts(title, report.running))
+    console.print(f"{keep} {plural(report.kept, 'run')} in all")
     return EXIT_OK
+
+
+def _verdicts(title: str, verdicts: list[RunVerdict]) -> Table:
+    table = listing(title)
+    table.add_column("run", no_wrap=True)
+    table.add_column("last activity", no_wrap=True)
+    table.add_column("why", ratio=1, min_width=16, overflow="fold")
+    for verdict in verdicts:
+        table.add_row(verdict.run_id, verdict.last_activity[:19].replace("T", " "), verdict.reason)
+    return table

@@ -5,6 +5,9 @@ Nothing is ever deleted:
 - the store is first copied with SQLite's backup API to ``<db>.bak-repair-<time>``;
 - a damaged record moves, bytes unchanged, into ``quarantine_<table>`` (the
   table's columns plus ``problem`` and ``quarantined_at``), in one transaction;
+- so does an orphan: an intact record whose parent is missing and not in
+  quarantine either (agents of a deleted run, messages and checkpoints of a
+  deleted session), so that the store verifies clean afterwards;
 - when the file itself is damaged (``integrity_check`` fails, pages cannot be
   read), every readable row is copied into a new file, which takes the store's
   place; the original, with its ``-wal``, is kept as ``<db>.corrupt-<time>``.
@@ -26,6 +29,7 @@ from ..records import utc_now
 from .diagnosis import explain
 from .integrity import (
     QUARANTINE_PREFIX,
+    REFERENCES,
     Problem,
     VerifyReport,
     check_record,
@@ -87,6 +91,10 @@ def repair(path: str | Path) -> RepairReport:
         _quarantine_in_place(path, found, report)
     else:
         _salvage(path, report)
+        salvaged = verify(path)
+        if any(p.kind == "orphan" for p in salvaged.problems):  # parents lost with their pages
+            # The damaged original is kept whole already: no second backup.
+            _quarantine_in_place(path, salvaged, report, take_backup=False)
     report.after = verify(path)
     left = [p for p in report.after.problems if p.kind == "orphan"]
     if left:
@@ -100,13 +108,16 @@ def repair(path: str | Path) -> RepairReport:
 # --- record-level damage: quarantine in place ------------------------------------
 
 
-def _quarantine_in_place(path: Path, found: VerifyReport, report: RepairReport) -> None:
+def _quarantine_in_place(
+    path: Path, found: VerifyReport, report: RepairReport, *, take_backup: bool = True
+) -> None:
     conn = sqlite3.connect(path, isolation_level=None, timeout=30.0)
     conn.text_factory = bytes
     try:
-        taken = backup(conn, path, "bak-repair")
-        report.backup = str(taken)
-        report.actions.append(f"backed up the store to {taken}")
+        if take_backup:
+            taken = backup(conn, path, "bak-repair")
+            report.backup = str(taken)
+            report.actions.append(f"backed up the store to {taken}")
         bad = [p for p in found.problems if p.kind == "record" and p.rowid is not None]
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -118,6 +129,9 @@ def _quarantine_in_place(path: Path, found: VerifyReport, report: RepairReport) 
                         f"moved {problem.table} {problem.key} to "
                         f"{QUARANTINE_PREFIX}{problem.table}: {problem.problem}"
                     )
+            # After the damaged records: a parent moved just now makes its children
+            # "kept, parent in quarantine", not orphans.
+            _move_orphans(conn, tables, report)
             conn.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
@@ -149,6 +163,62 @@ def _move(conn: sqlite3.Connection, problem: Problem, keys: list[str]) -> bool:
     )
     conn.execute(f'DELETE FROM "{problem.table}" WHERE rowid = ?', (problem.rowid,))
     return True
+
+
+def _move_orphans(
+    conn: sqlite3.Connection, tables: dict[str, list[str]], report: RepairReport
+) -> None:
+    """Move every record whose parent is neither in its table nor in quarantine, found
+    as ``verify`` finds them (checked under the lock), to ``quarantine_<table>``."""
+    quarantines = set(_tables(conn))
+    for child, column, parent, parent_column, what in REFERENCES:
+        if child not in tables or parent not in tables:
+            continue
+        rows = conn.execute(
+            f'SELECT rowid, "{column}" FROM "{child}" WHERE "{column}" IS NOT NULL'
+            f' AND "{column}" NOT IN (SELECT "{parent_column}" FROM "{parent}") ORDER BY rowid'
+        ).fetchall()
+        if not rows:
+            continue
+        held: set[str] = set()
+        if QUARANTINE_PREFIX + parent in quarantines:
+            held = {
+                _text(row[0])
+                for row in conn.execute(
+                    f'SELECT "{parent_column}" FROM "{QUARANTINE_PREFIX}{parent}"'
+                )
+            }
+        groups: dict[str, list[int]] = {}
+        for rowid, key in rows:
+            if _text(key) not in held:
+                groups.setdefault(_text(key), []).append(rowid)
+        if not groups:
+            continue
+        quarantine = _ensure_quarantine(conn, conn, child)
+        names = ", ".join(f'"{c}"' for c in _columns(conn, child))
+        for key, rowids in groups.items():
+            why = f"an orphan: its {parent[:-1]} {key} is missing"
+            stamp = utc_now()
+            conn.executemany(
+                f'INSERT INTO "{quarantine}" ({names}, problem, quarantined_at)'
+                f' SELECT {names}, ?, ? FROM "{child}" WHERE rowid = ?',
+                [(why, stamp, rowid) for rowid in rowids],
+            )
+            conn.executemany(
+                f'DELETE FROM "{child}" WHERE rowid = ?', [(rowid,) for rowid in rowids]
+            )
+            found = f"{len(rowids)} {what} {key}, which is missing"
+            report.quarantined.append(Problem(child, key, found, "orphan"))
+            report.actions.append(
+                f"moved {len(rowids)} {what} {key} to {quarantine}: intact, but that "
+                f"{parent[:-1]} is missing"
+            )
+
+
+def _tables(conn: sqlite3.Connection) -> list[str]:
+    return [
+        _text(row[0]) for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    ]
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> list[str]:

@@ -46,10 +46,28 @@ class _Pending:
 
 
 def _create_private(path: Path) -> None:
-    """Create the folder 0700 and the database file 0600 before SQLite opens it."""
-    if not path.parent.exists():
-        path.parent.mkdir(parents=True, mode=0o700)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    """Create every missing folder 0700 and the database file 0600 before SQLite opens it;
+    existing folders and an existing file keep their modes."""
+    missing: list[Path] = []
+    folder = path.parent
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    # One by one, outermost first: mkdir(parents=True) gives the parents the umask's
+    # default mode (755, or 777 under umask 000), and chmod, because any mode passed
+    # to mkdir or open is still masked by the umask.
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # another process made it meanwhile: an existing folder, left as it is
+        os.chmod(folder, 0o700)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+    except FileExistsError:
+        fd = os.open(path, os.O_RDWR)  # an unwritable store fails here, with its OS error
+    else:
+        os.fchmod(fd, 0o600)
     os.close(fd)
 
 

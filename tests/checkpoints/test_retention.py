@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,7 @@ import pytest
 
 from swarm import Checkpoint, MemoryStore, RunRecord, RunStatus, SessionRecord
 from swarm.cli import main
+from swarm.leases import run_lease_name
 from swarm.retention import collect_garbage
 
 from .helpers import cli_json, run_plan_cli
@@ -117,8 +120,43 @@ def test_gc_command(
     assert kept["run_id"] == first["run_id"] and "of kept run " + forked["run_id"] in kept["reason"]
     assert main(["gc", "--max-runs", "1"]) == 0
     out = capsys.readouterr().out
-    assert second["run_id"] in out and "because forks need them" in out
+    assert second["run_id"] in out and "forks still need" in out
     _, runs = cli_json(capsys, "runs", "list")
     assert {r["run_id"] for r in runs} == {first["run_id"], forked["run_id"]}
     assert main(["gc", "--ttl", "soon"]) == 2
-    assert "duration 'soon'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("swarm: error:") and "'soon'" in err
+
+
+async def test_a_run_whose_lease_is_live_is_never_deleted() -> None:
+    """A held, unexpired lease keeps a run whatever its age, and its sessions keep the
+    parents they fork; an expired lease or a dead holder does not; a dry run takes none."""
+    store = MemoryStore()
+    clock = 1_000_000.0
+    await add_run(store, "parent", 30)
+    await add_run(store, "live", 20, parent="s-parent", status=RunStatus.RUNNING)
+    await add_run(store, "expired", 20, status=RunStatus.RUNNING)
+    await add_run(store, "dead", 20, status=RunStatus.RUNNING)
+    live_owner = f"{socket.gethostname()}:{os.getpid()}:live"  # this very process: alive
+    dead_owner = f"{socket.gethostname()}:{2**22 + 7}:x"  # above Linux's pid_max: no such pid
+    await store.acquire_lease(run_lease_name("live"), live_owner, 30, now=clock)
+    await store.acquire_lease(run_lease_name("expired"), "elsewhere:1:x", 30, now=clock - 60)
+    await store.acquire_lease(run_lease_name("dead"), dead_owner, 30, now=clock)
+
+    dry = await collect_garbage(store, dry_run=True, now=NOW, lease_clock=lambda: clock)
+    assert await store.get_lease(run_lease_name("expired")) is not None  # only read
+    done = await collect_garbage(store, now=NOW, lease_clock=lambda: clock)
+    for report in (dry, done):
+        assert sorted(v.run_id for v in report.delete) == ["dead", "expired"]
+        (running,) = report.running
+        assert running.run_id == "live" and running.reason == (
+            f"kept (running in another process): its lease is held by {live_owner} "
+            "until 1970-01-12T13:47:10+00:00"
+        )
+        assert [v.run_id for v in report.protected] == ["parent"]
+        assert report.to_dict()["kept_running"][0]["run_id"] == "live" and report.kept == 2
+    assert {r.run_id for r in await store.list_runs()} == {"parent", "live"}
+    # gc let go of every lease it took; the live run's is untouched
+    assert await store.get_lease(run_lease_name("dead")) is None
+    lease = await store.get_lease(run_lease_name("live"))
+    assert lease is not None and lease.owner == live_owner

@@ -126,3 +126,21 @@ def test_permission_denied_stops_the_run_and_leaves_the_store_as_it_was(
     assert "swarm: error:" in err and "store.db" in err and "SQLITE_READONLY" in err
     assert store.read_bytes() == before
     assert readable(store) == (1, 40, 82)
+
+
+def _limit_file_size() -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
+
+
+@pytest.mark.parametrize("fault", ["max_size_mb", "EFBIG"])
+def test_a_full_disk_prints_exactly_one_line(tmp_path: Path, fault: str) -> None:
+    """A full store (SQLite's size cap, or the kernel's file-size limit) leaves exactly one
+    line on stderr, the `swarm: error:` one, as the README promises; no log line beside it."""
+    (tmp_path / "plan.yaml").write_text(PLAN)
+    url = "sqlite:///store.db?max_size_mb=0.2" if fault == "max_size_mb" else "sqlite:///store.db"
+    preexec = _limit_file_size if fault == "EFBIG" else None
+    done = swarm("run", "plan.yaml", "-q", "--store", url, cwd=tmp_path, preexec=preexec)
+    assert done.returncode == 1
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("swarm: error: store.db: ")

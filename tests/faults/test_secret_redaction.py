@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from swarm.redaction import REDACTED, redact_json, redact_plan, restore_secrets
 
@@ -96,3 +98,149 @@ def test_redact_json_keeps_the_document_valid(monkeypatch: pytest.MonkeyPatch) -
     import json
 
     assert json.loads(out) == {"n": 12345678, "s": f"x {REDACTED} y", "k": REDACTED}
+
+
+# Common secrets by shape (every one a made-up value of the real format) ...
+SHAPES = {
+    "github classic": "ghp_PLANPAT0000000000000000000000000000",
+    "github oauth": "gho_16C7e42F292c6912E7710c838347Ae178B4a",
+    "github fine-grained": "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz0123",
+    "slack": "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx",
+    "aws access key id": "AKIAIOSFODNN7EXAMPLE",
+    "google": "AIzaSyA" + "b" * 32,
+    "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFU",
+    "openai project": "sk-proj-" + "Ab3_-" * 8,
+    "key after a newline": "sk-ant-api03-afterNewline0000",
+}
+PEM_BODY = "MIIEowIBAAKCAQEAtestKeyMaterial0000000000"
+PEM = f"-----BEGIN RSA PRIVATE KEY-----\n{PEM_BODY}\n-----END RSA PRIVATE KEY-----"
+# ... and by name, in an agent's env; next to ordinary values that must stay as they are.
+NAMED = {
+    "GITHUB_PAT": "plan-pat-value-0001",
+    "OPENAI_KEY": "plan-openai-value-0002",
+    "PRIVATE_KEY": "plan-private-value-0003",
+    "AWS_ACCESS_KEY_ID": "plan-aws-id-value-0004",
+    "AWS_SECRET_ACCESS_KEY": "plan-aws-secret-value-0005",
+    "DB_PASSWD": "plan-passwd-value-0006",
+    "session_cookie": "plan-cookie-value-0007",
+    "signingKey": "plan-signing-value-0008",
+}
+ORDINARY = {
+    "MONKEY": "bananas-value-0009",
+    "KEYBOARD": "dvorak-value-0010",
+    "KEY_POINTS": "three-points-0011",
+    "PUBLIC_KEY": "ssh-ed25519-public-0012",
+    "PROJECT_KEY": "project-key-value-0013",
+    "PATH_HINT": "path-hint-value-0014",
+}
+
+
+def test_common_secret_names_and_shapes_reach_no_store_log_or_export(tmp_path: Path) -> None:
+    """GitHub, Slack, AWS, Google, JWT, OpenAI and PEM secrets in prompts and `*_PAT`,
+    `*_KEY`, `passwd`, cookie names in an env are in none of the raw SQLite files, the
+    debug log, `runs show --json` or any export; ordinary `key`-ish names keep their values."""
+    env_doc = {**NAMED, **ORDINARY}
+    quoted = " ".join(
+        f"{name}: {value}." for name, value in SHAPES.items() if "newline" not in name
+    )
+    plan = {
+        "name": "shapes",
+        "base": {"prompt": "shared context"},
+        "store": {"url": "sqlite:///store.db"},
+        "backend": {"name": "simulated", "simulated": {"latency_s": 0, "jitter": 0}},
+        "agents": [
+            {"id": "a", "prompt": f"deploy with {quoted}", "env": env_doc},
+            {
+                "id": "b",
+                "prompt": f"the key file:\n{PEM}\nline one\n{SHAPES['key after a newline']}",
+            },
+        ],
+    }
+    (tmp_path / "plan.yaml").write_text(yaml.safe_dump(plan))
+    env = {**os.environ, "SWARM_STORE": "sqlite:///store.db"}
+
+    def swarm(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "swarm", "--log-level", "debug", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout + done.stderr
+
+    seen = {"run": swarm("run", "plan.yaml", "--json")}
+    assert "run.started" in seen["run"]  # the debug log really was written
+    seen["runs show"] = swarm("runs", "show", "latest", "--json")
+    for fmt in ("json", "jsonl", "csv", "md"):
+        seen[f"export {fmt}"] = swarm("export", "latest", "--format", fmt)
+    files = [p for p in tmp_path.iterdir() if p.name.startswith("store.db")]
+    raw = b"".join(p.read_bytes() for p in files)
+    assert b"deploy with" in raw and b"the key file" in raw  # the prompts were stored
+    secrets = [*SHAPES.values(), PEM_BODY, *NAMED.values()]
+    for secret in secrets:
+        assert secret.encode() not in raw, f"{secret} found in {[p.name for p in files]}"
+        for where, text in seen.items():
+            assert secret not in text, f"{secret} in the output of {where}"
+    conn = sqlite3.connect(tmp_path / "store.db")
+    (stored,) = conn.execute("SELECT data FROM runs").fetchone()
+    conn.close()
+    stored_env = json.loads(stored)["plan"]["agents"][0]["env"]
+    assert stored_env == {**{k: REDACTED for k in NAMED}, **ORDINARY}
+    assert "line one" in seen["export md"] and "the key file" in seen["export md"]
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        *[(n, True) for n in NAMED],
+        *[(n, True) for n in ("PAT", "gh_pat_2", "apiKey", "x-api-key", "ssh-key", "Cookie")],
+        *[(n, True) for n in ("GITHUB_TOKEN", "client_secret", "MY_PASSPHRASE", "GPG_KEY_ID")],
+        *[(n, False) for n in ORDINARY],
+        *[(n, False) for n in ("key", "keys", "monkey", "hotkey", "key_points", "sort_keys")],
+        *[(n, False) for n in ("PATH", "pattern", "PWD", "OLDPWD", "cache_key", "publicKey")],
+        *[(n, False) for n in ("uuid", "content", "raw", "signature", "project_key")],
+    ],
+)
+def test_which_names_look_secret(name: str, secret: bool) -> None:
+    """`pat` as a word and `key` as a name's last word after another one are secret; `key`
+    inside a word, alone or first, identifying keys (public, project, cache...) and PWD are not."""
+    from swarm.redaction import looks_secret
+
+    assert looks_secret(name) is secret
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "task-1234 ran on disk-usage-high-throughput-monitor-0001 at 2026-06-01T12:00:00Z",
+        "uuid 5ba5cd4c-2af5-4ca5-9f80-cc0aec39f3ee, sha256 " + "0123456789abcdef" * 4,
+        "the ghost_writer said: eyJ alone, AKIA short, xoxo-love, AIza-short, ghp_short",
+        "thinking signature EqQBCkgIARABGAIiQLtestSignature0000+/== stays",
+        "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0D\n-----END PUBLIC KEY-----",
+    ],
+)
+def test_ordinary_text_is_left_alone(text: str) -> None:
+    """Ids, hashes, words that merely start like a token and a public key are not redacted,
+    neither in plain text nor inside a stored record's JSON."""
+    from swarm.redaction import redact_text
+
+    assert redact_text(text, ()) == text
+    record = json.dumps({"content": text, "role": "assistant"}, separators=(",", ":"))
+    assert redact_json(record) == record
+
+
+@pytest.mark.parametrize("name", [*SHAPES, "pem"])
+def test_each_secret_shape_is_redacted_in_text_and_json(name: str) -> None:
+    """Every shape is replaced in plain text and in a record's JSON text (where a newline
+    before it is an escape), and the JSON stays valid with the text around it intact."""
+    from swarm.redaction import redact_text
+
+    secret = PEM if name == "pem" else SHAPES[name]
+    text = f"before\n{secret}\nafter"
+    assert redact_text(text, ()) == f"before\n{REDACTED}\nafter"
+    record = json.dumps({"content": text, "n": 1}, separators=(",", ":"))
+    assert json.loads(redact_json(record)) == {"content": f"before\n{REDACTED}\nafter", "n": 1}

@@ -19,6 +19,7 @@ import trio
 
 from swarm.cli import main
 from swarm.errors import IntegrityError, StoreError
+from swarm.records import Checkpoint
 from swarm.stores.integrity import verify
 from swarm.stores.sqlite import SQLiteStore, checksum
 
@@ -221,23 +222,59 @@ def test_a_truncated_database_file_is_salvaged_into_a_new_file(
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_orphans_are_reported_and_left_in_place(
+def test_orphans_are_moved_to_quarantine_bytes_unchanged(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Messages whose session is gone are an orphan problem; repair never moves intact records."""
+    """Agents of a missing run and messages and checkpoints of a missing session are orphan
+    problems; repair moves them, bytes unchanged, to quarantine, and verify is clean after."""
     path = tmp_path / "store.db"
-    make_store(path, runs=2, messages=5)
+    make_store(path, runs=3, messages=5)
+
+    async def checkpoint() -> None:
+        store = await SQLiteStore.open(path)
+        await store.save_checkpoint(Checkpoint("c-1", "session-1", "m-1-4", 5))
+        await store.aclose()
+
+    trio.run(checkpoint)
     conn = raw(path)
+    moved = {
+        table: conn.execute(f"SELECT * FROM {table} WHERE {where} ORDER BY rowid").fetchall()
+        for table, where in (
+            ("agents", "run_id = 'run-2'"),
+            ("messages", "session_id = 'session-1'"),
+            ("checkpoints", "session_id = 'session-1'"),
+        )
+    }
     conn.execute("DELETE FROM sessions WHERE session_id = 'session-1'")
+    conn.execute("DELETE FROM runs WHERE run_id = 'run-2'")
     conn.close()
     code, out = cli(capsys, "store", "verify", "--store", str(path))
     assert code == 1
     assert "orphan: messages session-1: 5 messages of session session-1, which is missing" in out
+    assert "orphan: agents run-2: 2 agents of run run-2, which is missing" in out
+    assert "orphan: checkpoints session-1: 1 checkpoints of session session-1" in out
+
     code, out = cli(capsys, "store", "repair", "--store", str(path))
-    assert code == 1 and "left 1 orphaned group(s) in place" in out
+    assert code == 0 and "ok: the store verifies clean" in out, out
+    assert (
+        "moved 2 agents of run run-2 to quarantine_agents: intact, but that run is missing" in out
+    )
+    assert verify(path).clean
     conn = raw(path)
+    for table, rows in moved.items():
+        width = len(rows[0])
+        held = conn.execute(f"SELECT * FROM quarantine_{table} ORDER BY rowid").fetchall()
+        assert [row[:width] for row in held] == rows  # every column as it was
+        assert {row[width] for row in held} == {
+            "an orphan: its run run-2 is missing"
+            if table == "agents"
+            else "an orphan: its session session-1 is missing"
+        }
     assert conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 10
+    assert conn.execute("SELECT COUNT(*) FROM agents").fetchone()[0] == 4
     conn.close()
+    assert list(tmp_path.glob("store.db.bak-repair-*"))  # backed up first, as for any repair
+    assert cli(capsys, "store", "repair", "--store", str(path))[1].startswith("nothing to repair")
 
 
 def test_a_quarantined_session_explains_its_messages(

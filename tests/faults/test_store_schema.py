@@ -47,6 +47,29 @@ async def test_store_files_and_new_folder_are_private(tmp_path: Path) -> None:
         await store.aclose()
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o000], ids=["umask022", "umask000"])
+def test_every_missing_folder_is_private_whatever_the_umask(
+    in_tmp_cwd: Path, capsys: pytest.CaptureFixture[str], umask: int
+) -> None:
+    """`swarm run` on a store three new folders deep makes each of them 0700 and the
+    file 0600 under umask 022 and 000, and leaves the existing folder above as it was."""
+    os.chmod(in_tmp_cwd, 0o755)
+    (in_tmp_cwd / "plan.yaml").write_text(
+        "base: {prompt: shared}\nagents: [{id: a, prompt: task}]\n"
+        "backend: {name: simulated, simulated: {latency_s: 0, jitter: 0}}\n"
+    )
+    old = os.umask(umask)
+    try:
+        code = main(["run", "plan.yaml", "-q", "--store", "sqlite:///a/b/c/m.db"])
+    finally:
+        os.umask(old)
+    capsys.readouterr()
+    assert code == 0
+    made = {name: mode(in_tmp_cwd / name) for name in ("a", "a/b", "a/b/c", "a/b/c/m.db")}
+    assert made == {"a": 0o700, "a/b": 0o700, "a/b/c": 0o700, "a/b/c/m.db": 0o600}
+    assert mode(in_tmp_cwd) == 0o755
+
+
 async def test_an_existing_folder_keeps_its_mode(tmp_path: Path) -> None:
     """Opening a store in an existing folder (like sessions/) never changes that folder's mode."""
     folder = tmp_path / "sessions"
