@@ -11,9 +11,8 @@ from rich.table import Table
 
 from ..browse import parse_duration
 from ..retention import DEFAULT_MAX_RUNS, GcReport, RunVerdict, collect_garbage
-from ..stores import open_store
 from .app import EXIT_OK, app
-from .common import JsonOption, StoreOption, listing, plural, print_json, store_url
+from .common import JsonOption, NoStore, StoreOption, existing_store, listing, plural, print_json
 
 
 @app.command()
@@ -35,10 +34,18 @@ def gc(
     lifetime = parse_duration(ttl, "--ttl")
 
     async def main() -> GcReport:
-        async with open_store(store_url(store)) as db:
+        # No store, nothing to collect: never create an empty one (folders and all) to say so.
+        async with existing_store(store, "nothing to collect") as db:
             return await collect_garbage(db, ttl=lifetime, max_runs=max_runs, dry_run=dry_run)
 
-    report = trio.run(main)
+    try:
+        report = trio.run(main)
+    except NoStore as missing:
+        if as_json:
+            print_json(GcReport(dry_run=dry_run, ttl=lifetime, max_runs=max_runs).to_dict())
+        else:
+            print(missing)
+        return EXIT_OK
     if as_json:
         print_json(report.to_dict())
         return EXIT_OK

@@ -12,9 +12,9 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .. import jsoncodec
 from ..errors import IntegrityError, NotFoundError
@@ -114,6 +114,22 @@ def _decode(table: str, key: str, data: str, digest: str) -> dict[str, Any]:
     return value
 
 
+R = TypeVar("R")
+
+
+def _load(build: Callable[[dict[str, Any]], R], table: str, key: str, data: str, digest: str) -> R:
+    """A record from a stored row: checksum, JSON, then the record's own shape."""
+    value = _decode(table, key, data, digest)
+    try:
+        return build(value)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        # Intact bytes, but not a record this version knows: say so, never a traceback.
+        raise IntegrityError(
+            f"{table} record {key} matches its checksum but is not a valid {table} record "
+            f"({type(exc).__name__}: {exc}); was it written by another version of swarm?"
+        ) from None
+
+
 class SQLiteStore:
     """A :class:`~swarm.stores.base.Store` in one SQLite file, safe for many processes."""
 
@@ -174,7 +190,7 @@ class SQLiteStore:
                 "SELECT run_id, data, checksum FROM runs WHERE run_id = ?", (run_id,)
             ).fetchall()
         )
-        return RunRecord.from_dict(_decode("runs", *rows[0])) if rows else None
+        return _load(RunRecord.from_dict, "runs", *rows[0]) if rows else None
 
     async def list_runs(self, limit: int | None = None) -> list[RunRecord]:
         rows = await self._read(
@@ -184,7 +200,7 @@ class SQLiteStore:
                 (-1 if limit is None else limit,),
             ).fetchall()
         )
-        return [RunRecord.from_dict(_decode("runs", *row)) for row in rows]
+        return [_load(RunRecord.from_dict, "runs", *row) for row in rows]
 
     async def delete_run(self, run_id: str) -> None:
         def delete(c: sqlite3.Connection) -> None:
@@ -217,7 +233,7 @@ class SQLiteStore:
                 (run_id,),
             ).fetchall()
         )
-        return [AgentResult.from_dict(_decode("agents", *row)) for row in rows]
+        return [_load(AgentResult.from_dict, "agents", *row) for row in rows]
 
     # --- sessions and messages --------------------------------------------------
 
@@ -246,7 +262,7 @@ class SQLiteStore:
                 (session_id,),
             ).fetchall()
         )
-        return SessionRecord.from_dict(_decode("sessions", *rows[0])) if rows else None
+        return _load(SessionRecord.from_dict, "sessions", *rows[0]) if rows else None
 
     async def list_sessions(self, run_id: str | None = None) -> list[SessionRecord]:
         query = "SELECT session_id, data, checksum FROM sessions"
@@ -256,7 +272,7 @@ class SQLiteStore:
         rows = await self._read(
             lambda c: c.execute(query + " ORDER BY created_at, rowid", args).fetchall()
         )
-        return [SessionRecord.from_dict(_decode("sessions", *row)) for row in rows]
+        return [_load(SessionRecord.from_dict, "sessions", *row) for row in rows]
 
     async def append_messages(self, session_id: str, messages: Sequence[Message]) -> None:
         rows = [(m.uuid, *_encode(m.to_dict())) for m in messages]
@@ -281,7 +297,7 @@ class SQLiteStore:
                 (session_id,),
             ).fetchall()
         )
-        return [Message.from_dict(_decode("messages", *row)) for row in rows]
+        return [_load(Message.from_dict, "messages", *row) for row in rows]
 
     async def get_message_range(
         self, session_id: str, *, after: str | None = None, upto: str | None = None
@@ -306,7 +322,7 @@ class SQLiteStore:
             ).fetchall()
 
         rows = await self._read(read)
-        return [Message.from_dict(_decode("messages", *row)) for row in rows]
+        return [_load(Message.from_dict, "messages", *row) for row in rows]
 
     # --- checkpoints -------------------------------------------------------------
 
@@ -334,7 +350,7 @@ class SQLiteStore:
         rows = await self._read(
             lambda c: c.execute(query + " ORDER BY created_at, rowid", args).fetchall()
         )
-        return [Checkpoint.from_dict(_decode("checkpoints", *row)) for row in rows]
+        return [_load(Checkpoint.from_dict, "checkpoints", *row) for row in rows]
 
     async def delete_checkpoints(self, checkpoint_ids: Sequence[str]) -> None:
         ids = [(i,) for i in checkpoint_ids]
@@ -357,7 +373,7 @@ class SQLiteStore:
                 "SELECT name, data, checksum FROM leases WHERE name = ?", (name,)
             ).fetchone()
             try:
-                current = Lease.from_dict(_decode("leases", *row)) if row else None
+                current = _load(Lease.from_dict, "leases", *row) if row else None
             except IntegrityError as exc:
                 failed.append(exc)
                 return
@@ -390,7 +406,7 @@ class SQLiteStore:
                 "SELECT name, data, checksum FROM leases WHERE name = ?", (name,)
             ).fetchall()
         )
-        return Lease.from_dict(_decode("leases", *rows[0])) if rows else None
+        return _load(Lease.from_dict, "leases", *rows[0]) if rows else None
 
     # --- raw transcripts (swarm.stores.transcripts.TranscriptStore) ---------------
 

@@ -383,3 +383,15 @@ def test_store_verify_and_repair_speak_for_themselves(
     out = capsys.readouterr().out
     assert "schema version 2;" in out.replace("\n", " ")
     assert "\n1 problem; `swarm store repair`" in out
+
+
+def test_gc_without_a_store_collects_nothing_and_creates_nothing(
+    in_tmp_cwd: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`swarm gc` where there is no store says so, exits 0, and leaves the folder empty."""
+    monkeypatch.delenv("SWARM_STORE", raising=False)
+    assert main(["gc"]) == 0
+    assert capsys.readouterr().out == "no store at sessions/swarm.db (nothing to collect)\n"
+    assert main(["gc", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["deleted"] == []
+    assert list(in_tmp_cwd.iterdir()) == []

@@ -329,3 +329,30 @@ async def test_a_store_error_is_not_an_integrity_error_for_unreadable_text(tmp_p
             await store.get_messages("session-0")
     finally:
         await store.aclose()
+
+
+def test_a_record_of_another_shape_behind_a_valid_checksum_is_an_integrity_error(
+    tmp_path: Path,
+) -> None:
+    """A run row whose JSON and checksum are intact but whose fields this version does not
+    know fails as IntegrityError naming table and key, not as a TypeError traceback."""
+    path = tmp_path / "store.db"
+    make_store(path, runs=1)
+    conn = raw(path)
+    (data,) = conn.execute("SELECT data FROM runs WHERE run_id = 'run-0'").fetchone()
+    changed = json.dumps({**json.loads(data), "field_from_the_future": 1})
+    conn.execute(
+        "UPDATE runs SET data = ?, checksum = ? WHERE run_id = 'run-0'",
+        (changed, checksum(changed)),
+    )
+    conn.close()
+
+    async def read() -> None:
+        store = await SQLiteStore.open(path)
+        try:
+            with pytest.raises(IntegrityError, match=r"runs record run-0 matches its checksum"):
+                await store.get_run("run-0")
+        finally:
+            await store.aclose()
+
+    trio.run(read)
