@@ -12,8 +12,7 @@ records are written under a shield so a cancelled run still keeps them.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Mapping
-from functools import partial
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -496,14 +495,13 @@ class Execution:
 
     async def _finish(self, result: AgentResult, sink: PersistingSink | None) -> None:
         self.results[result.agent_id] = result
-        writes: list[Callable[[], Awaitable[object]]] = []
+        # The final checkpoint first: once the record says final, its checkpoint exists.
         checkpoints = sink.checkpoints if sink is not None else None
         if checkpoints is not None and sink is not None and sink.last_message is not None:
             description = f"{result.agent_id} {result.status.value}"
-            writes.append(partial(checkpoints.take, "final", description, cost_usd=result.cost_usd))
+            await checkpoints.take("final", description, cost_usd=result.cost_usd)
         if not self.fenced:
-            writes.append(partial(self.store.save_agents, self.run_id, [result]))
-        await _concurrently(writes)
+            await self.store.save_agents(self.run_id, [result])
         self.spent = self.spent + result.usage
         self.spent_usd += result.cost_usd
         self.log.info(
@@ -662,27 +660,6 @@ def _ending(sink: PersistingSink | None, status: AgentStatus, error: str | None)
             session_id=sink.session_id, turns=sink.turns, usage=sink.usage, retries=sink.retries
         )
     return ended
-
-
-async def _concurrently(writes: list[Callable[[], Awaitable[object]]]) -> None:
-    """Run store writes at once: a group-committing store (SQLite) makes them one commit.
-
-    A store failure comes out as the plain :class:`StoreError` the callers handle
-    (it stops the run), not wrapped in a group.
-    """
-    if len(writes) <= 1:
-        for write in writes:
-            await write()
-        return
-    try:
-        async with trio.open_nursery() as nursery:
-            for write in writes:
-                nursery.start_soon(write)
-    except BaseExceptionGroup as group:
-        store_errors, _ = group.split(StoreError)
-        if store_errors is not None:
-            raise _first_leaf(store_errors) from None
-        raise
 
 
 def _first_leaf(group: BaseExceptionGroup[StoreError]) -> StoreError:
