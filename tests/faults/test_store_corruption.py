@@ -356,3 +356,32 @@ def test_a_record_of_another_shape_behind_a_valid_checksum_is_an_integrity_error
             await store.aclose()
 
     trio.run(read)
+
+
+@pytest.mark.parametrize("damage", ["1,2", "[1]", '{"uuid": "x"}'])
+def test_a_message_of_another_shape_is_named_when_a_history_is_read(
+    tmp_path: Path, damage: str
+) -> None:
+    """A message row with a matching checksum that is not one message (two JSON values,
+    a list, a message missing its fields) fails as IntegrityError naming that row."""
+    path = tmp_path / "store.db"
+    make_store(path, runs=1)
+    conn = raw(path)
+    session_id, uuid = conn.execute(
+        "SELECT session_id, uuid FROM messages ORDER BY seq LIMIT 1 OFFSET 3"
+    ).fetchone()
+    conn.execute(
+        "UPDATE messages SET data = ?, checksum = ? WHERE session_id = ? AND uuid = ?",
+        (damage, checksum(damage), session_id, uuid),
+    )
+    conn.close()
+
+    async def read() -> None:
+        store = await SQLiteStore.open(path)
+        try:
+            with pytest.raises(IntegrityError, match=f"messages record {uuid} "):
+                await store.get_messages(session_id)
+        finally:
+            await store.aclose()
+
+    trio.run(read)
