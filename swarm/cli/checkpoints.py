@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any
 
 import trio
@@ -23,12 +22,14 @@ from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app
 from .common import (
     JsonOption,
     NoStore,
+    RehearseConfigOption,
     StoreOption,
     check_choice,
     check_run_ref,
     existing_store,
     find_run,
     listing,
+    nothing_listed,
     plural,
     print_json,
     store_url,
@@ -124,11 +125,7 @@ def checkpoints_list(
     try:
         checkpoints, short = trio.run(main)
     except NoStore as missing:
-        if as_json:
-            print_json([])
-        else:
-            print(missing)
-        return EXIT_OK
+        return nothing_listed(missing, as_json=as_json)
     if kind is not None:
         checkpoints = [c for c in checkpoints if c.kind == kind]
     if as_json:
@@ -289,13 +286,7 @@ def fork(
             "checkpoint's run was a rehearsal); --no-rehearse calls the real API.",
         ),
     ] = None,
-    rehearse_config: Annotated[
-        Path | None,
-        typer.Option(
-            "--rehearse-config",
-            help="Rules/latency/errors file of the fake API (implies --rehearse).",
-        ),
-    ] = None,
+    rehearse_config: RehearseConfigOption = None,
 ) -> int:
     """Branch a new session at a checkpoint and run it; the original stays intact."""
     url = store_url(store)

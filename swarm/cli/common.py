@@ -31,6 +31,14 @@ StoreOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+RehearseConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rehearse-config",
+        help="Rules/latency/errors file of the fake API (see `swarm mock-api --help`; "
+        "implies --rehearse).",
+    ),
+]
 
 
 def store_url(explicit: str | None, config_path: Path | None = None) -> str:
@@ -79,6 +87,16 @@ class NoStore(NotFoundError):
     def __init__(self, path: Path, why: str = NOTHING_TO_SHOW) -> None:
         self.path = path
         super().__init__(f"no store at {path} ({why})")
+
+
+def nothing_listed(missing: NoStore, *, as_json: bool) -> int:
+    """What a list command prints where there is no store: ``[]`` with --json, else
+    the reason; exit 0 (an empty list, not an error)."""
+    if as_json:
+        print_json([])
+    else:
+        print(missing)
+    return 0
 
 
 @contextlib.asynccontextmanager

@@ -21,6 +21,7 @@ from .common import (
     existing_store,
     find_run,
     listing,
+    nothing_listed,
     print_json,
     readable_runs,
     store_url,
@@ -48,11 +49,7 @@ def runs_list(
     try:
         runs, damaged = trio.run(main)
     except NoStore as missing:
-        if as_json:
-            print_json([])
-        else:
-            print(missing)
-        return EXIT_OK
+        return nothing_listed(missing, as_json=as_json)
     warn_damaged_runs(damaged)
     if as_json:
         print_json([_run_summary(r.to_dict()) for r in runs])

@@ -13,7 +13,6 @@ import typer
 from rich.console import Console
 
 from ..errors import SwarmError
-from ..events import SwarmEvent
 from ..executor import ExecutorOptions, ParallelSwarmExecutor
 from ..plan import Plan
 from ..records import RunRecord, RunStatus, SwarmResult
@@ -27,9 +26,16 @@ from ..rehearsal import (
 from ..resume import ON_RESUME_POLICIES, load_resume_state
 from ..stores import open_store
 from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app
-from .common import JsonOption, StoreOption, find_run, print_json, store_url
-from .display import show_progress, summary_table
-from .run import _drain, _watch_interrupts, print_see_again
+from .common import (
+    JsonOption,
+    RehearseConfigOption,
+    StoreOption,
+    find_run,
+    print_json,
+    store_url,
+)
+from .display import summary_table
+from .run import drive_with_progress, print_see_again
 
 
 @contextmanager
@@ -106,29 +112,14 @@ async def resume_run(
                 git_metadata=True, rehearsal=setup.record() if setup is not None else None
             )
             executor = ParallelSwarmExecutor(backend, db, options=options)
-            send, receive = trio.open_memory_channel[SwarmEvent](256)
-            result: SwarmResult | None = None
-            with trio.CancelScope() as hard, _plain_swarm_errors():
-                async with trio.open_nursery() as nursery:
-                    if progress == "none":
-                        nursery.start_soon(_drain, receive)
-                    else:
-                        nursery.start_soon(lambda: show_progress(receive, live=progress == "live"))
-                    watcher = trio.CancelScope()
-
-                    async def watch() -> None:
-                        with watcher:
-                            await _watch_interrupts(executor, hard)
-
-                    nursery.start_soon(watch)
-                    try:
-                        result = await executor.resume(
-                            record.run_id, events=send, on_resume=on_resume
-                        )
-                    finally:
-                        watcher.cancel()
-            if result is None:
-                raise KeyboardInterrupt
+            with _plain_swarm_errors():
+                result = await drive_with_progress(
+                    executor,
+                    lambda events: executor.resume(
+                        record.run_id, events=events, on_resume=on_resume
+                    ),
+                    progress,
+                )
             after = await db.get_run(record.run_id)
             ran = after is not None and len(after.attempts) > len(record.attempts)
             return result, ran, setup is not None or record.rehearsal is not None
@@ -160,13 +151,7 @@ def resume(
             "a rehearsal, with the script it recorded); --no-rehearse calls the real API.",
         ),
     ] = None,
-    rehearse_config: Annotated[
-        Path | None,
-        typer.Option(
-            "--rehearse-config",
-            help="Rules/latency/errors file of the fake API (implies --rehearse).",
-        ),
-    ] = None,
+    rehearse_config: RehearseConfigOption = None,
 ) -> int:
     """Finish a crashed or interrupted run: finished agents are kept, the rest run.
 

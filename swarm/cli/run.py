@@ -6,6 +6,7 @@ import json
 import shlex
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,7 +24,7 @@ from ..redaction import redact_plan
 from ..rehearsal import RehearsalSetup, open_backend, rehearsal_backend
 from ..stores import open_store
 from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app
-from .common import JsonOption, StoreOption, print_json, store_url
+from .common import JsonOption, RehearseConfigOption, StoreOption, print_json, store_url
 from .display import show_progress, summary_table
 
 ConfigOption = Annotated[
@@ -113,26 +114,43 @@ async def execute_plan(
                 rehearsal=rehearsal.record() if rehearsal is not None else None,
             ),
         )
-        send, receive = trio.open_memory_channel[SwarmEvent](256)
-        result: SwarmResult | None = None
-        with trio.CancelScope() as hard:
-            async with trio.open_nursery() as nursery:
-                if progress == "none":
-                    nursery.start_soon(_drain, receive)
-                else:
-                    nursery.start_soon(lambda: show_progress(receive, live=progress == "live"))
-                watcher = trio.CancelScope()
+        return await drive_with_progress(
+            executor,
+            lambda events: executor.run(plan, events=events, plan_path=plan_path),
+            progress,
+        )
 
-                async def watch() -> None:
-                    with watcher:
-                        await _watch_interrupts(executor, hard)
 
-                nursery.start_soon(watch)
-                result = await executor.run(plan, events=send, plan_path=plan_path)
+async def drive_with_progress(
+    executor: ParallelSwarmExecutor,
+    start: Callable[[trio.MemorySendChannel[SwarmEvent]], Awaitable[SwarmResult]],
+    progress: str,
+) -> SwarmResult:
+    """Drive a run (``start(events)``: ``executor.run`` or ``executor.resume``) while its
+    events are shown (``progress``: live, plain or none) and Ctrl-C is watched: the first
+    one cancels the run (what finished is kept), a second stops at once."""
+    send, receive = trio.open_memory_channel[SwarmEvent](256)
+    result: SwarmResult | None = None
+    with trio.CancelScope() as hard:
+        async with trio.open_nursery() as nursery:
+            if progress == "none":
+                nursery.start_soon(_drain, receive)
+            else:
+                nursery.start_soon(lambda: show_progress(receive, live=progress == "live"))
+            watcher = trio.CancelScope()
+
+            async def watch() -> None:
+                with watcher:
+                    await _watch_interrupts(executor, hard)
+
+            nursery.start_soon(watch)
+            try:
+                result = await start(send)
+            finally:
                 watcher.cancel()
-        if result is None:
-            raise KeyboardInterrupt
-        return result
+    if result is None:
+        raise KeyboardInterrupt
+    return result
 
 
 def see_again(run_id: str, url: str) -> str | None:
@@ -188,17 +206,12 @@ def run(
             "(free, offline; implies --backend claude).",
         ),
     ] = False,
-    rehearse_config: Annotated[
-        Path | None,
-        typer.Option(
-            "--rehearse-config",
-            help="Rules/latency/errors file of the fake API (see `swarm mock-api --help`).",
-        ),
-    ] = None,
+    rehearse_config: RehearseConfigOption = None,
 ) -> int:
     """Run a plan: fork every agent off the base session, in parallel."""
     if mode is not None and mode not in ("window", "batch"):
         raise typer.BadParameter("expected window or batch", param_hint="--mode")
+    rehearse = rehearse or rehearse_config is not None  # a script for the fake API is a rehearsal
     if rehearse:
         backend = rehearsal_backend(backend)
     plan = apply_overrides(

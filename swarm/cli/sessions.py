@@ -34,6 +34,7 @@ from .common import (
     existing_store,
     find_run,
     listing,
+    nothing_listed,
     plural,
     print_json,
     unique_prefixes,
@@ -84,11 +85,7 @@ def sessions_list(
     try:
         views, short = trio.run(main)
     except NoStore as missing:
-        if as_json:
-            print_json([])
-        else:
-            print(missing)
-        return EXIT_OK
+        return nothing_listed(missing, as_json=as_json)
     if as_json:
         print_json([v.to_dict() for v in views])
         return EXIT_OK

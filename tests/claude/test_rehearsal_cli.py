@@ -55,3 +55,23 @@ def test_rehearse_refuses_another_backend(
     )
     assert code == 2
     assert "--backend claude" in capsys.readouterr().err
+
+
+def test_a_rehearse_config_alone_rehearses_with_that_script(
+    in_tmp_cwd: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--rehearse-config FILE` without `--rehearse` rehearses (never silently ignored):
+    with no credentials at all, the run succeeds with the script's reply."""
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(in_tmp_cwd))  # no Claude login here either
+    (in_tmp_cwd / "plan.yaml").write_text(
+        "base: {prompt: shared}\nagents: [{id: a, prompt: 'say the word'}]\n"
+    )
+    (in_tmp_cwd / "rules.yaml").write_text("- {match: 'say the word', text: 'scripted word'}\n")
+    store = f"sqlite:///{in_tmp_cwd / 'swarm.db'}"
+    code = main(["run", "plan.yaml", "--rehearse-config", "rules.yaml", "--json", "--store", store])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    (agent,) = json.loads(out)["agents"]
+    assert "scripted word" in agent["output"]
