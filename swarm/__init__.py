@@ -29,7 +29,8 @@ from .executor import ExecutorOptions, ParallelSwarmExecutor
 from .export import export_run
 from .lineage import history, lineage
 from .logging import configure_logging
-from .plan import AgentSpec, Plan, Priority, load_plan, parse_plan
+from .plan import AgentSpec, Plan, Priority
+from .planfile import load_plan, parse_plan
 from .records import (
     AgentResult,
     AgentStatus,

@@ -20,6 +20,7 @@ it as is; no command ever shows a traceback for one of these.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 
 class SwarmError(Exception):
@@ -108,3 +109,19 @@ class TransientAPIError(APIError):
     ) -> None:
         self.retry_after_s = retry_after_s
         super().__init__(message, status=status)
+
+
+E = TypeVar("E", bound=BaseException)
+
+
+def leaves(group: BaseExceptionGroup[E]) -> list[E]:
+    """Every exception in ``group``, nested groups flattened, in order."""
+    found: list[E] = []
+    for exc in group.exceptions:
+        found.extend(leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return found
+
+
+def first_leaf(group: BaseExceptionGroup[E]) -> E:
+    """The first exception in ``group``, however deeply it is nested (to report it plainly)."""
+    return leaves(group)[0]

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 import structlog
 import trio
 
-from .backends.base import AgentRequest, BaseRequest, BaseSession
-from .checkpoints import CheckpointPolicy, RunCheckpoints, find_checkpoint
-from .errors import BackendError, NotFoundError, SkipAgent, StoreError, SwarmError
+from .backends.base import BaseSession
+from .checkpoints import CheckpointPolicy, RunCheckpoints
+from .errors import BackendError, SkipAgent, StoreError, SwarmError, first_leaf
 from .events import EventKind, SwarmEvent
+from .forking import agent_request, base_request, recorded_base_retries
 from .leases import Lease
 from .logging import get_logger
 from .metrics import run_metrics
@@ -31,7 +32,7 @@ from .redaction import redact_plan
 from .resume import ResumeState, base_entry, merge_metrics, new_attempt, update_last
 from .scheduling import AIMDWindow, ReadyQueue
 from .session_meta import SessionDescriber
-from .sink import PersistingSink
+from .sink import PersistingSink, ending
 
 if TYPE_CHECKING:
     from .executor import ParallelSwarmExecutor
@@ -224,7 +225,7 @@ class Execution:
             # A store failure in any agent task stops the run; report it once, plainly.
             store_errors, rest = group.split(StoreError)
             if store_errors is not None and rest is None:
-                error = _first_leaf(store_errors)
+                error = first_leaf(store_errors)
                 raise error from None
             if group.subgroup(trio.Cancelled) is not None:
                 self._cancelled_by_caller()
@@ -261,28 +262,13 @@ class Execution:
         if self.resume is not None and self.resume.base is not None:
             # Reused, never rebuilt: its usage is already in self.spent's accounts.
             self.base_s = self.resume.base_s
-            self.base_retries = _base_retries(self.resume.record)
+            self.base_retries = recorded_base_retries(self.resume.record)
             self.spent = self.spent + self.resume.base.usage
             self.spent_usd += self.resume.base.cost_usd
             await self.emit(EventKind.BASE_READY, detail=self.resume.base.session_id)
             return self.resume.base
-        base = self.plan.base
         sink = PersistingSink(self, None, None, None)
-        request = BaseRequest(
-            run_id=self.run_id,
-            prompt=base.prompt,
-            session_id=base.session,
-            at=base.at,
-            model=self.plan.defaults.model,
-            system_prompt=self.plan.defaults.system_prompt,
-            cwd=self.plan.defaults.cwd,
-            env=self.plan.defaults.env or {},
-            allowed_tools=(
-                tuple(self.plan.defaults.allowed_tools)
-                if self.plan.defaults.allowed_tools is not None
-                else None
-            ),
-        )
+        request = base_request(self.plan, self.run_id)
         await self.emit(EventKind.BASE_STARTED)
         started = trio.current_time()
         try:
@@ -386,51 +372,21 @@ class Execution:
             self.limiter.release_on_behalf_of(token)
             self.wakeup.unpark_all()
 
-    async def _request(self, spec: AgentSpec) -> AgentRequest:
-        """The backend request of an agent: which session it forks, and at which message."""
-        assert self.base is not None
-        parent, fork_point = self.base.session_id, spec.fork_at or self.base.fork_point
-        if spec.fork_from is not None:
-            forked = self.results[spec.fork_from.agent].session_id
-            assert forked is not None  # it succeeded before this agent became ready
-            parent, fork_point = forked, spec.fork_at
-        if spec.fork_from is not None and spec.fork_from.checkpoint != "latest":
-            try:
-                found = await find_checkpoint(self.store, spec.fork_from.checkpoint, parent)
-            except NotFoundError as exc:
-                raise BackendError(
-                    f"fork_from: agent {spec.fork_from.agent!r} (session {parent}): {exc}"
-                ) from None
-            fork_point = found.message_uuid
-        options: dict[str, Any] = dict(self.plan.backend.options)
-        if spec.simulated is not None:
-            options["simulated"] = spec.simulated.model_dump(exclude_none=True)
-        resume_session_id = None
-        if self.resume is not None and spec.id in self.resume.continued:
-            resume_session_id = self.results[spec.id].session_id
-        return AgentRequest(
-            run_id=self.run_id,
-            agent_id=spec.id,
-            prompt=spec.prompt,
-            parent_session_id=parent,
-            fork_point=fork_point,
-            resume_session_id=resume_session_id,
-            model=spec.model,
-            max_turns=spec.max_turns,
-            system_prompt=spec.system_prompt,
-            allowed_tools=tuple(spec.allowed_tools) if spec.allowed_tools is not None else None,
-            permission_mode=spec.permission_mode,
-            cwd=spec.cwd,
-            env=spec.env or {},
-            options=options,
-        )
-
     async def _run_agent(self, spec: AgentSpec) -> None:
         started = trio.current_time()
         sink: PersistingSink | None = None
         ended: dict[str, Any] | None = None  # how the agent ended: the final record's changes
         try:
-            request = await self._request(spec)
+            assert self.base is not None  # agents start once the base is ready
+            request = await agent_request(
+                self.plan,
+                self.run_id,
+                spec,
+                base=self.base,
+                results=self.results,
+                store=self.store,
+                continued=self.resume.continued if self.resume is not None else frozenset(),
+            )
             sink = PersistingSink(
                 self,
                 spec.id,
@@ -459,9 +415,9 @@ class Execution:
             with trio.move_on_after(timeout) as timeout_scope:
                 outcome = await self.executor.backend.run_agent(request, sink)
             if timeout_scope.cancelled_caught:
-                ended = _ending(sink, AgentStatus.TIMED_OUT, f"timed out after {timeout}s")
+                ended = ending(sink, AgentStatus.TIMED_OUT, f"timed out after {timeout}s")
             else:
-                ended = _ending(sink, AgentStatus.SUCCEEDED, None)
+                ended = ending(sink, AgentStatus.SUCCEEDED, None)
                 ended.update(
                     output=outcome.output,
                     session_id=outcome.session_id,
@@ -471,15 +427,15 @@ class Execution:
                     output_is_simulated=outcome.output_is_simulated,
                 )
         except trio.Cancelled:
-            ended = _ending(sink, AgentStatus.CANCELLED, self.stop_reason or "cancelled")
+            ended = ending(sink, AgentStatus.CANCELLED, self.stop_reason or "cancelled")
             raise
         except SkipAgent as exc:
-            ended = _ending(sink, AgentStatus.SKIPPED, f"skipped by a hook: {exc}")
+            ended = ending(sink, AgentStatus.SKIPPED, f"skipped by a hook: {exc}")
         except StoreError:
             raise
         except Exception as exc:  # one agent's failure is its own record, not the run's crash
             reason = str(exc) if isinstance(exc, SwarmError) else f"{type(exc).__name__}: {exc}"
-            ended = _ending(sink, AgentStatus.FAILED, reason)
+            ended = ending(sink, AgentStatus.FAILED, reason)
         finally:
             if ended is not None:
                 now = trio.current_time()
@@ -641,27 +597,3 @@ class Execution:
         if all(r.succeeded for r in self.results.values()):
             return RunStatus.SUCCEEDED
         return RunStatus.FAILED
-
-
-def _base_retries(record: RunRecord) -> int:
-    """The retries recorded by the attempt that built a run's base session."""
-    for attempt in reversed(record.attempts):
-        base = attempt.get("base")
-        if isinstance(base, Mapping) and base.get("session_id"):
-            return int(base.get("retries") or 0)
-    return 0
-
-
-def _ending(sink: PersistingSink | None, status: AgentStatus, error: str | None) -> dict[str, Any]:
-    """The changes that end an agent's record, with what its sink saw of the session."""
-    ended: dict[str, Any] = {"status": status, "error": error}
-    if sink is not None:
-        ended.update(
-            session_id=sink.session_id, turns=sink.turns, usage=sink.usage, retries=sink.retries
-        )
-    return ended
-
-
-def _first_leaf(group: BaseExceptionGroup[StoreError]) -> StoreError:
-    first = group.exceptions[0]
-    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first

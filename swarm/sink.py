@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .checkpoints import SessionCheckpoints
 from .events import EventKind
-from .records import Message, SessionRecord, Usage
+from .records import AgentStatus, Message, SessionRecord, Usage
 
 if TYPE_CHECKING:
     from .execution import Execution
@@ -94,3 +94,13 @@ class PersistingSink:
     async def succeeded_call(self) -> None:
         if self.run.on_call_succeeded():
             await self.run.emit(EventKind.WINDOW, data={"size": self.run.window.size})
+
+
+def ending(sink: PersistingSink | None, status: AgentStatus, error: str | None) -> dict[str, Any]:
+    """The changes that end an agent's record, with what its sink saw of the session."""
+    ended: dict[str, Any] = {"status": status, "error": error}
+    if sink is not None:
+        ended.update(
+            session_id=sink.session_id, turns=sink.turns, usage=sink.usage, retries=sink.retries
+        )
+    return ended

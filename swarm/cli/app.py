@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 import typer.core
 
-from ..errors import SwarmError
+from ..errors import SwarmError, leaves
 from ..logging import configure_logging
 
 app = typer.Typer(
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         errors, rest = group.split(SwarmError)
         if errors is None or rest is not None:
             raise
-        return max(_report(error) for error in _leaves(errors))
+        return max(_report(error) for error in leaves(errors))
     except typer.TyperException as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help says it all
             getattr(exc, "show", lambda: None)()
@@ -189,13 +189,6 @@ def _report(error: SwarmError) -> int:
     for line in str(error).splitlines() or [type(error).__name__]:
         typer.echo(f"swarm: error: {line}", err=True)
     return error.exit_code
-
-
-def _leaves(group: BaseExceptionGroup[SwarmError]) -> list[SwarmError]:
-    found: list[SwarmError] = []
-    for error in group.exceptions:
-        found.extend(_leaves(error) if isinstance(error, BaseExceptionGroup) else [error])
-    return found
 
 
 if __name__ == "__main__":  # pragma: no cover

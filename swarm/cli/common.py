@@ -16,7 +16,8 @@ from rich import box
 from rich.table import Table
 
 from ..errors import IntegrityError, NotFoundError, StoreError, UsageError
-from ..plan import default_config_path, is_safe_id, load_config
+from ..plan import is_safe_id
+from ..planfile import default_config_path, load_config
 from ..records import RunRecord
 from ..stores import DEFAULT_STORE_URL, SQLiteStore, open_store, sqlite_path
 from ..stores.base import Store

@@ -12,7 +12,7 @@ import trio
 import typer
 from rich.console import Console
 
-from ..errors import SwarmError
+from ..errors import SwarmError, leaves
 from ..executor import ExecutorOptions, ParallelSwarmExecutor
 from ..plan import Plan
 from ..records import RunRecord, RunStatus, SwarmResult
@@ -45,17 +45,10 @@ def _plain_swarm_errors() -> Iterator[None]:
     try:
         yield
     except BaseExceptionGroup as group:
-        leaves = _leaves(group)
-        if len(leaves) == 1 and isinstance(leaves[0], SwarmError):
-            raise leaves[0] from None
+        errors = leaves(group)
+        if len(errors) == 1 and isinstance(errors[0], SwarmError):
+            raise errors[0] from None
         raise
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
-    found: list[BaseException] = []
-    for exc in group.exceptions:
-        found.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
-    return found
 
 
 def resume_rehearsal(

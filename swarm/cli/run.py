@@ -18,7 +18,8 @@ from ..durations import expected_durations_from_store
 from ..errors import PlanError
 from ..events import SwarmEvent
 from ..executor import ExecutorOptions, ParallelSwarmExecutor
-from ..plan import Plan, load_plan, plan_json_schema
+from ..plan import Plan, plan_json_schema
+from ..planfile import load_plan
 from ..records import RunStatus, SwarmResult
 from ..redaction import redact_plan
 from ..rehearsal import RehearsalSetup, open_backend, rehearsal_backend

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from swarm.cli import main
 from swarm.errors import PlanError
-from swarm.plan import Plan, is_safe_id, parse_plan
+from swarm.plan import Plan, is_safe_id
+from swarm.planfile import parse_plan
 
 VALID: dict[str, Any] = {
     "name": "fuzz",

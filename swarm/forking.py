@@ -1,0 +1,89 @@
+"""What an agent forks: the request that builds the base session, and for each agent
+its parent session and fork point (the base, or a ``fork_from`` agent's session at a
+checkpoint), with the rest of what its backend needs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .backends.base import AgentRequest, BaseRequest, BaseSession
+from .checkpoints import find_checkpoint
+from .errors import BackendError, NotFoundError
+from .plan import AgentSpec, Plan
+from .records import AgentResult, RunRecord
+from .stores.base import Store
+
+
+def base_request(plan: Plan, run_id: str) -> BaseRequest:
+    """How the backend gets the base: build it from the prompt, or use ``base.session``."""
+    base, defaults = plan.base, plan.defaults
+    return BaseRequest(
+        run_id=run_id,
+        prompt=base.prompt,
+        session_id=base.session,
+        at=base.at,
+        model=defaults.model,
+        system_prompt=defaults.system_prompt,
+        cwd=defaults.cwd,
+        env=defaults.env or {},
+        allowed_tools=(
+            tuple(defaults.allowed_tools) if defaults.allowed_tools is not None else None
+        ),
+    )
+
+
+async def agent_request(
+    plan: Plan,
+    run_id: str,
+    spec: AgentSpec,
+    *,
+    base: BaseSession,
+    results: Mapping[str, AgentResult],
+    store: Store,
+    continued: frozenset[str],
+) -> AgentRequest:
+    """The backend request of an agent (``spec`` with its defaults resolved): which
+    session it forks, at which message, and whether it continues its own (a resume)."""
+    parent, fork_point = base.session_id, spec.fork_at or base.fork_point
+    if spec.fork_from is not None:
+        forked = results[spec.fork_from.agent].session_id
+        assert forked is not None  # it succeeded before this agent became ready
+        parent, fork_point = forked, spec.fork_at
+    if spec.fork_from is not None and spec.fork_from.checkpoint != "latest":
+        try:
+            found = await find_checkpoint(store, spec.fork_from.checkpoint, parent)
+        except NotFoundError as exc:
+            raise BackendError(
+                f"fork_from: agent {spec.fork_from.agent!r} (session {parent}): {exc}"
+            ) from None
+        fork_point = found.message_uuid
+    options: dict[str, Any] = dict(plan.backend.options)
+    if spec.simulated is not None:
+        options["simulated"] = spec.simulated.model_dump(exclude_none=True)
+    resume_session_id = results[spec.id].session_id if spec.id in continued else None
+    return AgentRequest(
+        run_id=run_id,
+        agent_id=spec.id,
+        prompt=spec.prompt,
+        parent_session_id=parent,
+        fork_point=fork_point,
+        resume_session_id=resume_session_id,
+        model=spec.model,
+        max_turns=spec.max_turns,
+        system_prompt=spec.system_prompt,
+        allowed_tools=tuple(spec.allowed_tools) if spec.allowed_tools is not None else None,
+        permission_mode=spec.permission_mode,
+        cwd=spec.cwd,
+        env=spec.env or {},
+        options=options,
+    )
+
+
+def recorded_base_retries(record: RunRecord) -> int:
+    """The retries recorded by the attempt that built a run's base session."""
+    for attempt in reversed(record.attempts):
+        base = attempt.get("base")
+        if isinstance(base, Mapping) and base.get("session_id"):
+            return int(base.get("retries") or 0)
+    return 0
