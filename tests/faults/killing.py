@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +93,29 @@ def run_and_kill(plan_path: Path, store_url: str, kill_after_line: int, cwd: Pat
         code = proc.wait()
         killed.exited_first = killed.exited_first or code != -signal.SIGKILL
     return killed
+
+
+@contextmanager
+def swarm_run_until_started(
+    plan_path: Path, cwd: Path, agents: int
+) -> Iterator[subprocess.Popen[str]]:
+    """A `swarm run` process, yielded once ``agents`` agents have started (read from its
+    progress lines, no sleeps); whatever the block leaves running is waited for after."""
+    with subprocess.Popen(
+        [*SWARM, "run", str(plan_path)],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=swarm_env(),
+    ) as proc:
+        assert proc.stderr is not None
+        started = 0
+        for line in proc.stderr:
+            started += "started" in line
+            if started == agents:
+                break
+        yield proc
 
 
 def swarm_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 from pathlib import Path
 
-from .killing import SWARM, fault_plan, read_store, swarm_cli, swarm_env, write_plan
+from .killing import (
+    fault_plan,
+    read_store,
+    swarm_cli,
+    swarm_run_until_started,
+    write_plan,
+)
 
 GC = ("gc", "--store", "sqlite:///store.db", "--ttl", "0s", "--max-runs", "0", "--json")
 
@@ -23,20 +28,8 @@ def test_gc_keeps_a_run_another_process_is_running(tmp_path: Path) -> None:
         for i in range(2)
     ]
     plan = write_plan(tmp_path, plan_doc)
-    with subprocess.Popen(
-        [*SWARM, "run", str(plan)],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=swarm_env(),
-    ) as run:
+    with swarm_run_until_started(plan, tmp_path, agents=2) as run:
         assert run.stderr is not None
-        started = 0
-        for line in run.stderr:
-            started += "started" in line
-            if started == 2:
-                break
         run_id = read_store(tmp_path / "store.db").run.run_id  # type: ignore[union-attr]
         reports = []
         for extra in (("--dry-run",), ()):

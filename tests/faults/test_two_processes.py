@@ -8,7 +8,15 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-from .killing import SWARM, fault_plan, read_store, swarm_cli, swarm_env, write_plan
+from .killing import (
+    SWARM,
+    fault_plan,
+    read_store,
+    swarm_cli,
+    swarm_env,
+    swarm_run_until_started,
+    write_plan,
+)
 
 
 def test_two_runs_at_once_on_one_store_lose_nothing(tmp_path: Path) -> None:
@@ -54,20 +62,8 @@ def test_a_run_is_resumed_by_one_process_only(tmp_path: Path) -> None:
         {"id": f"slow{i}", "prompt": f"task {i}", "simulated": {"latency_s": 4.0}} for i in range(4)
     ]
     plan = write_plan(tmp_path, plan_doc)
-    with subprocess.Popen(
-        [*SWARM, "run", str(plan)],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=swarm_env(),
-    ) as first:
+    with swarm_run_until_started(plan, tmp_path, agents=4) as first:
         assert first.stderr is not None
-        started = 0
-        for line in first.stderr:
-            started += "started" in line
-            if started == 4:
-                break
         run_id = read_store(tmp_path / "store.db").run.run_id  # type: ignore[union-attr]
         refused = swarm_cli("resume", run_id, "--store", "sqlite:///store.db", cwd=tmp_path)
         assert refused.returncode == 2, refused.stderr
