@@ -10,7 +10,6 @@ import json
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -81,14 +80,9 @@ def session_messages(session_id: str) -> list[tuple[str, str]]:
 
 def wait_gone(processes: list[psutil.Process]) -> None:
     """Until every process has exited (orphaned CLIs end once their fake API is gone)."""
-    for process in processes:
-        while True:
-            try:
-                if process.status() == psutil.STATUS_ZOMBIE:
-                    break
-            except psutil.NoSuchProcess:
-                break
-            time.sleep(0.05)
+    _, alive = psutil.wait_procs(processes, timeout=60)
+    still = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not still, f"CLI processes still running after 60 s: {[p.pid for p in still]}"
 
 
 def test_a_killed_rehearsal_resumes_rehearsed_and_sweeps_what_it_left(
