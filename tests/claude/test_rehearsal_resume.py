@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from swarm.cli import main
 from swarm.rehearsal import HOME_PREFIX
 from swarm.resume import DEFAULT_CONTINUE_PROMPT
 
-from ..faults.killing import SWARM, swarm_env
+from ..faults.killing import swarm_process
 from ..reliability.test_cli_resume import interrupt_agent
 
 pytestmark = pytest.mark.cli
@@ -95,14 +94,7 @@ def test_a_killed_rehearsal_resumes_rehearsed_and_sweeps_what_it_left(
     monkeypatch.setenv("TMPDIR", str(temp))  # the child's and our rehearsal homes go here
     monkeypatch.setattr(tempfile, "tempdir", None)
     write_plan(no_login, 3, {"latency": {"ttft": 1.0}})  # agents still waiting at the kill
-    with subprocess.Popen(
-        [*SWARM, "run", "plan.yaml", "--rehearse"],
-        cwd=no_login,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=swarm_env(),
-    ) as proc:
+    with swarm_process("run", "plan.yaml", "--rehearse", cwd=no_login) as proc:
         assert proc.stderr is not None
         for line in proc.stderr:
             if "started" in line:

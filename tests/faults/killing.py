@@ -65,6 +65,18 @@ class Killed:
     exited_first: bool = False
 
 
+def swarm_process(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    """A `swarm` process whose progress lines (on stderr) the caller reads as its clock."""
+    return subprocess.Popen(
+        [*SWARM, *args],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=swarm_env(),
+    )
+
+
 def run_and_kill(plan_path: Path, store_url: str, kill_after_line: int, cwd: Path) -> Killed:
     """Start `swarm run`, read its progress lines, and kill -9 it right after line N.
 
@@ -72,14 +84,7 @@ def run_and_kill(plan_path: Path, store_url: str, kill_after_line: int, cwd: Pat
     kill lands at a point of the run's own progress, with no sleeps.
     """
     killed = Killed(store_url, kill_after_line)
-    with subprocess.Popen(
-        [*SWARM, "run", str(plan_path)],
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=swarm_env(),
-    ) as proc:
+    with swarm_process("run", str(plan_path), cwd=cwd) as proc:
         assert proc.stderr is not None
         for line in proc.stderr:
             if line.startswith(" ") and "s  " in line:  # a progress line
@@ -101,14 +106,7 @@ def swarm_run_until_started(
 ) -> Iterator[subprocess.Popen[str]]:
     """A `swarm run` process, yielded once ``agents`` agents have started (read from its
     progress lines, no sleeps); whatever the block leaves running is waited for after."""
-    with subprocess.Popen(
-        [*SWARM, "run", str(plan_path)],
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=swarm_env(),
-    ) as proc:
+    with swarm_process("run", str(plan_path), cwd=cwd) as proc:
         assert proc.stderr is not None
         started = 0
         for line in proc.stderr:
