@@ -16,7 +16,6 @@ from ..checkpoints import DEFAULT_MAX_PER_SESSION, create_checkpoint, find_check
 from ..plan import Plan
 from ..records import Checkpoint, RunStatus, SwarmResult
 from ..rehearsal import RehearsalSetup, rehearsal_again, rehearsal_backend, require_credentials
-from ..stores import open_store
 from ..timetravel import CheckpointDiff, checkpoint_origin, diff_checkpoints, fork_plan
 from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app
 from .common import (
@@ -190,7 +189,9 @@ def checkpoints_create(
     """Take a named checkpoint of a session (retention never drops named ones)."""
 
     async def main() -> Checkpoint:
-        async with existing_store(store, "no session to checkpoint; run a plan first") as db:
+        async with existing_store(
+            store, "no session to checkpoint; run a plan first", writes=True
+        ) as db:
             found = await find_session(db, session)
             return await create_checkpoint(
                 db, found.session_id, name, message_uuid=message, max_per_session=max_per_session
@@ -292,7 +293,8 @@ def fork(
     url = store_url(store)
 
     async def prepare() -> tuple[Checkpoint, Plan, RehearsalSetup | None]:
-        async with open_store(url) as db:
+        # Only reads: with no store there is no checkpoint, and nothing is created.
+        async with existing_store(store, "no checkpoint to fork; run a plan first") as db:
             found = await find_checkpoint(db, checkpoint)
             session, plan_data = await checkpoint_origin(db, found)
             plan = fork_plan(

@@ -21,7 +21,8 @@ from ..planfile import default_config_path, load_config
 from ..records import RunRecord
 from ..stores import DEFAULT_STORE_URL, SQLiteStore, open_store, sqlite_path
 from ..stores.base import Store
-from ..stores.integrity import connect_read_only, scan
+from ..stores.integrity import read_damaged, scan
+from ..stores.readonly import header_problem
 
 StoreOption = Annotated[
     str | None,
@@ -101,15 +102,21 @@ def nothing_listed(missing: NoStore, *, as_json: bool) -> int:
 
 
 @contextlib.asynccontextmanager
-async def existing_store(explicit: str | None, why: str = NOTHING_TO_SHOW) -> AsyncIterator[Store]:
-    """Open the store a read-only command reads; raise :class:`NoStore` rather than
-    create an empty one (folders and all) when its file does not exist."""
+async def existing_store(
+    explicit: str | None, why: str = NOTHING_TO_SHOW, *, writes: bool = False
+) -> AsyncIterator[Store]:
+    """Open the store a command reads (read-only: nothing is written anywhere) or, with
+    ``writes``, changes; raise :class:`NoStore` rather than create an empty one (folders
+    and all) when its file does not exist."""
     url = store_url(explicit)
     path = sqlite_path(url)
     if path is not None and not path.exists():
         await _check_url(url)
         raise NoStore(path, why)
-    async with open_store(url) as db:
+    problem = header_problem(path) if path is not None and writes else None
+    if problem is not None:  # an empty or foreign file is no store to change (only run makes one)
+        raise StoreError(f"{path}: cannot open the store: {problem}")
+    async with open_store(url, read_only=not writes) as db:
         yield db
 
 
@@ -117,18 +124,11 @@ async def _check_url(url: str) -> None:
     """Let ``open_store`` judge a URL whose file is missing, so a bad option is still
     reported as one, without creating anything: opened read-only, a missing file
     fails with a StoreError once the URL has passed every check."""
-    if "://" not in url:
-        return
-    base, _, query = url.partition("?")
-    options = [o for o in query.split("&") if o and o not in ("mode=rw", "mode=ro")]
-    probe = f"{base}?{'&'.join([*options, 'mode=ro'])}"
     try:
-        async with open_store(probe):
+        async with open_store(url, read_only=True):
             pass
     except StoreError:
         return
-    except UsageError as exc:  # about the URL the user gave, not the probe
-        raise UsageError(str(exc).replace(repr(probe), repr(url))) from None
 
 
 async def readable_runs(
@@ -169,11 +169,15 @@ async def readable_runs(
 
 def _run_ids(path: Path) -> list[str]:
     """Every readable run id of a store file, newest first, read without decoding records."""
-    conn = connect_read_only(path)
+    reader = read_damaged(path)
     try:
-        rows = list(scan(conn, "runs", '"run_id", "created_at"', lambda _after, _why: None))
+        rows = reader.run(
+            lambda conn: list(
+                scan(conn, "runs", '"run_id", "created_at"', lambda _after, _why: None)
+            )
+        )
     finally:
-        conn.close()
+        reader.close()
     text = [(_text(created), _text(run_id)) for _rowid, run_id, created in rows]
     return [run_id for _created, run_id in sorted(text, reverse=True)]
 

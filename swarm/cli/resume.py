@@ -24,12 +24,13 @@ from ..rehearsal import (
     require_credentials,
 )
 from ..resume import ON_RESUME_POLICIES, load_resume_state
-from ..stores import open_store
 from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app
 from .common import (
     JsonOption,
     RehearseConfigOption,
     StoreOption,
+    check_run_ref,
+    existing_store,
     find_run,
     print_json,
     store_url,
@@ -87,7 +88,9 @@ async def resume_run(
 ) -> tuple[SwarmResult, bool, bool]:
     """Resume run ``ref`` in the store; returns its result, whether anything ran, and
     whether the run is a rehearsal (recorded as one, or rehearsed now)."""
-    async with open_store(store_url(store)) as db:
+    check_run_ref(ref)  # a bad id is refused as one, store or no store
+    # With no store there is no run: say so, and create nothing.
+    async with existing_store(store, "nothing to resume; run a plan first", writes=True) as db:
         record = await find_run(db, ref)
         plan = Plan.model_validate(record.plan)
         state = await load_resume_state(db, record.run_id, on_resume=on_resume)

@@ -34,8 +34,9 @@ def gc(
     lifetime = parse_duration(ttl, "--ttl")
 
     async def main() -> GcReport:
-        # No store, nothing to collect: never create an empty one (folders and all) to say so.
-        async with existing_store(store, "nothing to collect") as db:
+        # No store, nothing to collect: never create an empty one (folders and all) to say
+        # so; a dry run only reads, and writes nothing at all.
+        async with existing_store(store, "nothing to collect", writes=not dry_run) as db:
             return await collect_garbage(db, ttl=lifetime, max_runs=max_runs, dry_run=dry_run)
 
     try:

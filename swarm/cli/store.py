@@ -65,6 +65,11 @@ def _print_verify(report: VerifyReport) -> None:
         print(_problem(problem))
     if report.clean:
         print("ok: every record verified")
+    elif report.schema_version is None:  # not even its schema could be read
+        print(
+            f"{plural(len(report.problems), 'problem')}; the file cannot be read as a store, "
+            "so `swarm store repair` has nothing to recover from it"
+        )
     else:
         print(
             f"{plural(len(report.problems), 'problem')}; "

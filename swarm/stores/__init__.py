@@ -8,6 +8,10 @@
   writes past it fail with "database or disk is full", like a full disk) and
   ``?mode=ro`` (open read-only: any write fails, as on a file you may not write);
 - ``memory://`` for a store that lives as long as the process.
+
+``open_store(url, read_only=True)`` (what commands that only read use) opens a
+SQLite store without writing anything anywhere: no file, folder, schema or
+migration, not even SQLite's -wal and -shm (see :mod:`swarm.stores.readonly`).
 """
 
 from __future__ import annotations
@@ -35,13 +39,13 @@ __all__ = [
 ]
 
 
-async def _open(url: str) -> Store:
+async def _open(url: str, read_only: bool) -> Store:
     if url in ("memory", "memory://", "memory:"):
         return MemoryStore()
     if any(ord(ch) < 32 or ch == "\x7f" for ch in url):
         raise UsageError(f"store URL {url!r} has a control character")
     if "://" not in url:
-        return await SQLiteStore.open(Path(url))
+        return await SQLiteStore.open(Path(url), read_only=read_only)
     try:
         parts = urlsplit(url)
     except ValueError as exc:
@@ -66,7 +70,10 @@ async def _open(url: str) -> Store:
             raise UsageError(f"store URL {url!r}: synchronous must be off|normal|full|extra")
         max_size_mb = _positive(url, options.get("max_size_mb", [None])[0])
         return await SQLiteStore.open(
-            Path(path), synchronous=synchronous, max_size_mb=max_size_mb, read_only=mode == "ro"
+            Path(path),
+            synchronous=synchronous,
+            max_size_mb=max_size_mb,
+            read_only=read_only or mode == "ro",
         )
     raise UsageError(
         f"store URL {url!r}: unknown scheme {parts.scheme!r} (expected sqlite:///path or memory://)"
@@ -103,9 +110,11 @@ def _positive(url: str, value: str | None) -> float | None:
 
 
 @asynccontextmanager
-async def open_store(url: str = DEFAULT_STORE_URL) -> AsyncIterator[Store]:
-    """Open the store a URL names, and close it on exit."""
-    store = await _open(url)
+async def open_store(
+    url: str = DEFAULT_STORE_URL, *, read_only: bool = False
+) -> AsyncIterator[Store]:
+    """Open the store a URL names, and close it on exit; ``read_only`` writes nothing."""
+    store = await _open(url, read_only)
     try:
         yield store
     finally:

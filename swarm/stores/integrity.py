@@ -1,11 +1,14 @@
 """``swarm store verify``: find every damaged record of a SQLite store without changing it.
 
-Checks, in order: the schema version, SQLite's ``PRAGMA integrity_check`` (the
-file's own structure), then every row of every record table (any table with
-``data`` and ``checksum`` columns): the checksum, UTF-8, JSON, the record type,
-and that the row's key columns agree with its data; last, references (agents
-of a missing run, messages and checkpoints of a missing session). The file is
-opened read-only: verifying never writes.
+Checks, in order: that the file is a SQLite database at all (not empty, the
+header magic); that it opens the way every command opens it (a connection that
+trusts the header, as theirs do: a damaged page count stops them all); the schema
+version and swarm's tables; SQLite's ``PRAGMA integrity_check`` (the file's own
+structure); then every row of every record table (any table with ``data`` and
+``checksum`` columns): the checksum, UTF-8, JSON, the record type, and that the
+row's key columns agree with its data; last, references (agents of a missing run,
+messages and checkpoints of a missing session). The
+file is read as :mod:`swarm.stores.readonly` reads it: verifying writes nothing.
 
 Rows are read one stretch at a time; when a damaged page stops a scan, the scan
 skips ahead past it (see :func:`scan`) so one bad page hides as little as possible.
@@ -19,13 +22,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from ..errors import NotFoundError
 from ..records import AgentResult, Checkpoint, Message, RunRecord, SessionRecord
 from .diagnosis import explain
-from .migrations import latest_version
-from .sqlite import checksum
+from .migrations import latest_version, missing_from
+from .readonly import ReadOnlyConnection, header_problem, page_count_problem
+from .sqlite import SCHEMA, checksum
 
 QUARANTINE_PREFIX = "quarantine_"
 
@@ -37,6 +40,7 @@ RECORD_TYPES: dict[str, tuple[Callable[[dict[str, Any]], object], dict[str, str]
     "messages": (Message.from_dict, {"session_id": "session_id", "uuid": "uuid"}),
     "checkpoints": (Checkpoint.from_dict, {"checkpoint_id": "checkpoint_id"}),
 }
+
 
 # child table, its column, parent table, the parent's column, what the child is
 REFERENCES = (
@@ -89,17 +93,23 @@ class VerifyReport:
         }
 
 
-def connect_read_only(path: Path) -> sqlite3.Connection:
-    """A read-only connection that returns text as bytes (damaged text must not raise)."""
-    if not path.is_file():
-        raise NotFoundError(f"{path}: no store there (nothing to verify)")
-    uri = "file:" + quote(str(path.resolve())) + "?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, isolation_level=None)
-    conn.text_factory = bytes
+def _as_bytes(conn: sqlite3.Connection) -> None:
+    conn.text_factory = bytes  # damaged text must not raise
+
+
+def _leniently(conn: sqlite3.Connection) -> None:
+    _as_bytes(conn)
     # Read a file shorter than its header claims (a torn write) as far as it goes,
     # instead of refusing it whole; on a read-only connection this changes nothing.
     conn.execute("PRAGMA writable_schema = ON")
-    return conn
+
+
+def read_damaged(path: Path) -> ReadOnlyConnection:
+    """A reader of a possibly damaged store that writes nothing and returns text as
+    bytes; it reads past what stops ordinary connections (a page count too high)."""
+    if not path.is_file():
+        raise NotFoundError(f"{path}: no store there (nothing to verify)")
+    return ReadOnlyConnection(path, _leniently)
 
 
 def record_tables(conn: sqlite3.Connection) -> dict[str, list[str]]:
@@ -189,26 +199,78 @@ def check_record(table: str, key_values: dict[str, Any], data: Any, digest: Any)
 
 
 def verify(path: str | Path) -> VerifyReport:
-    """Check a SQLite store file; never modifies it."""
+    """Check a SQLite store file; never writes to it or beside it."""
     path = Path(path)
-    report = VerifyReport(str(path))
-    conn = connect_read_only(path)
+    if not path.is_file():
+        raise NotFoundError(f"{path}: no store there (nothing to verify)")
+    not_sqlite = header_problem(path)
+    if not_sqlite is not None:  # SQLite must not even open it (see swarm.stores.readonly)
+        return VerifyReport(str(path), file_ok=False, problems=[_file_problem(not_sqlite)])
+    refused = _opens_as_commands_do(path)
+    reader = read_damaged(path)
     try:
-        _verify(conn, report)
+        report = reader.run(lambda conn: _verify(conn, VerifyReport(str(path))))
     finally:
-        conn.close()
+        reader.close()
+    if refused is not None:
+        report.file_ok = False
+        report.problems.insert(0, refused)
     return report
 
 
-def _verify(conn: sqlite3.Connection, report: VerifyReport) -> None:
+def _file_problem(text: str) -> Problem:
+    return Problem("(file)", "-", text, "file")
+
+
+def _opens_as_commands_do(path: Path) -> Problem | None:
+    """What stops the commands' own connections (no ``writable_schema``) from opening the
+    file and reading its schema, which the lenient reader of the checks below reads past."""
+    try:
+        reader = ReadOnlyConnection(path, _as_bytes)
+        try:
+            reader.run(
+                lambda c: (
+                    c.execute("PRAGMA user_version").fetchone(),
+                    c.execute("SELECT name, sql FROM sqlite_master").fetchall(),
+                )
+            )
+        finally:
+            reader.close()
+    except sqlite3.DatabaseError as exc:
+        why = page_count_problem(path)
+        return _file_problem(
+            f"every command fails to open it: {explain(exc)}"
+            + (f"; {why}" if why else "")
+            + "; `swarm store repair` rebuilds it from its readable pages"
+        )
+    return None
+
+
+def _verify(conn: sqlite3.Connection, report: VerifyReport) -> VerifyReport:
     try:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         tables = record_tables(conn)
+        missing = missing_from(conn, SCHEMA)
     except sqlite3.DatabaseError as exc:
         report.file_ok = False
-        report.problems.append(Problem("(file)", "-", f"unreadable: {explain(exc)}", "file"))
-        return
+        report.problems.append(_file_problem(f"unreadable: {explain(exc)}"))
+        return report
     report.schema_version = version
+    if missing and 0 < version < latest_version():
+        # Not damage: the next command that writes upgrades the file and adds them.
+        report.notes.append(
+            f"schema v{version} has no table {', '.join(missing)} yet; the next command "
+            "that writes adds it"
+        )
+    elif missing:
+        report.problems.append(
+            Problem(
+                "(schema)",
+                f"v{version}",
+                f"not a swarm store: no table {', '.join(missing)}",
+                "schema",
+            )
+        )
     if version > latest_version():
         report.problems.append(
             Problem(
@@ -240,6 +302,7 @@ def _verify(conn: sqlite3.Connection, report: VerifyReport) -> None:
             )
         except sqlite3.DatabaseError as exc:
             report.notes.append(f"{name}: unreadable: {explain(exc)}")
+    return report
 
 
 def _verify_table(

@@ -189,6 +189,18 @@ def _has_everything(conn: sqlite3.Connection, schema: str) -> bool:
     return set(_CREATED.findall(schema)) <= present
 
 
+_TABLE = re.compile(r"CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+(\w+)", re.I)
+
+
+def missing_from(conn: sqlite3.Connection, schema: str) -> list[str]:
+    """The tables ``schema`` creates that the database ``conn`` has open lacks."""
+    present = {
+        row[0].decode() if isinstance(row[0], bytes) else row[0]
+        for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    }
+    return [name for name in _TABLE.findall(schema) if name not in present]
+
+
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
     for statement in statements(script):
         conn.execute(statement)

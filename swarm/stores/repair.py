@@ -9,8 +9,11 @@ Nothing is ever deleted:
   quarantine either (agents of a deleted run, messages and checkpoints of a
   deleted session), so that the store verifies clean afterwards;
 - when the file itself is damaged (``integrity_check`` fails, pages cannot be
-  read), every readable row is copied into a new file, which takes the store's
-  place; the original, with its ``-wal``, is kept as ``<db>.corrupt-<time>``.
+  read, or the commands cannot open it at all, as with a damaged page count in
+  its header), every readable row is copied into a new file, which takes the
+  store's place; the original, with its ``-wal``, is kept as ``<db>.corrupt-<time>``;
+- a file that is not a SQLite database (empty, or something else) or not a swarm
+  store holds nothing to recover: it is left untouched, and repair says so.
 
 Run it while no swarm process uses the store.
 """
@@ -33,12 +36,13 @@ from .integrity import (
     Problem,
     VerifyReport,
     check_record,
-    connect_read_only,
+    read_damaged,
     record_tables,
     scan,
     verify,
 )
-from .migrations import backup, backup_path, create_private_file, upgrade
+from .migrations import backup, backup_path, create_private_file, latest_version, upgrade
+from .readonly import header_problem
 from .sqlite import SCHEMA
 
 
@@ -78,10 +82,22 @@ def repair(path: str | Path) -> RepairReport:
     path = Path(path)
     report = RepairReport(str(path))
     found = verify(path)
-    if found.schema_version is not None and any(p.kind == "schema" for p in found.problems):
+    not_sqlite = header_problem(path)
+    if not_sqlite is not None:
+        raise StoreError(
+            f"{path}: {not_sqlite}; there is nothing in it to recover, so it was left "
+            "untouched (move it aside: the next `swarm run` starts a new store there)"
+        )
+    schema = [p for p in found.problems if p.kind == "schema"]
+    if found.schema_version is not None and found.schema_version > latest_version():
         raise IntegrityError(
             f"{path}: schema version {found.schema_version} is newer than this swarm "
             "understands; repair it with that version of swarm"
+        )
+    if schema:
+        raise IntegrityError(
+            f"{path}: {schema[0].problem}; repair moves damaged records of a swarm store, "
+            "so it left this file untouched"
         )
     if found.clean:
         report.actions.append("nothing to repair: every record verified")
@@ -243,9 +259,34 @@ def _ensure_quarantine(source: sqlite3.Connection, target: sqlite3.Connection, t
 
 
 def _salvage(path: Path, report: RepairReport) -> None:
+    reader = read_damaged(path)
+    try:
+        target, copied = reader.run(lambda source: _copy_into_new_file(path, source))
+    finally:
+        reader.close()
+    report.actions.extend(copied.actions)
+    report.lost.extend(copied.lost)
+    report.quarantined.extend(copied.quarantined)
+    kept = backup_path(path, "corrupt")
+    # Move the damaged file and its WAL aside first: a stale -wal beside the new
+    # file would be replayed into it.
+    os.replace(path, kept)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            os.replace(side, kept.with_name(kept.name + suffix))
+    os.replace(target, path)
+    report.original_kept_as = str(kept)
+    report.backup = str(kept)
+    report.actions.insert(0, f"the file itself is damaged: kept the original as {kept}")
+    report.actions.append(f"copied every readable row into a new file, now at {path}")
+
+
+def _copy_into_new_file(path: Path, source: sqlite3.Connection) -> tuple[Path, RepairReport]:
+    """Every readable row of ``source`` in a new file beside ``path``; what was done."""
+    copied = RepairReport(str(path))
     target = backup_path(path, "recovered")
     create_private_file(target)
-    source = connect_read_only(path)
     dest = sqlite3.connect(target, isolation_level=None)
     dest.text_factory = bytes
     try:
@@ -260,28 +301,14 @@ def _salvage(path: Path, report: RepairReport) -> None:
         checked = record_tables(source)
         dest.execute("BEGIN")
         for table, create in tables.items():
-            _copy_table(source, dest, table, create, checked.get(table), report)
+            _copy_table(source, dest, table, create, checked.get(table), copied)
         dest.execute("COMMIT")
     except BaseException:
         dest.close()
-        source.close()
         target.unlink(missing_ok=True)
         raise
     dest.close()
-    source.close()
-    kept = backup_path(path, "corrupt")
-    # Move the damaged file and its WAL aside first: a stale -wal beside the new
-    # file would be replayed into it.
-    os.replace(path, kept)
-    for suffix in ("-wal", "-shm"):
-        side = path.with_name(path.name + suffix)
-        if side.exists():
-            os.replace(side, kept.with_name(kept.name + suffix))
-    os.replace(target, path)
-    report.original_kept_as = str(kept)
-    report.backup = str(kept)
-    report.actions.insert(0, f"the file itself is damaged: kept the original as {kept}")
-    report.actions.append(f"copied every readable row into a new file, now at {path}")
+    return target, copied
 
 
 def _readable_tables(conn: sqlite3.Connection) -> dict[str, str]:

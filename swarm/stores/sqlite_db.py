@@ -6,7 +6,9 @@ whichever arrives first applies the whole queue in one transaction on a worker
 thread, so many agents pay for one commit (with ``synchronous=FULL``, one fsync).
 Reads share one connection on one worker thread. Blocking I/O never runs on the
 trio thread. The file is created 0600 in a 0700 folder, in WAL mode, and
-migrated to the current schema when it is opened.
+migrated to the current schema when it is opened. Opened read-only, it is
+neither created nor migrated, and nothing is written to it or beside it
+(:mod:`swarm.stores.readonly`).
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import quote
 
 import trio
 
 from ..errors import StoreError
 from .diagnosis import explain
-from .migrations import check_not_newer, latest_version, upgrade, user_version
+from .migrations import check_not_newer, latest_version, missing_from, upgrade, user_version
+from .readonly import ReadOnlyConnection, header_problem
 
 SCHEMA_VERSION = latest_version()
 
@@ -110,35 +112,34 @@ class SQLiteDatabase:
         self._read_limiter = trio.CapacityLimiter(1)
         self._write_conn: sqlite3.Connection | None = None
         self._read_conn: sqlite3.Connection | None = None
+        self._reader: ReadOnlyConnection | None = None  # read-only: the only connection
 
     async def open(self, schema: str) -> None:
         """Open (creating it 0600 unless read-only) and migrate the file to ``schema``."""
         await trio.to_thread.run_sync(self._open_sync, schema)
 
     def _connect(self) -> sqlite3.Connection:
-        # Read-only is the state SQLite falls back to when the file may not be written
-        # (permission denied): every write then fails with SQLITE_READONLY.
-        target = f"file:{quote(str(self.path.resolve()))}?mode=ro" if self._read_only else self.path
         conn = sqlite3.connect(
-            target,
-            check_same_thread=False,
-            isolation_level=None,
-            timeout=30.0,
-            uri=self._read_only,
+            self.path, check_same_thread=False, isolation_level=None, timeout=30.0
         )
+        self._configure(conn)
+        return conn
+
+    def _configure(self, conn: sqlite3.Connection) -> None:
         conn.execute("PRAGMA busy_timeout = 30000")
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         if self._max_size_mb is not None:
             page_size = conn.execute("PRAGMA page_size").fetchone()[0]
             pages = max(1, int(self._max_size_mb * 1024 * 1024) // page_size)
             conn.execute(f"PRAGMA max_page_count = {pages}")
-        return conn
 
     def _open_sync(self, schema: str) -> None:
+        if self._read_only:
+            self._open_read_only(schema)
+            return
         conn: sqlite3.Connection | None = None
         try:
-            if not self._read_only:
-                _create_private(self.path)
+            _create_private(self.path)
             conn = self._connect()
             # Refuse a newer file before anything (even the journal mode) changes it.
             check_not_newer(user_version(conn), self.path, SCHEMA_VERSION)
@@ -159,6 +160,33 @@ class SQLiteDatabase:
         self._write_conn = conn
         self._read_conn = self._connect()
 
+    def _open_read_only(self, schema: str) -> None:
+        """Open for reading only: no file, folder, schema or migration is written."""
+        # An empty or foreign file is refused before SQLite sees it (and, say, drops
+        # the -wal beside a 0-byte file).
+        problem = header_problem(self.path)
+        if problem is not None:
+            raise StoreError(f"{self.path}: cannot open the store: {problem}")
+        try:
+            reader = ReadOnlyConnection(self.path, self._configure)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot open the store: {explain(exc)}") from None
+        try:
+            version, missing = reader.run(lambda c: (user_version(c), missing_from(c, schema)))
+            check_not_newer(version, self.path, SCHEMA_VERSION)
+        except sqlite3.DatabaseError as exc:
+            reader.close()
+            raise StoreError(f"{self.path}: cannot open the store: {explain(exc)}") from None
+        except StoreError:
+            reader.close()
+            raise
+        if missing:
+            reader.close()
+            raise StoreError(
+                f"{self.path}: cannot open the store: {_not_a_store(missing, version)}"
+            )
+        self._reader = reader
+
     async def aclose(self) -> None:
         with trio.CancelScope(shield=True):
             await self._idle.wait()
@@ -169,6 +197,9 @@ class SQLiteDatabase:
             if conn is not None:
                 conn.close()
         self._write_conn = self._read_conn = None
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
     # --- group commit --------------------------------------------------------
 
@@ -202,7 +233,12 @@ class SQLiteDatabase:
     def _apply(self, batch: list[_Pending]) -> None:
         conn = self._write_conn
         if conn is None:
-            error = StoreError(f"{self.path}: the store is closed")
+            error = StoreError(
+                f"{self.path}: commit failed: the store is open read-only, nothing was "
+                "written (SQLITE_READONLY: opened with ?mode=ro, or by a command that only reads)"
+                if self._read_only
+                else f"{self.path}: the store is closed"
+            )
             for item in batch:
                 item.error = error
             return
@@ -250,12 +286,25 @@ class SQLiteDatabase:
 
         def run() -> T:
             with self._read_lock:
-                conn = self._read_conn
-                if conn is None:
-                    raise StoreError(f"{self.path}: the store is closed")
+                conn, reader = self._read_conn, self._reader
                 try:
+                    if reader is not None:
+                        return reader.run(read)
+                    if conn is None:
+                        raise StoreError(f"{self.path}: the store is closed")
                     return read(conn)
                 except sqlite3.DatabaseError as exc:
                     raise StoreError(f"{self.path}: read failed: {explain(exc)}") from None
 
         return await trio.to_thread.run_sync(run, limiter=self._read_limiter)
+
+
+def _not_a_store(missing: list[str], version: int) -> str:
+    """Why a SQLite file lacking some of swarm's tables cannot be read as a store."""
+    tables = ", ".join(missing)
+    if 0 < version < SCHEMA_VERSION:
+        return (
+            f"schema v{version} lacks {tables}; a command that writes (swarm run, "
+            "swarm resume) upgrades it first, after a backup"
+        )
+    return f"not a swarm store: no table {tables}; run `swarm store verify`"

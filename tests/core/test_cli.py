@@ -268,6 +268,8 @@ def test_help_shows_no_value_for_flags(capsys: pytest.CaptureFixture[str]) -> No
         (["checkpoints", "diff", "x", "y"], 2),
         (["checkpoints", "create", "s", "--name", "n"], 2),
         (["export", "latest"], 2),
+        (["resume", "latest"], 2),
+        (["fork", "x", "--prompt", "p"], 2),
         (["runs", "list", "--store", "sqlite:///deep/er/x.db?mode=rw"], 0),
     ],
 )
@@ -394,4 +396,6 @@ def test_gc_without_a_store_collects_nothing_and_creates_nothing(
     assert capsys.readouterr().out == "no store at sessions/swarm.db (nothing to collect)\n"
     assert main(["gc", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["deleted"] == []
+    assert main(["gc", "--dry-run"]) == 0
+    assert capsys.readouterr().out == "no store at sessions/swarm.db (nothing to collect)\n"
     assert list(in_tmp_cwd.iterdir()) == []

@@ -385,3 +385,95 @@ def test_a_message_of_another_shape_is_named_when_a_history_is_read(
             await store.aclose()
 
     trio.run(read)
+
+
+def flip_byte(path: Path, offset: int, mask: int = 0xFF) -> None:
+    """XOR one byte of the file in place, as a bad sector or a stray write would."""
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        (value,) = f.read(1)
+        f.seek(offset)
+        f.write(bytes([value ^ mask]))
+
+
+@pytest.mark.parametrize("offset", [28, 29, 30, 31])
+def test_a_flipped_page_count_in_the_header_is_seen_and_repaired(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], offset: int
+) -> None:
+    """One flipped byte of the header's page count (offsets 28-31) makes every command fail
+    "malformed": verify must say so too (exit 1), and repair rebuilds the store from its
+    pages into a new file, keeping the damaged original as <db>.corrupt-<time>."""
+    path = tmp_path / "store.db"
+    make_store(path)
+    flip_byte(path, offset)
+    damaged = path.read_bytes()
+    code, out = cli(capsys, "runs", "list", "--store", str(path))
+    assert code == 1 and "malformed" in out, out
+
+    code, out = cli(capsys, "store", "verify", "--store", str(path))
+    assert code == 1, out
+    assert "file: " in out and "header" in out and "bytes 28-31" in out, out
+    assert path.read_bytes() == damaged
+
+    code, out = cli(capsys, "store", "repair", "--store", str(path), "--json")
+    report = json.loads(out)
+    assert code == 0 and report["clean"], out
+    kept = Path(report["original_kept_as"])
+    assert kept.name.startswith("store.db.corrupt-") and kept.read_bytes() == damaged
+    assert read_everything(path) == {"runs": 3, "agents": 6, "sessions": 3, "messages": 60}
+    code, out = cli(capsys, "runs", "list", "--store", str(path))
+    assert code == 0 and "run-2" in out
+
+
+def test_verify_sees_every_header_byte_that_stops_the_commands(tmp_path: Path) -> None:
+    """Each of the 100 header bytes flipped in turn: whenever the store then cannot be
+    opened and read the way every command does, verify reports a problem."""
+    original = tmp_path / "store.db"
+    make_store(original, runs=2, messages=5)
+    missed = []
+    for offset in range(100):
+        path = tmp_path / f"flip-{offset}.db"
+        shutil.copyfile(original, path)
+        flip_byte(path, offset)
+        report = verify(path)
+        try:
+            read_everything(path)
+        except StoreError as exc:
+            if report.clean:
+                missed.append((offset, str(exc)))
+    assert missed == []
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "the file is empty (0 bytes): expected a SQLite database"),
+        (b"not a database " * 50, "not a SQLite database: expected a SQLite database"),
+        (b"SQLite format 3\x00" + b"\x00" * 20, "the file is cut short (36 bytes"),
+        (None, "not a swarm store: no table runs, agents, sessions"),
+    ],
+    ids=["empty", "foreign", "short", "sqlite-not-swarm"],
+)
+def test_a_file_that_is_no_store_is_damaged_to_verify_and_left_alone_by_repair(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes | None, expected: str
+) -> None:
+    """An empty file, another kind of file, a header alone and a SQLite file without
+    swarm's tables: verify says what it is and what was expected (exit 1), reading
+    commands stop on it in one line (exit 1), and repair leaves it byte for byte."""
+    path = tmp_path / "store.db"
+    if content is None:
+        conn = raw(path)
+        conn.execute("CREATE TABLE notes (x)")
+        conn.close()
+    else:
+        path.write_bytes(content)
+    before = path.read_bytes()
+    code, out = cli(capsys, "store", "verify", "--store", str(path))
+    assert code == 1 and expected in out.replace("\n", " "), out
+    code, out = cli(capsys, "runs", "list", "--store", str(path))
+    assert code == 1 and out.startswith(f"swarm: error: {path}: cannot open the store: "), out
+    assert out.count("\n") == 1
+    code, out = cli(capsys, "store", "repair", "--store", str(path))
+    assert code == 1 and out.startswith("swarm: error:") and "untouched" in out, out
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store.db"]

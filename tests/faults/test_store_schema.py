@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
@@ -190,3 +191,22 @@ def test_the_cli_explains_a_newer_schema(
     assert code == 1
     assert "swarm: error:" in err and "newer than this swarm understands" in err
     assert "Traceback" not in err
+
+
+def test_a_read_only_command_reads_an_older_file_without_migrating_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`runs list` of a v1 file lists its runs and leaves it v1, byte for byte, with no
+    backup: the next command that writes migrates it."""
+    path = tmp_path / "store.db"
+    trio.run(lambda: _filled_and_closed(path))
+    make_v1(path)
+    before = path.read_bytes()
+    assert main(["runs", "list", "--json", "--store", str(path)]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store.db"]
+
+
+async def _filled_and_closed(path: Path) -> None:
+    await (await fill_store(path, runs=2, messages=3)).aclose()
