@@ -6,8 +6,7 @@ trusts the header, as theirs do: a damaged page count stops them all); the schem
 version and swarm's tables; SQLite's ``PRAGMA integrity_check`` (the file's own
 structure); then every row of every record table (any table with ``data`` and
 ``checksum`` columns): the checksum, UTF-8, JSON, the record type, and that the
-row's key columns agree with its data; last, references (agents of a missing run,
-messages and checkpoints of a missing session). The
+row's key columns agree with its data; last, orphans (:data:`REFERENCES`). The
 file is read as :mod:`swarm.stores.readonly` reads it: verifying writes nothing.
 
 Rows are read one stretch at a time; when a damaged page stops a scan, the scan
@@ -42,12 +41,74 @@ RECORD_TYPES: dict[str, tuple[Callable[[dict[str, Any]], object], dict[str, str]
 }
 
 
-# child table, its column, parent table, the parent's column, what the child is
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """Rows of ``child`` name a row of ``parent`` in ``column`` (NULL names none)."""
+
+    child: str
+    column: str
+    parent: str
+    parent_column: str
+    what: str  # "agents of run": what the children of one parent are
+
+
+# What an orphan is, for verify and repair alike: a record whose parent is missing.
+# Sessions come first: repair moves them before it looks at their messages and
+# forks, which are then "kept, their session is in quarantine", not orphans too.
 REFERENCES = (
-    ("agents", "run_id", "runs", "run_id", "agents of run"),
-    ("messages", "session_id", "sessions", "session_id", "messages of session"),
-    ("checkpoints", "session_id", "sessions", "session_id", "checkpoints of session"),
+    Reference("sessions", "run_id", "runs", "run_id", "sessions of run"),
+    Reference("sessions", "parent_session_id", "sessions", "session_id", "forks of session"),
+    Reference("agents", "run_id", "runs", "run_id", "agents of run"),
+    Reference("messages", "session_id", "sessions", "session_id", "messages of session"),
+    Reference("checkpoints", "session_id", "sessions", "session_id", "checkpoints of session"),
 )
+
+
+@dataclass(frozen=True, slots=True)
+class OrphanGroup:
+    """The rows of ``reference.child`` that name the missing parent ``key``."""
+
+    reference: Reference
+    key: str
+    rowids: list[int]
+    held: bool  # the parent is in quarantine: the rows are kept, not orphans
+
+    @property
+    def found(self) -> str:
+        return f"{len(self.rowids)} {self.reference.what} {self.key}, which is missing"
+
+    @property
+    def note(self) -> str:
+        count, kind = len(self.rowids), self.reference.parent[:-1]
+        return f"{count} {self.reference.what} {self.key} kept; that {kind} is in quarantine"
+
+
+def orphan_groups(conn: sqlite3.Connection, reference: Reference) -> list[OrphanGroup]:
+    """The rows whose parent is missing, grouped by parent, as they are now in ``conn``.
+
+    Verify reports the groups that are not ``held``; repair moves exactly those, one
+    reference after the other (in :data:`REFERENCES` order), asking again after each.
+    """
+    ref = reference
+    rows = conn.execute(
+        f'SELECT rowid, "{ref.column}" FROM "{ref.child}" WHERE "{ref.column}" IS NOT NULL'
+        f' AND "{ref.column}" NOT IN (SELECT "{ref.parent_column}" FROM "{ref.parent}")'
+        " ORDER BY rowid"
+    ).fetchall()
+    if not rows:
+        return []
+    held: set[str] = set()
+    if QUARANTINE_PREFIX + ref.parent in _quarantine_tables(conn):
+        held = {
+            _text(row[0])
+            for row in conn.execute(
+                f'SELECT "{ref.parent_column}" FROM "{QUARANTINE_PREFIX}{ref.parent}"'
+            )
+        }
+    groups: dict[str, list[int]] = {}
+    for rowid, key in rows:
+        groups.setdefault(_text(key), []).append(int(rowid))
+    return [OrphanGroup(ref, key, rowids, key in held) for key, rowids in groups.items()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,37 +391,19 @@ def _verify_table(
 
 
 def _verify_references(conn: sqlite3.Connection, report: VerifyReport, tables: set[str]) -> None:
-    quarantined = set(_quarantine_tables(conn))
-    for child, column, parent, parent_column, what in REFERENCES:
-        if child not in tables or parent not in tables:
+    for reference in REFERENCES:
+        if reference.child not in tables or reference.parent not in tables:
             continue
-        query = (
-            f'SELECT "{column}", COUNT(*) FROM "{child}" WHERE "{column}" IS NOT NULL'
-            f' AND "{column}" NOT IN (SELECT "{parent_column}" FROM "{parent}")'
-            f' GROUP BY "{column}"'
-        )
         try:
-            missing = [(_text(row[0]), int(row[1])) for row in conn.execute(query)]
+            groups = orphan_groups(conn, reference)
         except sqlite3.DatabaseError as exc:
-            report.notes.append(f"{child}: references not checked: {explain(exc)}")
+            report.notes.append(f"{reference.child}: references not checked: {explain(exc)}")
             continue
-        held = set()
-        if QUARANTINE_PREFIX + parent in quarantined and missing:
-            held = {
-                _text(row[0])
-                for row in conn.execute(
-                    f'SELECT "{parent_column}" FROM "{QUARANTINE_PREFIX}{parent}"'
-                )
-            }
-        for key, count in missing:
-            if key in held:
-                report.notes.append(
-                    f"{count} {what} {key} kept; that {parent[:-1]} is in quarantine"
-                )
+        for group in groups:
+            if group.held:
+                report.notes.append(group.note)
             else:
-                report.problems.append(
-                    Problem(child, key, f"{count} {what} {key}, which is missing", "orphan")
-                )
+                report.problems.append(Problem(reference.child, group.key, group.found, "orphan"))
 
 
 def _quarantine_tables(conn: sqlite3.Connection) -> list[str]:

@@ -36,6 +36,7 @@ from .integrity import (
     Problem,
     VerifyReport,
     check_record,
+    orphan_groups,
     read_damaged,
     record_tables,
     scan,
@@ -185,49 +186,32 @@ def _move_orphans(
     conn: sqlite3.Connection, tables: dict[str, list[str]], report: RepairReport
 ) -> None:
     """Move every record whose parent is neither in its table nor in quarantine, found
-    as ``verify`` finds them (checked under the lock), to ``quarantine_<table>``."""
-    quarantines = set(_tables(conn))
-    for child, column, parent, parent_column, what in REFERENCES:
+    as ``verify`` finds them (:func:`orphan_groups`, under the lock), to
+    ``quarantine_<table>``."""
+    for reference in REFERENCES:
+        child, parent = reference.child, reference.parent
         if child not in tables or parent not in tables:
             continue
-        rows = conn.execute(
-            f'SELECT rowid, "{column}" FROM "{child}" WHERE "{column}" IS NOT NULL'
-            f' AND "{column}" NOT IN (SELECT "{parent_column}" FROM "{parent}") ORDER BY rowid'
-        ).fetchall()
-        if not rows:
-            continue
-        held: set[str] = set()
-        if QUARANTINE_PREFIX + parent in quarantines:
-            held = {
-                _text(row[0])
-                for row in conn.execute(
-                    f'SELECT "{parent_column}" FROM "{QUARANTINE_PREFIX}{parent}"'
-                )
-            }
-        groups: dict[str, list[int]] = {}
-        for rowid, key in rows:
-            if _text(key) not in held:
-                groups.setdefault(_text(key), []).append(rowid)
+        groups = [g for g in orphan_groups(conn, reference) if not g.held]
         if not groups:
             continue
         quarantine = _ensure_quarantine(conn, conn, child)
         names = ", ".join(f'"{c}"' for c in _columns(conn, child))
-        for key, rowids in groups.items():
-            why = f"an orphan: its {parent[:-1]} {key} is missing"
+        for group in groups:
+            why = f"an orphan: its {parent[:-1]} {group.key} is missing"
             stamp = utc_now()
             conn.executemany(
                 f'INSERT INTO "{quarantine}" ({names}, problem, quarantined_at)'
                 f' SELECT {names}, ?, ? FROM "{child}" WHERE rowid = ?',
-                [(why, stamp, rowid) for rowid in rowids],
+                [(why, stamp, rowid) for rowid in group.rowids],
             )
             conn.executemany(
-                f'DELETE FROM "{child}" WHERE rowid = ?', [(rowid,) for rowid in rowids]
+                f'DELETE FROM "{child}" WHERE rowid = ?', [(rowid,) for rowid in group.rowids]
             )
-            found = f"{len(rowids)} {what} {key}, which is missing"
-            report.quarantined.append(Problem(child, key, found, "orphan"))
+            report.quarantined.append(Problem(child, group.key, group.found, "orphan"))
             report.actions.append(
-                f"moved {len(rowids)} {what} {key} to {quarantine}: intact, but that "
-                f"{parent[:-1]} is missing"
+                f"moved {len(group.rowids)} {reference.what} {group.key} to {quarantine}: "
+                f"intact, but that {parent[:-1]} is missing"
             )
 
 

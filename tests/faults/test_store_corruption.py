@@ -444,6 +444,59 @@ def test_verify_sees_every_header_byte_that_stops_the_commands(tmp_path: Path) -
     assert missed == []
 
 
+def test_orphan_sessions_are_seen_by_verify_and_moved_by_repair(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Sessions of a run that is gone, and forks of a session that is gone, are orphans to
+    verify (exit 1) exactly as to repair, which moves them and nothing else: their own
+    messages stay, explained by a note, and verify is clean after."""
+    path = tmp_path / "store.db"
+    make_store(path, runs=3, messages=4)
+
+    async def forks() -> None:
+        store = await SQLiteStore.open(path)
+        from swarm.records import SessionRecord
+
+        await store.save_session(
+            SessionRecord("fork-of-1", "simulated", run_id="run-0", parent_session_id="session-1")
+        )
+        await store.save_session(
+            SessionRecord(
+                "fork-of-fork", "simulated", run_id="run-0", parent_session_id="fork-of-1"
+            )
+        )
+        await store.aclose()
+
+    trio.run(forks)
+    conn = raw(path)
+    conn.execute("DELETE FROM runs WHERE run_id = 'run-2'")
+    conn.execute("DELETE FROM agents WHERE run_id = 'run-2'")
+    conn.execute("DELETE FROM sessions WHERE session_id = 'session-1'")
+    conn.execute("DELETE FROM messages WHERE session_id = 'session-1'")
+    conn.close()
+    code, out = cli(capsys, "store", "verify", "--store", str(path), "--json")
+    found = json.loads(out)
+    assert code == 1
+    orphans = {(p["table"], p["key"], p["problem"]) for p in found["problems"]}
+    assert orphans == {
+        ("sessions", "run-2", "1 sessions of run run-2, which is missing"),
+        ("sessions", "session-1", "1 forks of session session-1, which is missing"),
+    }
+    assert {p["kind"] for p in found["problems"]} == {"orphan"}
+
+    code, out = cli(capsys, "store", "repair", "--store", str(path), "--json")
+    repaired = json.loads(out)
+    assert code == 0 and repaired["clean"], out
+    moved = {(q["table"], q["key"], q["problem"]) for q in repaired["quarantined"]}
+    assert moved == orphans  # the same definition: what verify named, and only that
+    after = verify(path)
+    assert after.clean and after.quarantined == {"sessions": 2}
+    assert sorted(after.notes) == [
+        "1 forks of session fork-of-1 kept; that session is in quarantine",
+        "4 messages of session session-2 kept; that session is in quarantine",
+    ]
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
