@@ -9,11 +9,12 @@ from typing import Annotated
 import typer
 
 from ..bench.model import BenchReport
-from ..bench.report import render_markdown, write_report
+from ..bench.report import check_report_folder, render_markdown, write_report
 from ..bench.runner import WORKLOADS, BenchOptions, run_bench
 from ..errors import UsageError
+from ..stores import sqlite_path
 from .app import EXIT_FAILED, EXIT_OK, app
-from .common import JsonOption, print_json
+from .common import JsonOption, print_json, store_url
 
 DEFAULT_OUTPUT = Path("benchmarks/results")
 
@@ -42,7 +43,12 @@ def bench(
         bool, typer.Option("--quick", help="The CI size: fewer seeds and agents (minutes).")
     ] = False,
     output: Annotated[
-        Path, typer.Option("--output", help="Folder for latest.json/.md/.png and runs/.")
+        Path,
+        typer.Option(
+            "--output",
+            help="Folder for latest.json/.md/.png (replaced each run) and runs/; "
+            "never written over the store or any SQLite file.",
+        ),
     ] = DEFAULT_OUTPUT,
     check: Annotated[
         bool,
@@ -60,9 +66,11 @@ def bench(
 ) -> int:
     """Measure sequential against forked-in-parallel, side by side, and write the report."""
     options = BenchOptions(quick=quick, only=_selected(only))
+    in_use = sqlite_path(store_url(None))
+    check_report_folder(output, store=in_use)  # before minutes of measuring, not after
     command = ["swarm", *sys.argv[1:]] if Path(sys.argv[0]).name == "swarm" else ["swarm bench"]
     report = run_bench(options, command, progress=lambda line: print(line, file=sys.stderr))
-    paths = write_report(report, output)
+    paths = write_report(report, output, store=in_use)
     if as_json:
         print_json(report.to_dict())
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,9 +20,10 @@ from ..browse import (
     session_detail,
     session_tree,
 )
-from ..errors import UsageError
 from ..export import EXPORT_FORMATS, export_run
+from ..output_files import check_output, write_output
 from ..records import AgentStatus, RunRecord
+from ..stores import sqlite_path
 from .app import EXIT_OK, app
 from .common import (
     JsonOption,
@@ -37,6 +37,7 @@ from .common import (
     nothing_listed,
     plural,
     print_json,
+    store_url,
     unique_prefixes,
 )
 
@@ -213,13 +214,24 @@ def export(
         str, typer.Option("--format", "-f", help="json, jsonl, csv (messages) or md.")
     ] = "json",
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write here instead of stdout (never over the store or any SQLite file).",
+        ),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace --output if it exists (never a database).")
+    ] = False,
     store: StoreOption = None,
 ) -> int:
     """Export a run with its agents, sessions, messages and checkpoints."""
     check_choice("--format", fmt, EXPORT_FORMATS)
     check_run_ref(run)
+    in_use = sqlite_path(store_url(store))
+    if output is not None:  # refused before the store is read, not after
+        check_output(output, option="--output", force=force, store=in_use)
 
     async def main() -> str:
         async with existing_store(store) as db:
@@ -229,18 +241,6 @@ def export(
     if output is None:
         typer.echo(text, nl=False)
         return EXIT_OK
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"--output {output}: {_cannot_write(exc, output)}") from None
+    write_output(output, text, option="--output", force=force, store=in_use)
     typer.echo(f"wrote {len(text.encode())} bytes to {output}", err=True)
     return EXIT_OK
-
-
-def _cannot_write(exc: OSError, path: Path) -> str:
-    """Why a file cannot be written there, in words that say what to give instead."""
-    if exc.errno == errno.ENOENT:
-        return f"cannot write there: the folder {path.parent} does not exist"
-    if exc.errno == errno.EISDIR:
-        return "is a folder; expected a file path, e.g. run.json"
-    return f"cannot write there ({exc.strerror or exc})"

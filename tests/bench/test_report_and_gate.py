@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from swarm.bench.report import render_markdown, write_report
 from swarm.bench.scheduling import ModeRun, SchedulingSetup, summarize
 from swarm.cli import main
 from swarm.cli.bench import gate_exit_code
+from swarm.errors import UsageError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -112,3 +114,30 @@ def test_cli_rejects_an_unknown_workload(capsys: pytest.CaptureFixture[str]) -> 
     """--only with an unknown name exits 2 and names the workloads it knows."""
     assert main(["bench", "--only", "nonsense"]) == 2
     assert "expected a comma-separated list of scheduling" in capsys.readouterr().err
+
+
+def test_the_report_never_lands_on_a_database_or_the_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--output` that is a file, or a folder whose latest.json is a SQLite database or the
+    store in use, is refused before anything is measured (exit 2, one line), untouched;
+    an earlier report's files are replaced whole, with no partial file left."""
+    sqlite3.connect(tmp_path / "latest.json").execute("CREATE TABLE t (x)").connection.close()
+    database = (tmp_path / "latest.json").read_bytes()
+    assert main(["bench", "--quick", "--only", "scheduling", "--output", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"swarm: error: --output {tmp_path / 'latest.json'}: is a SQLite database; an output "
+        "never replaces one, even with --force: name another file\n"
+    )
+    assert (tmp_path / "latest.json").read_bytes() == database
+    report = _report(_scheduling(11.0, 19.0, 10.2))
+    with pytest.raises(UsageError, match=r"latest\.md: is the store in use"):
+        write_report(report, tmp_path / "results", store=tmp_path / "results" / "latest.md")
+    assert main(["bench", "--output", str(tmp_path / "latest.json")]) == 2
+    assert "is a file; expected a folder" in capsys.readouterr().err
+    (tmp_path / "again").mkdir()
+    (tmp_path / "again" / "latest.md").write_text("an earlier report")
+    paths = write_report(report, tmp_path / "again")
+    assert "| workload | figure | value | target |" in paths["markdown"].read_text()
+    assert not list((tmp_path / "again").rglob("*.part"))

@@ -1,9 +1,16 @@
-"""Nothing a user types destroys a store: commands that only read write nothing, anywhere."""
+"""Nothing a user types destroys a store: an export never lands on the store or any
+SQLite file, never replaces a file unless --force says so, and never leaves half a file.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import resource
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,6 +42,109 @@ def ran(in_tmp_cwd: Path, capsys: Capsys, monkeypatch: pytest.MonkeyPatch) -> Pa
 def runs_listed(capsys: Capsys) -> list[str]:
     assert main(["runs", "list", "--json"]) == 0
     return [r["run_id"] for r in json.loads(capsys.readouterr().out)]
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_an_export_never_replaces_the_store_in_use(ran: Path, capsys: Capsys, force: bool) -> None:
+    """`export -o sessions/swarm.db` (the issue's data loss) is refused, --force or not:
+    exit 2, one line naming the file and why, and the store is byte for byte as it was."""
+    before = ran.read_bytes()
+    runs = runs_listed(capsys)
+    code = main(["export", "latest", "-o", "sessions/swarm.db", *(["--force"] if force else [])])
+    out, err = capsys.readouterr()
+    assert code == 2, err
+    assert err.startswith("swarm: error: --output sessions/swarm.db: ") and err.count("\n") == 1
+    assert "store" in err and "Traceback" not in out + err
+    assert ran.read_bytes() == before
+    assert runs_listed(capsys) == runs
+
+
+def test_an_export_never_lands_on_a_database_or_a_file_of_the_store(
+    ran: Path, capsys: Capsys
+) -> None:
+    """Any SQLite file, the -wal/-shm/-journal of one, a file with a -wal beside it, and
+    every file of the store's own in its folder are refused, --force or not, unchanged."""
+    folder = ran.parent
+    other = folder.parent / "other.db"
+    other.write_bytes(ran.read_bytes())  # a SQLite database that is not the store
+    (folder.parent / "other.db-wal").write_bytes(b"w" * 10)
+    (folder.parent / "emptied.db").write_bytes(b"")  # a damaged database: 0 bytes, its WAL
+    (folder.parent / "emptied.db-wal").write_bytes(b"w" * 10)
+    (folder / "swarm.db.bak-v1-20260101T000000Z").write_text("a backup, say")
+    (folder / "swarm.db-journal").write_text("journal")
+    (folder.parent / "link.json").symlink_to(ran)
+    targets = {
+        "other.db": "is a SQLite database",
+        "other.db-wal": "is the -wal file of the SQLite database other.db",
+        "other.db-shm": "is the -shm file of the SQLite database other.db",
+        "emptied.db": "has a SQLite -wal file beside it",
+        "sessions/swarm.db-wal": "is one of the store's files",
+        "sessions/swarm.db-shm": "is one of the store's files",
+        "sessions/swarm.db-journal": "is one of the store's files",
+        "sessions/swarm.db.bak-v1-20260101T000000Z": "is one of the store's files",
+        "sessions/../sessions/swarm.db": "is the store in use",
+        "link.json": "is the store in use",  # a symlink to it
+    }
+    tree = {p: p.read_bytes() for p in folder.parent.rglob("*") if p.is_file()}
+    for target, why in targets.items():
+        for force in ([], ["--force"]):
+            code = main(["export", "latest", "-o", target, *force])
+            err = capsys.readouterr().err
+            assert code == 2, (target, err)
+            assert err.startswith(f"swarm: error: --output {target}: {why}"), err
+            assert "even with --force" in err and err.count("\n") == 1
+    assert {p: p.read_bytes() for p in folder.parent.rglob("*") if p.is_file()} == tree
+
+
+def test_an_existing_file_is_replaced_only_with_force(ran: Path, capsys: Capsys) -> None:
+    """`export -o existing.txt` (which used to overwrite silently) is refused, the file
+    unchanged; with --force it is replaced whole, keeping its mode; a new file is written."""
+    existing = ran.parent.parent / "existing.txt"
+    existing.write_text("keep me")
+    existing.chmod(0o640)
+    assert main(["export", "latest", "-o", "existing.txt"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "swarm: error: --output existing.txt: already exists; pass --force to replace it\n"
+    )
+    assert existing.read_text() == "keep me"
+    assert main(["export", "latest", "-o", "existing.txt", "--force"]) == 0
+    capsys.readouterr()
+    assert json.loads(existing.read_text())["run"]["name"] == "safety"
+    assert existing.stat().st_mode & 0o777 == 0o640
+    assert main(["export", "latest", "-o", "new.json"]) == 0
+    assert "wrote" in capsys.readouterr().err
+    assert json.loads((ran.parent.parent / "new.json").read_text())["run"]["name"] == "safety"
+    assert not [p for p in ran.parent.parent.iterdir() if p.name.endswith(".part")]
+
+
+def _small_file_limit() -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))
+
+
+def test_a_failed_export_leaves_no_half_file(ran: Path) -> None:
+    """An export cut off by the file-size limit (EFBIG, as a full disk would) fails in one
+    line; the file it was to replace is as it was, and no partial file is left anywhere."""
+    cwd = ran.parent.parent
+    existing = cwd / "out.json"
+    existing.write_text('{"old": true}\n')
+    before = sorted(p.name for p in cwd.iterdir())
+    done = subprocess.run(
+        [sys.executable, "-m", "swarm", "export", "latest", "-o", "out.json", "--force"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        preexec_fn=_small_file_limit,
+        timeout=120,
+        check=False,
+        env={**os.environ, "SWARM_STORE": ""},
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("swarm: error: --output out.json: cannot write there (")
+    assert done.stderr.count("\n") == 1
+    assert existing.read_text() == '{"old": true}\n'
+    assert sorted(p.name for p in cwd.iterdir()) == before
 
 
 # --- commands that only read write nothing, anywhere -----------------------------------

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from swarm.cli import main
+from swarm.stores.readonly import is_sqlite_file
 
 PLAN = """\
 base: {prompt: shared}
@@ -53,6 +54,7 @@ TOKENS = st.sampled_from(
         "--output",
         "-o",
         "--format",
+        "--force",
         "--name",
         "99999999999999999999d",
         "99999999999999d",
@@ -71,6 +73,8 @@ TOKENS = st.sampled_from(
         "claude",
         "memory://",
         "sqlite:///store.db",
+        "store.db",
+        "store.db-wal",
         "sqlite:///other.db?mode=zz",
         "junk://x",
         "sqlite://[bad/x.db",
@@ -106,13 +110,18 @@ def workdir(in_tmp_cwd: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_junk_command_lines_never_print_a_traceback(
     workdir: Path, capsys: pytest.CaptureFixture[str], command: list[str], rest: list[str]
 ) -> None:
-    """Any mix of commands, options and odd values exits 0, 1 or 2, and says why if not 0."""
+    """Any mix of commands, options and odd values exits 0, 1 or 2, and says why if not 0;
+    a store made by an earlier example is still a SQLite database afterwards."""
+    store = workdir / "store.db"
+    was_a_database = store.is_file() and is_sqlite_file(store)
     code = main([*command, *rest])
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     assert code in (0, 1, 2), (command, rest, code, err)
     if code != 0:  # an error line, a usage message, or the help of a bare group
         assert (out + err).strip(), (command, rest)
+    if was_a_database:
+        assert is_sqlite_file(store), (command, rest)
 
 
 @pytest.mark.parametrize(
@@ -156,7 +165,9 @@ def test_plan_agent_ids_with_path_traversal_are_refused(
     [
         (["export", "latest", "-o", "/nonexistent/dir/x.json"], "the folder /nonexistent/dir does"),
         (["export", "latest", "-o", "."], "--output .: is a folder"),
-        (["export", "latest", "--output", "/proc/version"], "--output /proc/version: cannot"),
+        (["export", "latest", "-o", "/proc/version", "--force"], "--output /proc/version: cannot"),
+        (["export", "latest", "-o", "plan.yaml"], "plan.yaml: already exists; pass --force"),
+        (["export", "latest", "-o", "store.db", "--force"], "store.db: is the store in use"),
         (["gc", "--ttl", "99999999999999999999d"], "--ttl '99999999999999999999d' is too long"),
         (["gc", "--ttl", "1" + "0" * 400 + "s"], "is too long: expected at most 999999999 days"),
         (["sessions", "list", "--since", "99999999999999d"], "is too long"),
