@@ -29,10 +29,13 @@ from pydantic import ValidationError
 
 from .backends import claude_credentials_available, create_backend
 from .backends.base import Backend
-from .errors import BackendUnavailable, UsageError
+from .errors import BackendUnavailable, UsageError, failure_reason
+from .logging import get_logger
 from .mockapi import MockAnthropicServer, MockAPIConfig, cli_env, open_mock_api
 from .plan import BackendSpec
 from .stores.base import Store
+
+log = get_logger("swarm.rehearsal")
 
 #: Runtime settings for every rehearsal CLI process, on top of :func:`swarm.mockapi.cli_env`.
 #: ``BUN_GC_TIMER_DISABLE`` turns off Bun's repeating idle-GC timer, whose collections
@@ -231,7 +234,10 @@ async def open_backend(
             yield backend
         finally:
             with trio.CancelScope(shield=True):
-                await backend.aclose()
+                try:
+                    await backend.aclose()
+                except Exception as exc:  # the run is over and recorded: say so, go on
+                    log.warning("backend.close_failed", error=failure_reason(exc))
 
 
 def rehearsal_backend(requested: str | None) -> str:
