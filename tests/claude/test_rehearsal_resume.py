@@ -17,7 +17,7 @@ import pytest
 import trio
 import yaml
 
-from swarm import AgentStatus, SQLiteStore
+from swarm import AgentStatus, RunStatus, SQLiteStore
 from swarm.cli import main
 from swarm.rehearsal import HOME_PREFIX
 from swarm.resume import DEFAULT_CONTINUE_PROMPT
@@ -185,3 +185,40 @@ def test_fork_of_a_rehearsal_rehearses_and_says_plainly_when_it_failed(
     assert main(["runs", "list", "--json", "--store", STORE]) == 0
     runs = json.loads(capsys.readouterr().out)
     assert len(runs) == 3 and all(r["rehearsal"] is not None for r in runs)
+
+
+def test_resume_of_a_finished_rehearsal_needs_no_credentials(
+    no_login: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A finished rehearsal: `swarm resume` (plain, --rehearse, --no-rehearse) says nothing
+    to resume and exits 0 without credentials, writing nothing; killed after its last agent
+    but before the run was closed, --no-rehearse closes it the same way: nothing to run,
+    so no backend, no fake API, no credentials."""
+    write_plan(no_login, 1)
+    assert main(["run", "plan.yaml", "--rehearse", "-q"]) == 0
+    run_id = capsys.readouterr().out.split()[1].rstrip(":")
+    before = Path("store.db").read_bytes()
+    for flags in ([], ["--rehearse"], ["--no-rehearse"]):
+        assert main(["resume", run_id, "--store", STORE, "-q", *flags]) == 0, flags
+        captured = capsys.readouterr()
+        assert f"run {run_id} already ended (succeeded); nothing to resume" in captured.err
+        assert "credentials" not in captured.err and "rehearsing again" not in captured.err
+        assert captured.out.startswith(f"run {run_id}: succeeded")
+    assert Path("store.db").read_bytes() == before
+
+    async def unclose() -> None:  # as a kill -9 between the last agent and the close
+        store = await SQLiteStore.open(Path("store.db"))
+        try:
+            run = await store.get_run(run_id)
+            assert run is not None
+            await store.save_run(run.evolve(status=RunStatus.RUNNING, ended_at=None))
+        finally:
+            await store.aclose()
+
+    trio.run(unclose)
+    assert main(["resume", run_id, "--store", STORE, "--json", "--no-rehearse"]) == 0
+    captured = capsys.readouterr()
+    assert "credentials" not in captured.err, captured.err
+    document = json.loads(captured.out)
+    assert document["status"] == "succeeded"
+    assert [a["status"] for a in document["agents"]] == ["succeeded"]
