@@ -40,7 +40,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-import structlog
 import trio
 from claude_agent_sdk import (
     AssistantMessage,
@@ -59,8 +58,10 @@ from claude_agent_sdk import (
 )
 
 from ..errors import APIError, BackendError, BackendUnavailable
+from ..logging import get_logger
 from ..records import Message, Usage
 from ..redaction import environment_secrets, known_secrets
+from ..scratch import python_tempfiles_in, scratch_dir
 from ..stores.base import Store
 from .base import AgentOutcome, AgentRequest, AgentSink, BaseRequest, BaseSession
 from .claude_messages import (
@@ -74,7 +75,7 @@ from .claude_messages import (
 from .retries import RetryPolicy, call_with_retries
 from .session_store import StoreSessionStore
 
-log = structlog.get_logger("swarm.backends.claude")
+log = get_logger("swarm.backends.claude")
 
 
 def _not_the_exit_report(record: logging.LogRecord) -> bool:
@@ -260,9 +261,16 @@ class ClaudeBackend:
     # --- one CLI process ---------------------------------------------------------------
 
     async def _run_once(self, prompt: str, options: ClaudeAgentOptions, attempt: _Attempt) -> _Run:
+        # Every temporary file of this attempt goes to swarm's scratch folder, swept if a
+        # kill -9 leaves it: the SDK's claude-resume-* copy of the session, the CLI's own.
+        with scratch_dir() as scratch, python_tempfiles_in(scratch):
+            env = {"CLAUDE_CODE_TMPDIR": str(scratch), **options.env}
+            # With a callback the SDK pipes the CLI's stderr to us instead of the terminal.
+            options = dataclasses.replace(options, env=env, stderr=attempt.stderr.append)
+            return await self._run_cli(prompt, options, attempt)
+
+    async def _run_cli(self, prompt: str, options: ClaudeAgentOptions, attempt: _Attempt) -> _Run:
         result: ResultMessage | None = None
-        # With a callback the SDK pipes the CLI's stderr to us instead of the terminal.
-        options = dataclasses.replace(options, stderr=attempt.stderr.append)
         secrets = [*known_secrets(), *environment_secrets(options.env)]
 
         def why(extra: str | None = None) -> str:
@@ -274,6 +282,7 @@ class ClaudeBackend:
                 async for item in items:
                     session_id = attempt.session_id
                     if isinstance(item, SystemMessage) and item.subtype == "init":
+                        log.debug("claude.started", session_id=item.data.get("session_id"))
                         await attempt.started(str(item.data["session_id"]), item.data)
                     elif isinstance(item, StreamEvent):
                         await attempt.stream_event(item.event, item.parent_tool_use_id)
