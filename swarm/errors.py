@@ -19,6 +19,7 @@ it as is; no command ever shows a traceback for one of these.
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -120,6 +121,21 @@ def leaves(group: BaseExceptionGroup[E]) -> list[E]:
     for exc in group.exceptions:
         found.extend(leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
     return found
+
+
+def failure_reason(exc: BaseException) -> str:
+    """What a failure says as a record's reason: a SwarmError's own message; any other
+    exception (one no backend anticipated) named with its type, grouped ones each."""
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(failure_reason(leaf) for leaf in leaves(exc))
+    if isinstance(exc, SwarmError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def format_traceback(exc: BaseException) -> str:
+    """``exc``'s traceback as text, for a debug log line (which redacts it like any value)."""
+    return "".join(traceback.format_exception(exc))
 
 
 def first_leaf(group: BaseExceptionGroup[E]) -> E:

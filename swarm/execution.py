@@ -20,7 +20,7 @@ import trio
 
 from .backends.base import BaseSession
 from .checkpoints import CheckpointPolicy, RunCheckpoints
-from .errors import BackendError, SkipAgent, StoreError, SwarmError, first_leaf
+from .errors import SkipAgent, StoreError, failure_reason, first_leaf, format_traceback
 from .events import EventKind, SwarmEvent
 from .forking import agent_request, base_request, recorded_base_retries
 from .leases import Lease
@@ -273,12 +273,16 @@ class Execution:
         started = trio.current_time()
         try:
             session = await self.executor.backend.open_base(request, sink)
-        except BackendError as exc:
+        except StoreError:
+            raise
+        except Exception as exc:  # any backend failure, foreseen or not, ends the run plainly
             self.base_retries = sink.retries
-            self.log.error("base.failed", error=str(exc))
-            reason = f"the base session could not be built: {exc}"
+            reason = f"the base session could not be built: {failure_reason(exc)}"
+            self.log.error("base.failed", error=failure_reason(exc))
+            self.log.debug("base.failed.traceback", exception=format_traceback(exc))
             for agent_id in self.specs:
-                await self.update_agent(agent_id, status=AgentStatus.SKIPPED, error=reason)
+                if agent_id not in self.kept:
+                    await self.update_agent(agent_id, status=AgentStatus.SKIPPED, error=reason)
             self.stop(reason, RunStatus.FAILED, cancel_running=False)
             return None
         self.base_s = trio.current_time() - started
@@ -434,8 +438,8 @@ class Execution:
         except StoreError:
             raise
         except Exception as exc:  # one agent's failure is its own record, not the run's crash
-            reason = str(exc) if isinstance(exc, SwarmError) else f"{type(exc).__name__}: {exc}"
-            ended = ending(sink, AgentStatus.FAILED, reason)
+            self.log.debug("agent.failed.traceback", exception=format_traceback(exc))
+            ended = ending(sink, AgentStatus.FAILED, failure_reason(exc))
         finally:
             if ended is not None:
                 now = trio.current_time()

@@ -13,9 +13,7 @@ rehearsal takes an explicit ``--no-rehearse``.
 
 from __future__ import annotations
 
-import os
 import shutil
-import stat
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -23,16 +21,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
 import trio
 from pydantic import ValidationError
 
 from .backends import claude_credentials_available, create_backend
 from .backends.base import Backend
-from .errors import BackendUnavailable, UsageError
+from .errors import BackendUnavailable, UsageError, failure_reason
+from .logging import get_logger
 from .mockapi import MockAnthropicServer, MockAPIConfig, cli_env, open_mock_api
 from .plan import BackendSpec
+from .scratch import cache_folder, scratch_dir
 from .stores.base import Store
+
+log = get_logger("swarm.rehearsal")
 
 #: Runtime settings for every rehearsal CLI process, on top of :func:`swarm.mockapi.cli_env`.
 #: ``BUN_GC_TIMER_DISABLE`` turns off Bun's repeating idle-GC timer, whose collections
@@ -42,11 +43,6 @@ from .stores.base import Store
 #: 6 parallel forks used ~0.82 s of CPU each with the timer, ~0.63 s without, and a
 #: lone fork ~0.61 s against ~0.55 s. The requests the API sees are the same (ids aside).
 REHEARSAL_CLI_ENV: Mapping[str, str] = {"BUN_GC_TIMER_DISABLE": "1"}
-
-#: Temporary config dirs are ``<prefix><pid>-<random>``: the pid names the process that
-#: owns one, so a later rehearsal can remove those a killed process left (kill -9 runs
-#: no cleanup, and each holds a CLI config and transcripts the store already mirrors).
-HOME_PREFIX = "swarm-rehearsal-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,64 +154,47 @@ async def open_rehearsal(
 ) -> AsyncIterator[Rehearsal]:
     """Serve the fake API and yield the environment for the CLI; clean up on exit.
 
-    Without ``config_dir`` a temporary one is made and removed afterwards (the
-    transcripts live on in the store through the session-store mirror).
+    Without ``config_dir`` a temporary one is made in this process's scratch folder
+    (:mod:`swarm.scratch`) and removed afterwards (the transcripts live on in the
+    store through the session-store mirror); a kill -9 leaves it to the next sweep.
     """
-    owned = config_dir is None
-    if owned:
-        await trio.to_thread.run_sync(sweep_stale_homes)
-    prefix = f"{HOME_PREFIX}{os.getpid()}-"
-    home = Path(tempfile.mkdtemp(prefix=prefix)) if config_dir is None else config_dir
-    try:
-        async with open_mock_api(config or MockAPIConfig()) as server:
-            env = {**cli_env(server.base_url, home), **REHEARSAL_CLI_ENV}
-            yield Rehearsal(server, home, env)
-    finally:
-        if owned:
-            with trio.CancelScope(shield=True):
-                await trio.to_thread.run_sync(lambda: shutil.rmtree(home, ignore_errors=True))
+    with scratch_dir() as scratch:
+        owned = config_dir is None
+        home = Path(tempfile.mkdtemp(prefix="rehearsal-", dir=scratch)) if owned else config_dir
+        assert home is not None
+        try:
+            async with open_mock_api(config or MockAPIConfig()) as server:
+                env = {**cli_env(server.base_url, home), **REHEARSAL_CLI_ENV}
+                yield Rehearsal(server, home, env)
+        finally:
+            if owned:
+                with trio.CancelScope(shield=True):
+                    await trio.to_thread.run_sync(lambda: shutil.rmtree(home, ignore_errors=True))
 
 
 @asynccontextmanager
-async def maybe_rehearsal(config: MockAPIConfig | None) -> AsyncIterator[Mapping[str, str] | None]:
+async def maybe_rehearsal(
+    config: MockAPIConfig | None, config_dir: Path | None = None
+) -> AsyncIterator[Mapping[str, str] | None]:
     """The CLI environment of a rehearsal when ``config`` is given, else ``None``."""
     if config is None:
         yield None
         return
-    async with open_rehearsal(config) as rehearsal:
+    async with open_rehearsal(config, config_dir) as rehearsal:
         yield rehearsal.env
 
 
-def sweep_stale_homes(root: Path | None = None) -> list[Path]:
-    """Remove the temporary config dirs of rehearsals whose process is gone.
+def kept_transcripts_home(spec: BackendSpec) -> Path | None:
+    """The config dir that outlives a rehearsal whose transcripts stay on local disk.
 
-    Only this user's dirs named after a pid (see :data:`HOME_PREFIX`) whose process no
-    longer exists; a reused pid merely keeps a dir until that process ends too.
+    With ``session_store: false`` the store mirrors no transcript, so continuing a
+    session after a kill, or forking one later, needs Claude Code's own files: such a
+    rehearsal keeps them where Claude Code keeps a user's, in one config dir of its own
+    that stays (``<cache>/rehearsal``), not in a throwaway one. ``None`` otherwise.
     """
-    removed: list[Path] = []
-    for path in Path(root or tempfile.gettempdir()).glob(f"{HOME_PREFIX}*"):
-        pid_text, sep, _ = path.name.removeprefix(HOME_PREFIX).partition("-")
-        if not (sep and pid_text.isdigit()) or int(pid_text) == os.getpid():
-            continue
-        try:
-            info = path.lstat()
-        except OSError:
-            continue
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or _alive(int(pid_text)):
-            continue
-        shutil.rmtree(path, ignore_errors=True)
-        removed.append(path)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    """As swarm.leases judges a lease holder: a zombie (killed, not yet reaped) is dead."""
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.Error:
-        return True
+    if spec.options.get("session_store", True) is not False:
+        return None
+    return cache_folder("rehearsal")
 
 
 @asynccontextmanager
@@ -225,13 +204,17 @@ async def open_backend(
     """The backend a plan (or ``name``) picks, closed on exit. With ``rehearsal``, its
     Claude Code CLIs talk to a fake API served for the block (the executor records the
     run as a rehearsal: ``ExecutorOptions(rehearsal=setup.record())``)."""
-    async with maybe_rehearsal(rehearsal.config if rehearsal else None) as env:
+    home = kept_transcripts_home(spec) if rehearsal is not None else None
+    async with maybe_rehearsal(rehearsal.config if rehearsal else None, home) as env:
         backend = create_backend(spec, store, name, cli_env=env)
         try:
             yield backend
         finally:
             with trio.CancelScope(shield=True):
-                await backend.aclose()
+                try:
+                    await backend.aclose()
+                except Exception as exc:  # the run is over and recorded: say so, go on
+                    log.warning("backend.close_failed", error=failure_reason(exc))
 
 
 def rehearsal_backend(requested: str | None) -> str:

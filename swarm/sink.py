@@ -58,6 +58,7 @@ class PersistingSink:
                 metadata=await run.describe_session(self.agent_id, metadata),
             )
         )
+        run.log.debug("session.started", agent_id=self.agent_id, session_id=session_id)
         self.checkpoints = await run.checkpoints.open_session(
             session_id,
             self.parent_session_id,

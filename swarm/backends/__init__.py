@@ -164,7 +164,14 @@ def _anthropic_backend(spec: BackendSpec, store: Store) -> Backend:
         store,
         client=client,
         model=options.get("model", DEFAULT_MODEL),
-        max_tokens=int(options.get("max_tokens", DEFAULT_MAX_TOKENS)),
+        max_tokens=_positive_int(options, "max_tokens", DEFAULT_MAX_TOKENS),
         prices=options.get("prices"),
         prompt_caching=bool(options.get("prompt_caching", True)),
     )
+
+
+def _positive_int(options: Mapping[str, object], name: str, default: int) -> int:
+    value = options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise UsageError(f"backend.options.{name}: expected a positive integer")
+    return value

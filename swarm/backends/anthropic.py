@@ -21,6 +21,13 @@ from typing import Any, cast
 
 import anthropic
 
+# The HTTP library the SDK reads a stream with (httpx2 from anthropic 2, httpx before): a
+# body that breaks off mid-stream raises its TransportError, which the SDK leaves unwrapped.
+try:
+    from httpx2 import TransportError as StreamBroken
+except ImportError:  # pragma: no cover - an anthropic SDK older than 2.0
+    from httpx import TransportError as StreamBroken  # type: ignore[assignment]
+
 from ..errors import APIError, BackendError, NotFoundError, TransientAPIError
 from ..lineage import history, lineage
 from ..records import Message, Usage
@@ -31,6 +38,20 @@ from .retries import RetryPolicy, call_with_retries
 DEFAULT_MODEL = "claude-sonnet-4-6"  # current; sonnet-4-5 reached end-of-life on 2026-11-30
 DEFAULT_MAX_TOKENS = 2048
 CACHE = {"type": "ephemeral"}
+
+#: The HTTP status of each error type the API documents, for an error that arrives as an
+#: ``error`` event inside a stream already answered 200 (an overload mid-reply, say).
+STREAM_ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +99,21 @@ def api_error(exc: anthropic.APIError) -> APIError:
     if isinstance(exc, anthropic.APIStatusError):
         status = exc.status_code
         message = _error_message(exc)
+        if status < 400:
+            # An ``error`` event inside a 200 stream: its type says what the status would be.
+            status = STREAM_ERROR_STATUS.get(_error_type(exc) or "", 500)
         if status in (408, 409, 429) or status >= 500:
             retry_after = _retry_after(exc.response.headers)
             return TransientAPIError(message, status=status, retry_after_s=retry_after)
         return APIError(message, status=status)
     return APIError(str(exc))
+
+
+def _error_type(exc: anthropic.APIStatusError) -> str | None:
+    body = exc.body
+    error = body.get("error") if isinstance(body, dict) else None
+    kind = error.get("type") if isinstance(error, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 def _error_message(exc: anthropic.APIStatusError) -> str:
@@ -177,14 +208,20 @@ class AnthropicBackend:
                     if self._caching:
                         block["cache_control"] = CACHE
                     kwargs["system"] = [block]
-                return await self._client.messages.create(
+                # Always streamed: the SDK refuses a non-streaming call that may run past
+                # ten minutes (max_tokens above ~21,333), and a stream keeps a long reply's
+                # connection busy; the final message is the same either way.
+                async with self._client.messages.stream(
                     model=model,
                     max_tokens=self._max_tokens,
                     messages=cast(Any, messages),
                     **kwargs,
-                )
+                ) as stream:
+                    return await stream.get_final_message()
             except anthropic.APIError as exc:
                 raise api_error(exc) from None
+            except StreamBroken as exc:
+                raise TransientAPIError(f"connection dropped mid-stream: {exc}") from None
 
         return await call_with_retries(call, sink, self._retry)
 

@@ -36,11 +36,11 @@ import collections
 import dataclasses
 import logging
 import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-import structlog
 import trio
 from claude_agent_sdk import (
     AssistantMessage,
@@ -57,10 +57,13 @@ from claude_agent_sdk import (
     project_key_for_directory,
     query,
 )
+from claude_agent_sdk.types import SystemPromptFile
 
 from ..errors import APIError, BackendError, BackendUnavailable
+from ..logging import get_logger
 from ..records import Message, Usage
 from ..redaction import environment_secrets, known_secrets
+from ..scratch import python_tempfiles_in, scratch_dir
 from ..stores.base import Store
 from .base import AgentOutcome, AgentRequest, AgentSink, BaseRequest, BaseSession
 from .claude_messages import (
@@ -74,7 +77,7 @@ from .claude_messages import (
 from .retries import RetryPolicy, call_with_retries
 from .session_store import StoreSessionStore
 
-log = structlog.get_logger("swarm.backends.claude")
+log = get_logger("swarm.backends.claude")
 
 
 def _not_the_exit_report(record: logging.LogRecord) -> bool:
@@ -260,9 +263,21 @@ class ClaudeBackend:
     # --- one CLI process ---------------------------------------------------------------
 
     async def _run_once(self, prompt: str, options: ClaudeAgentOptions, attempt: _Attempt) -> _Run:
+        # Every temporary file of this attempt goes to swarm's scratch folder, swept if a
+        # kill -9 leaves it: the SDK's claude-resume-* copy of the session, the CLI's own.
+        with scratch_dir() as scratch, python_tempfiles_in(scratch):
+            options = dataclasses.replace(
+                options,
+                env={"CLAUDE_CODE_TMPDIR": str(scratch), **options.env},
+                system_prompt=_system_prompt_arg(options.system_prompt, scratch),
+                max_buffer_size=cli_message_limit(prompt),
+                # With a callback the SDK pipes the CLI's stderr to us, not to the terminal.
+                stderr=attempt.stderr.append,
+            )
+            return await self._run_cli(prompt, options, attempt)
+
+    async def _run_cli(self, prompt: str, options: ClaudeAgentOptions, attempt: _Attempt) -> _Run:
         result: ResultMessage | None = None
-        # With a callback the SDK pipes the CLI's stderr to us instead of the terminal.
-        options = dataclasses.replace(options, stderr=attempt.stderr.append)
         secrets = [*known_secrets(), *environment_secrets(options.env)]
 
         def why(extra: str | None = None) -> str:
@@ -274,6 +289,7 @@ class ClaudeBackend:
                 async for item in items:
                     session_id = attempt.session_id
                     if isinstance(item, SystemMessage) and item.subtype == "init":
+                        log.debug("claude.started", session_id=item.data.get("session_id"))
                         await attempt.started(str(item.data["session_id"]), item.data)
                     elif isinstance(item, StreamEvent):
                         await attempt.stream_event(item.event, item.parent_tool_use_id)
@@ -445,6 +461,34 @@ class ClaudeBackend:
                 return None
             projects = await adapter.store.transcript_projects(session_id)
         return await adapter.store.load_transcript(projects[0], session_id) if projects else None
+
+
+#: The longest system prompt given on the CLI's command line: Linux takes at most
+#: 128 KiB in one argument (MAX_ARG_STRLEN); a longer one goes through a file.
+MAX_ARG_BYTES = 100_000
+#: The SDK reads each of the CLI's JSON lines whole, 1 MiB at most by default. The CLI
+#: echoes an agent's prompt back in one line, JSON-escaped (at most six bytes for one:
+#: ``\u0001``), so the limit grows with the prompt, never below what replies and tool
+#: results need.
+MIN_CLI_MESSAGE_BYTES = 8 * 2**20
+
+
+def cli_message_limit(prompt: str) -> int:
+    """The SDK's buffer for one CLI message of an attempt whose prompt is ``prompt``."""
+    return max(MIN_CLI_MESSAGE_BYTES, 6 * len(prompt.encode("utf-8", "surrogatepass")) + 2**20)
+
+
+def _system_prompt_arg(system_prompt: Any, scratch: Path) -> Any:
+    """A system prompt too long for the command line, moved to a file in ``scratch``."""
+    if not isinstance(system_prompt, str):
+        return system_prompt
+    encoded = system_prompt.encode("utf-8", "surrogatepass")
+    if len(encoded) <= MAX_ARG_BYTES:
+        return system_prompt
+    fd, path = tempfile.mkstemp(prefix="system-prompt-", suffix=".md", dir=scratch)
+    with os.fdopen(fd, "wb") as file:
+        file.write(encoded)
+    return SystemPromptFile(type="file", path=path)
 
 
 def _suffix(reason: str) -> str:

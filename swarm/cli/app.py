@@ -14,8 +14,9 @@ from typing import Annotated, Any
 import typer
 import typer.core
 
-from ..errors import SwarmError, leaves
-from ..logging import configure_logging
+from ..errors import SwarmError, failure_reason, format_traceback, leaves
+from ..logging import configure_logging, get_logger
+from ..redaction import redact_text
 
 app = typer.Typer(
     name="swarm",
@@ -76,8 +77,9 @@ def main(argv: list[str] | None = None) -> int:
             typer.echo("swarm: interrupted", err=True)
             return EXIT_INTERRUPTED
         errors, rest = group.split(SwarmError)
-        if errors is None or rest is not None:
-            raise
+        if rest is not None:
+            return _unexpected(rest)
+        assert errors is not None
         return max(_report(error) for error in leaves(errors))
     except typer.TyperException as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help says it all
@@ -86,7 +88,21 @@ def main(argv: list[str] | None = None) -> int:
         line = usage_message(exc, sys.argv[1:] if argv is None else argv)
         typer.echo(f"swarm: error: {line}", err=True)
         return exc.exit_code
+    except Exception as exc:
+        return _unexpected(exc)
     return result if isinstance(result, int) else EXIT_OK
+
+
+def _unexpected(exc: BaseException) -> int:
+    """An exception nothing anticipated (a bug): one line naming it, the traceback only
+    with --log-level debug, both redacted; what the store already holds stays."""
+    get_logger("swarm.cli").debug("unexpected", exception=format_traceback(exc))
+    reason = redact_text(failure_reason(exc))
+    typer.echo(
+        f"swarm: error: unexpected {reason} (a bug in swarm; --log-level debug shows where)",
+        err=True,
+    )
+    return EXIT_FAILED
 
 
 # typer's own wording of a bad value -> ours ("expected ..."), first match wins.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +12,8 @@ import trio
 import typer
 from rich.console import Console
 
+from ..backends.base import Backend
+from ..backends.idle import IdleBackend
 from ..errors import SwarmError, leaves
 from ..executor import ExecutorOptions, ParallelSwarmExecutor
 from ..plan import Plan
@@ -94,16 +96,21 @@ async def resume_run(
         record = await find_run(db, ref)
         plan = Plan.model_validate(record.plan)
         state = await load_resume_state(db, record.run_id, on_resume=on_resume)
-        idle = state.nothing_to_run and record.status is not RunStatus.RUNNING
-        # A run with nothing left needs no fake API and no credentials: it is only shown.
-        setup = (
-            None
-            if idle
-            else resume_rehearsal(record, plan, rehearse=rehearse, config_file=rehearse_config)
-        )
-        # Continued sessions load from the store (the session-store mirror): a rehearsal's
-        # config dir is a new temporary one, the killed run's is gone.
-        async with open_backend(plan.backend, db, record.backend, setup) as backend:
+        rehearsed = record.rehearsal is not None
+        # What the store alone decides comes first: a run with nothing left to run needs
+        # no backend, no fake API and no credentials.
+        if state.nothing_to_run and record.status is not RunStatus.RUNNING:
+            return SwarmResult.from_records(record, list(state.agents.values())), False, rehearsed
+        setup: RehearsalSetup | None = None
+        backend_cm: AbstractAsyncContextManager[Backend]
+        if state.nothing_to_run:  # killed after its last agent, before the close: close it
+            backend_cm = nullcontext(IdleBackend(record.backend or plan.backend.name or "claude"))
+        else:
+            setup = resume_rehearsal(record, plan, rehearse=rehearse, config_file=rehearse_config)
+            # Continued sessions load from the store (the session-store mirror): a
+            # rehearsal's config dir is a new temporary one, the killed run's is gone.
+            backend_cm = open_backend(plan.backend, db, record.backend, setup)
+        async with backend_cm as backend:
             options = ExecutorOptions(
                 git_metadata=True, rehearsal=setup.record() if setup is not None else None
             )
@@ -118,7 +125,7 @@ async def resume_run(
                 )
             after = await db.get_run(record.run_id)
             ran = after is not None and len(after.attempts) > len(record.attempts)
-            return result, ran, setup is not None or record.rehearsal is not None
+            return result, ran, setup is not None or rehearsed
 
 
 @app.command()

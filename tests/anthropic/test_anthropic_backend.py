@@ -159,3 +159,49 @@ async def test_prompt_caching_off_sends_no_cache_control(server: MockAnthropicSe
     for agent in result.agents.values():
         assert agent.usage.cache_read_tokens == agent.usage.cache_creation_tokens == 0
         assert agent.usage.input_tokens > len(BASE_PROMPT) // 4
+
+
+async def test_max_tokens_of_current_models_streams_the_request(
+    server: MockAnthropicServer,
+) -> None:
+    """max_tokens 64,000 (ordinary for current models): the SDK refuses a non-streaming
+    request that may run past 10 minutes, so the backend streams; the base and both agents
+    succeed, and the usage each reports is what the API accounted for its stream."""
+    store = MemoryStore()
+    client = anthropic.AsyncAnthropic(base_url=server.base_url, api_key="test-key", max_retries=0)
+    backend = AnthropicBackend(store, client=client, model="claude-sonnet-test", max_tokens=64_000)
+    result = await ParallelSwarmExecutor(backend, store).run(plan("a", "b"))  # type: ignore[arg-type]
+    assert result.succeeded, {a.agent_id: a.error for a in result.agents.values()}
+    requests = server.message_requests
+    assert len(requests) == 3
+    assert all(r.stream and r.body["max_tokens"] == 64_000 for r in requests)
+    for agent in result.agents.values():
+        (request,) = server.requests_matching(f"task {agent.agent_id}")
+        assert request.usage is not None
+        assert agent.usage == Usage(
+            request.usage["input_tokens"],
+            request.usage["output_tokens"],
+            request.usage["cache_creation_input_tokens"],
+            request.usage["cache_read_input_tokens"],
+        )
+        assert agent.output and agent.output in str(request.content)
+
+
+def test_an_error_event_inside_a_stream_is_classed_by_its_type() -> None:
+    """An overload reported mid-stream (an `error` event after HTTP 200) is a retried 529,
+    an invalid request there a final 400, as when the API answers with the status itself."""
+    from httpx2 import Request, Response
+
+    from swarm.backends.anthropic import api_error
+    from swarm.errors import TransientAPIError
+
+    def event(kind: str) -> anthropic.APIStatusError:
+        body = {"type": "error", "error": {"type": kind, "message": f"{kind} mid-stream"}}
+        response = Response(200, request=Request("POST", "http://127.0.0.1/v1/messages"))
+        return anthropic.APIStatusError(str(body), response=response, body=body)
+
+    overloaded = api_error(event("overloaded_error"))
+    assert isinstance(overloaded, TransientAPIError) and overloaded.status == 529
+    invalid = api_error(event("invalid_request_error"))
+    assert not isinstance(invalid, TransientAPIError) and invalid.status == 400
+    assert str(invalid) == "HTTP 400: invalid_request_error: invalid_request_error mid-stream"

@@ -77,3 +77,31 @@ async def test_a_cli_that_exits_non_zero_fails_its_agent_with_its_stderr(
     ]
     terminal = capfd.readouterr().err
     assert "[claude-code:" not in terminal and STDERR_PLACEHOLDER not in terminal
+
+
+@pytest.mark.cli
+async def test_a_5_mb_prompt_and_a_200_kb_system_prompt_reach_the_api(tmp_path: Path) -> None:
+    """Prompts as big as a plan file allows: a 5 MB task (the CLI echoes it back in one
+    JSON line, past the SDK's default 1 MB buffer) and a 200 KB system prompt (longer than
+    one command-line argument may be) both arrive whole, and the agent succeeds."""
+    from swarm import ParallelSwarmExecutor, parse_plan
+
+    task = "review this: " + "0123456789abcdef" * (5 * 2**20 // 16)
+    system = "house rules: " + "be brief. " * 20_000
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    async with open_rehearsal(MockAPIConfig(), tmp_path / "home") as rehearsal:
+        store = MemoryStore()
+        backend = ClaudeBackend(store, env=rehearsal.env, cwd=workdir, retry=FAST_RETRY)
+        plan = parse_plan(
+            "base: {prompt: shared context}\n"
+            f"defaults: {{max_turns: 1, allowed_tools: [], system_prompt: '{system}'}}\n"
+            f"agents: [{{id: big, prompt: '{task}'}}]\n"
+        )
+        result = await ParallelSwarmExecutor(backend, store).run(plan)
+        requests = rehearsal.server.message_requests
+    big = result.agents["big"]
+    assert big.status.value == "succeeded", big.error
+    # Past the context window, Claude Code compacts first, then sends the task whole.
+    assert any(task in r.last_user_text for r in requests)
+    assert all(system in str(r.system) for r in requests)

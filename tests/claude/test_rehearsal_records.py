@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,8 @@ from swarm.backends.base import AgentRequest
 from swarm.cli import main
 from swarm.errors import UsageError
 from swarm.mockapi import MockAPIConfig
-from swarm.rehearsal import (
-    HOME_PREFIX,
-    RehearsalSetup,
-    rehearsal_again,
-    sweep_stale_homes,
-)
+from swarm.rehearsal import RehearsalSetup, rehearsal_again
+from swarm.scratch import LEGACY_HOME_PREFIX, sweep_stale
 
 PLAN = """
 name: marked
@@ -103,9 +100,14 @@ def test_rehearse_config_wins_and_conflicts_with_no_rehearse(tmp_path: Path) -> 
         rehearsal_again(RECORDED, rehearse=False, config_file=rules, plan_options={}, what="r")
 
 
-def test_stale_rehearsal_homes_of_dead_processes_are_swept(tmp_path: Path) -> None:
-    """Config dirs of rehearsals whose process died are removed; those of live processes,
-    of this process, and dirs not named after a pid are kept."""
+def test_scratch_folders_of_dead_processes_are_swept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scratch folders (and the rehearsal config dirs older versions left in the system temp
+    folder) of processes that died are removed; those of live processes, of this process,
+    and folders not named after a pid are kept."""
+    scratch, temp = tmp_path / "host", tmp_path / "temp"
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         check=True,
@@ -116,20 +118,21 @@ def test_stale_rehearsal_homes_of_dead_processes_are_swept(tmp_path: Path) -> No
     with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as live:
         try:
             names = {
-                "dead": f"{HOME_PREFIX}{dead_pid}-abc",
-                "live": f"{HOME_PREFIX}{live.pid}-abc",
-                "mine": f"{HOME_PREFIX}{os.getpid()}-abc",
-                "old": f"{HOME_PREFIX}k3j_x9q1",
+                "dead": f"{dead_pid}-abc",
+                "live": f"{live.pid}-abc",
+                "mine": f"{os.getpid()}-abc",
+                "other": "k3j_x9q1",
             }
-            for name in names.values():
-                (tmp_path / name / ".claude").mkdir(parents=True)
-            removed = sweep_stale_homes(tmp_path)
+            for folder, prefix in ((scratch, ""), (temp, LEGACY_HOME_PREFIX)):
+                for name in names.values():
+                    (folder / f"{prefix}{name}" / "claude-resume-x").mkdir(parents=True)
+            removed = sweep_stale(scratch)
         finally:
             live.kill()
-    assert removed == [tmp_path / names["dead"]]
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        names[k] for k in ("live", "mine", "old")
-    )
+    assert removed == [scratch / names["dead"], temp / f"{LEGACY_HOME_PREFIX}{names['dead']}"]
+    kept = sorted(names[k] for k in ("live", "mine", "other"))
+    assert sorted(p.name for p in scratch.iterdir()) == kept
+    assert sorted(p.name for p in temp.iterdir()) == [f"{LEGACY_HOME_PREFIX}{k}" for k in kept]
 
 
 def test_listings_mark_a_rehearsal_and_its_cost(

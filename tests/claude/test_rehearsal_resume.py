@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import signal
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,10 @@ import pytest
 import trio
 import yaml
 
-from swarm import AgentStatus, SQLiteStore
+from swarm import AgentStatus, RunStatus, SQLiteStore
 from swarm.cli import main
-from swarm.rehearsal import HOME_PREFIX
 from swarm.resume import DEFAULT_CONTINUE_PROMPT
+from swarm.scratch import CACHE_ENV, host_dir
 
 from ..faults.killing import swarm_process
 from ..reliability.test_cli_resume import interrupt_agent
@@ -40,14 +41,27 @@ def no_login(in_tmp_cwd: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return in_tmp_cwd
 
 
-def write_plan(folder: Path, agents: int, rehearsal: dict[str, Any] | None = None) -> Path:
+WRITE = {"file_path": "out.txt", "content": "written"}
+
+
+def write_plan(
+    folder: Path,
+    agents: int,
+    rehearsal: dict[str, Any] | None = None,
+    *,
+    session_store: bool = True,
+    defaults: dict[str, Any] | None = None,
+) -> Path:
+    options: dict[str, Any] = {"rehearsal": rehearsal or {}}
+    if not session_store:
+        options["session_store"] = False
     plan = {
         "name": "rehearsed",
         "base": {"prompt": "shared context"},
-        "defaults": {"max_turns": 2, "allowed_tools": []},
+        "defaults": defaults or {"max_turns": 2, "allowed_tools": []},
         "agents": [{"id": f"a{i}", "prompt": f"task {i}"} for i in range(agents)],
         "execution": {"max_parallel": 2},
-        "backend": {"name": "claude", "options": {"rehearsal": rehearsal or {}}},
+        "backend": {"name": "claude", "options": options},
         "store": {"url": STORE},
     }
     path = folder / "plan.yaml"
@@ -84,28 +98,48 @@ def wait_gone(processes: list[psutil.Process]) -> None:
     assert not still, f"CLI processes still running after 60 s: {[p.pid for p in still]}"
 
 
-def test_a_killed_rehearsal_resumes_rehearsed_and_sweeps_what_it_left(
-    no_login: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """kill -9 of `swarm run --rehearse` mid-agent, then plain `swarm resume`: the run is
-    rehearsed again (no `Not logged in` failures) and the killed run's config dir is gone."""
-    temp = no_login / "tmp"
-    temp.mkdir()
-    monkeypatch.setenv("TMPDIR", str(temp))  # the child's and our rehearsal homes go here
-    monkeypatch.setattr(tempfile, "tempdir", None)
-    write_plan(no_login, 3, {"latency": {"ttft": 1.0}})  # agents still waiting at the kill
-    with swarm_process("run", "plan.yaml", "--rehearse", cwd=no_login) as proc:
+def kill_after(args: list[str], cwd: Path, marker: str, count: int) -> tuple[int, list[str]]:
+    """Start `swarm --log-level debug ARGS`, kill -9 it right after the ``count``-th stderr
+    line holding ``marker`` (its own progress is the clock), and wait until the Claude Code
+    processes it left have ended too; returns its pid and the marked lines."""
+    seen: list[str] = []
+    with swarm_process("--log-level", "debug", *args, cwd=cwd) as proc:
         assert proc.stderr is not None
         for line in proc.stderr:
-            if "started" in line:
-                children = psutil.Process(proc.pid).children(recursive=True)
-                proc.send_signal(signal.SIGKILL)
-                break
+            if marker in line:
+                seen.append(line)
+                if len(seen) == count:
+                    children = psutil.Process(proc.pid).children(recursive=True)
+                    proc.send_signal(signal.SIGKILL)
+                    break
         proc.stderr.close()
-        assert proc.wait() == -signal.SIGKILL
+        assert proc.wait() == -signal.SIGKILL, f"ended before {count} lines with {marker!r}"
     wait_gone(children)
-    left = list(temp.glob(f"{HOME_PREFIX}*"))  # only the killed run used this TMPDIR
-    assert left, "kill -9 runs no cleanup, so the killed run's config dir is still there"
+    return proc.pid, seen
+
+
+def test_a_killed_rehearsal_leaves_nothing_in_the_system_temp_folder(
+    no_login: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kill -9 of `swarm run --rehearse` while two agents' CLIs run: nothing of it is in the
+    system temp folder (not the SDK's claude-resume-* copies of the session, not the CLI's
+    own files, not the rehearsal's config dir), all of it is in the killed process's 0700
+    scratch folder, and the next start (a plain `swarm resume`, rehearsed again) sweeps
+    that folder and finishes the run."""
+    temp, cache = no_login / "tmp", no_login / "cache"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))  # the system temp folder of the child and of us
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    monkeypatch.setenv(CACHE_ENV, str(cache))
+    write_plan(no_login, 3, {"latency": {"ttft": 2.0}})  # agents still waiting at the kill
+    # The base's CLI starts first, then two agents' at once (max_parallel 2).
+    pid, _ = kill_after(["run", "plan.yaml", "--rehearse"], no_login, "claude.started", 3)
+    assert sorted(temp.iterdir()) == []
+    (left,) = host_dir().iterdir()
+    assert left.name.startswith(f"{pid}-") and stat.S_IMODE(left.stat().st_mode) == 0o700
+    resumed = list(left.glob("claude-resume-*"))  # the base's transcript, for both agents
+    assert len(resumed) == 2 and all(list(p.glob("projects/*/*.jsonl")) for p in resumed)
+    assert len(list(left.glob("rehearsal-*/.claude"))) == 1
 
     code = main(["resume", "latest", "--store", STORE, "--json"])
     captured = capsys.readouterr()
@@ -114,7 +148,46 @@ def test_a_killed_rehearsal_resumes_rehearsed_and_sweeps_what_it_left(
     document = json.loads(captured.out)
     assert {a["status"] for a in document["agents"]} == {"succeeded"}
     assert all("rehearsal" in a["output"] for a in document["agents"])
-    assert not any(path.exists() for path in left)
+    assert not left.exists() and sorted(host_dir().iterdir()) == []
+    assert sorted(temp.iterdir()) == []
+
+
+def test_a_killed_rehearsal_without_session_store_continues_from_claude_codes_files(
+    no_login: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With `session_store: false` the store mirrors no transcript: kill -9 while an agent
+    waits on its second request, then `swarm resume` continues that agent's own session
+    from Claude Code's transcript files, which the rehearsal keeps in a config dir that
+    outlives it, and the run finishes."""
+    write_plan(
+        no_login,
+        1,
+        {
+            "rules": [
+                {"match": "^task", "tool_uses": [{"name": "Write", "input": WRITE}]},
+                # The Write's result comes back slowly; the resume's continuation (the task
+                # again or the continue message, sent with that result) is answered at once.
+                {
+                    "after_tool_result": True,
+                    "match": "^(?!.*(interrupted|task 0))(?=.*out\\.txt)",
+                    "latency": {"ttft": 60},
+                },
+            ]
+        },
+        session_store=False,
+        defaults={"max_turns": 3, "allowed_tools": ["Write"], "permission_mode": "acceptEdits"},
+    )
+    args = ["run", "plan.yaml", "--rehearse"]
+    _, lines = kill_after(args, no_login, "session.started", 2)  # the base's, then a0's
+    assert "agent_id=a0" in lines[1]
+    session = lines[1].split("session_id=")[1].split()[0]
+
+    code = main(["resume", "latest", "--store", STORE, "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    (a0,) = json.loads(captured.out)["agents"]
+    assert (a0["status"], a0["session_id"]) == ("succeeded", session), a0["error"]
+    assert (no_login / "out.txt").read_text(encoding="utf-8") == "written"
 
 
 def test_resume_continues_a_rehearsed_session_from_the_store(
@@ -185,3 +258,40 @@ def test_fork_of_a_rehearsal_rehearses_and_says_plainly_when_it_failed(
     assert main(["runs", "list", "--json", "--store", STORE]) == 0
     runs = json.loads(capsys.readouterr().out)
     assert len(runs) == 3 and all(r["rehearsal"] is not None for r in runs)
+
+
+def test_resume_of_a_finished_rehearsal_needs_no_credentials(
+    no_login: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A finished rehearsal: `swarm resume` (plain, --rehearse, --no-rehearse) says nothing
+    to resume and exits 0 without credentials, writing nothing; killed after its last agent
+    but before the run was closed, --no-rehearse closes it the same way: nothing to run,
+    so no backend, no fake API, no credentials."""
+    write_plan(no_login, 1)
+    assert main(["run", "plan.yaml", "--rehearse", "-q"]) == 0
+    run_id = capsys.readouterr().out.split()[1].rstrip(":")
+    before = Path("store.db").read_bytes()
+    for flags in ([], ["--rehearse"], ["--no-rehearse"]):
+        assert main(["resume", run_id, "--store", STORE, "-q", *flags]) == 0, flags
+        captured = capsys.readouterr()
+        assert f"run {run_id} already ended (succeeded); nothing to resume" in captured.err
+        assert "credentials" not in captured.err and "rehearsing again" not in captured.err
+        assert captured.out.startswith(f"run {run_id}: succeeded")
+    assert Path("store.db").read_bytes() == before
+
+    async def unclose() -> None:  # as a kill -9 between the last agent and the close
+        store = await SQLiteStore.open(Path("store.db"))
+        try:
+            run = await store.get_run(run_id)
+            assert run is not None
+            await store.save_run(run.evolve(status=RunStatus.RUNNING, ended_at=None))
+        finally:
+            await store.aclose()
+
+    trio.run(unclose)
+    assert main(["resume", run_id, "--store", STORE, "--json", "--no-rehearse"]) == 0
+    captured = capsys.readouterr()
+    assert "credentials" not in captured.err, captured.err
+    document = json.loads(captured.out)
+    assert document["status"] == "succeeded"
+    assert [a["status"] for a in document["agents"]] == ["succeeded"]

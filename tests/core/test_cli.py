@@ -399,3 +399,25 @@ def test_gc_without_a_store_collects_nothing_and_creates_nothing(
     assert main(["gc", "--dry-run"]) == 0
     assert capsys.readouterr().out == "no store at sessions/swarm.db (nothing to collect)\n"
     assert list(in_tmp_cwd.iterdir()) == []
+
+
+def test_an_unforeseen_exception_is_one_line_not_a_traceback(
+    in_tmp_cwd: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception no code path anticipated (a bug) prints one `swarm: error:` line naming
+    it and exits 1; its traceback shows only with --log-level debug."""
+    from swarm import ParallelSwarmExecutor
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug somewhere")
+
+    monkeypatch.setattr(ParallelSwarmExecutor, "run", broken)
+    plan = str(write_plan(in_tmp_cwd))
+    assert main(["run", plan]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "swarm: error: unexpected RuntimeError: a bug somewhere "
+        "(a bug in swarm; --log-level debug shows where)"
+    ]
+    assert main(["--log-level", "debug", "run", plan]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "a bug somewhere" in err

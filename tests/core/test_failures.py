@@ -16,7 +16,15 @@ from swarm import (
     SkipAgent,
     SwarmEvent,
 )
-from swarm.backends import create_backend
+from swarm.backends import (
+    AgentOutcome,
+    AgentSink,
+    BaseRequest,
+    BaseSession,
+    SimulatedBackend,
+    SimulatedSettings,
+    create_backend,
+)
 
 from .helpers import make_plan, run_plan, starts
 
@@ -228,3 +236,58 @@ async def test_fork_at_an_unknown_message_fails_that_agent(
     assert "nope" in (result.agents["bad"].error or "")
     assert result.agents["good"].status is AgentStatus.SUCCEEDED
     assert set(starts(events)) == {"bad", "good"}
+
+
+class _Exploding(SimulatedBackend):
+    """A backend with a bug: a plain RuntimeError where it should raise a BackendError."""
+
+    def __init__(self, store: MemoryStore, *, in_base: bool = False, agent: str | None = None):
+        super().__init__(store, settings=SimulatedSettings(latency_s=1.0, jitter=0))
+        self.in_base, self.agent = in_base, agent
+
+    async def open_base(self, request: BaseRequest, sink: AgentSink) -> BaseSession:
+        if self.in_base:
+            raise RuntimeError("unforeseen trouble in open_base")
+        return await super().open_base(request, sink)
+
+    async def run_agent(self, request: AgentRequest, sink: AgentSink) -> AgentOutcome:
+        if request.agent_id == self.agent:
+            raise RuntimeError("unforeseen trouble in run_agent")
+        return await super().run_agent(request, sink)
+
+
+async def test_an_unforeseen_exception_building_the_base_fails_the_run_with_its_reason(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A plain RuntimeError from open_base ends the run `failed` saying why, and every agent
+    `skipped` with that reason, in the result and the store; nothing escapes the run."""
+    store = MemoryStore()
+    backend = _Exploding(store, in_base=True)
+    plan = make_plan([{"id": "a"}, {"id": "b"}])
+    result = await ParallelSwarmExecutor(backend, store).run(plan)
+    why = "the base session could not be built: RuntimeError: unforeseen trouble in open_base"
+    assert result.status is RunStatus.FAILED and result.error == why
+    stored_run = await store.get_run(result.run_id)
+    assert stored_run is not None and stored_run.error == why
+    for agent in [*result.agents.values(), *await store.list_agents(result.run_id)]:
+        assert (agent.status, agent.error) == (AgentStatus.SKIPPED, why)
+
+
+async def test_an_unforeseen_exception_in_an_agent_fails_only_that_agent(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A plain RuntimeError from run_agent fails that agent with the exception named; the
+    others succeed and the run ends `failed` as for any failed agent."""
+    store = MemoryStore()
+    backend = _Exploding(store, agent="a")
+    result = await ParallelSwarmExecutor(backend, store).run(make_plan([{"id": "a"}, {"id": "b"}]))
+    a, b = result.agents["a"], result.agents["b"]
+    assert (a.status, a.error) == (
+        AgentStatus.FAILED,
+        "RuntimeError: unforeseen trouble in run_agent",
+    )
+    assert b.status is AgentStatus.SUCCEEDED
+    assert result.status is RunStatus.FAILED and result.metrics.counts == {
+        "failed": 1,
+        "succeeded": 1,
+    }
