@@ -33,6 +33,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .errors import PlanError, PlanIssue
+from .yamlfile import Lines, locate
 
 SAFE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _SAFE_ID_RE = re.compile(SAFE_ID)
@@ -407,9 +408,6 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-Lines = dict[tuple[str | int, ...], int]
-
-
 _AGENT_SHAPE = "a mapping with at least id and prompt"
 # What a mapping expected in a place is, in plan terms, by the model that reads it.
 _MAPPING_OF = {
@@ -484,29 +482,13 @@ def _issues(
     issues = []
     for error in exc.errors():
         loc = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
-        file, line = _locate(loc, sources, fallback_file)
+        file, line = locate(loc, sources, fallback_file)
         issues.append(PlanIssue(file, line, _field_name(loc), _describe(error)))
     return issues
 
 
 def _field_name(loc: tuple[str | int, ...]) -> str:
     return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
-
-
-def _locate(
-    loc: tuple[str | int, ...], sources: list[tuple[str, Lines]], fallback_file: str
-) -> tuple[str, int | None]:
-    """The file and line a field comes from."""
-    # The source that knows the longest prefix of the field's path wins; the
-    # plan comes first, so it wins ties over the configuration beneath it.
-    file, line, depth = fallback_file, None, -1
-    for source_file, lines in sources:
-        probe = loc
-        while probe and probe not in lines:
-            probe = probe[:-1]
-        if probe in lines and len(probe) > depth:
-            file, line, depth = source_file, lines[probe], len(probe)
-    return file, line
 
 
 def plan_json_schema() -> dict[str, Any]:
