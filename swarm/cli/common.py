@@ -16,7 +16,7 @@ from rich import box
 from rich.table import Table
 
 from ..errors import IntegrityError, NotFoundError, StoreError, UsageError
-from ..plan import is_safe_id
+from ..names import is_safe_id
 from ..planfile import default_config_path, load_config
 from ..records import RunRecord
 from ..stores import DEFAULT_STORE_URL, SQLiteStore, open_store, sqlite_path
@@ -105,30 +105,11 @@ async def existing_store(explicit: str | None, why: str = NOTHING_TO_SHOW) -> As
     """Open the store a read-only command reads; raise :class:`NoStore` rather than
     create an empty one (folders and all) when its file does not exist."""
     url = store_url(explicit)
-    path = sqlite_path(url)
+    path = sqlite_path(url)  # a bad URL is refused here, as a URL, before the file is looked for
     if path is not None and not path.exists():
-        await _check_url(url)
         raise NoStore(path, why)
     async with open_store(url) as db:
         yield db
-
-
-async def _check_url(url: str) -> None:
-    """Let ``open_store`` judge a URL whose file is missing, so a bad option is still
-    reported as one, without creating anything: opened read-only, a missing file
-    fails with a StoreError once the URL has passed every check."""
-    if "://" not in url:
-        return
-    base, _, query = url.partition("?")
-    options = [o for o in query.split("&") if o and o not in ("mode=rw", "mode=ro")]
-    probe = f"{base}?{'&'.join([*options, 'mode=ro'])}"
-    try:
-        async with open_store(probe):
-            pass
-    except StoreError:
-        return
-    except UsageError as exc:  # about the URL the user gave, not the probe
-        raise UsageError(str(exc).replace(repr(probe), repr(url))) from None
 
 
 async def readable_runs(
