@@ -8,7 +8,8 @@ regular files only) is read by :mod:`swarm.yamlfile`, as for every file swarm re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from .plan import (
     _raw_references,
     _reference_errors,
 )
+from .stores.urls import StoreURLError, parse_store_url, store_location_problem
 from .yamlfile import MAX_YAML_BYTES, Lines, locate, parse_yaml, read_text
 
 
@@ -45,7 +47,7 @@ def parse_plan(
     config: tuple[dict[str, Any], Lines, str] | None = None,
 ) -> Plan:
     """Validate plan text, merged over an optional ``(data, lines, file)`` configuration."""
-    return _parse(text, file, config)
+    return _parse(text, file, config)[0]
 
 
 def _parse(
@@ -54,7 +56,7 @@ def _parse(
     config: tuple[dict[str, Any], Lines, str] | None,
     *,
     check_directories: bool = False,
-) -> Plan:
+) -> tuple[Plan, PlanSource]:
     data, lines = read_yaml(text, file)
     sources = [(file, lines)]
     if config is not None:
@@ -75,10 +77,10 @@ def _parse(
             found = ValidationError.from_exception_data("Plan", references)
             issues += [i for i in _issues(found, sources, file) if i not in issues]
     if check_directories:
-        issues += _directory_issues(data, sources, file)
+        issues += _directory_issues(data, sources, file) + _store_issues(data, sources, file)
     if plan is None or issues:
         raise PlanError(issues)
-    return plan
+    return plan, PlanSource(file, tuple(sources))
 
 
 DEFAULT_CONFIG_SECTIONS = frozenset({"defaults", "execution", "backend", "store", "checkpoints"})
@@ -119,13 +121,36 @@ def load_plan(path: str | Path, *, config_path: Path | None = None) -> Plan:
     """Read and validate a plan file, merged over the default configuration.
 
     Unlike :func:`parse_plan` this also looks at the file system: every ``cwd``
-    must be an existing directory.
+    must be an existing directory, the store's file must not be a directory.
     """
+    return read_plan(path, config_path=config_path)[0]
+
+
+def read_plan(path: str | Path, *, config_path: Path | None = None) -> tuple[Plan, PlanSource]:
+    """:func:`load_plan`, and where each field came from, for the checks made later."""
     path = Path(path)
-    file = str(path)
     text = _read_text(path)
     config = load_config(config_path or default_config_path())
-    return _parse(text, file, config, check_directories=True)
+    return _parse(text, str(path), config, check_directories=True)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSource:
+    """The file a plan was read from, and the line of every field in it and in the
+    configuration beneath it: problems found after reading (against the store, say)
+    are reported at their line like the schema's."""
+
+    file: str
+    sources: tuple[tuple[str, Lines], ...] = ()
+
+    def error(self, problems: Sequence[tuple[tuple[str | int, ...], str]]) -> PlanError:
+        """A PlanError of ``(field path, message)`` problems, each at its file and line."""
+        return PlanError(
+            [
+                PlanIssue(*locate(loc, list(self.sources), self.file), _field_name(loc), message)
+                for loc, message in problems
+            ]
+        )
 
 
 def _directory_issues(
@@ -161,6 +186,25 @@ def _directory_issues(
         if problem is not None:
             issues.append(PlanIssue(*locate(loc, sources, file), _field_name(loc), problem))
     return issues
+
+
+def _store_issues(
+    data: Mapping[str, Any], sources: list[tuple[str, Lines]], file: str
+) -> list[PlanIssue]:
+    """The store URL of the (raw, merged) plan data, if it parses but cannot be opened
+    where it points (a directory there): what `swarm run` would stop on."""
+    store = data.get("store")
+    url = store.get("url") if isinstance(store, dict) else None
+    if not isinstance(url, str):
+        return []
+    try:
+        problem = store_location_problem(parse_store_url(url))
+    except StoreURLError:
+        return []  # the schema reports it
+    if problem is None:
+        return []
+    loc = ("store", "url")
+    return [PlanIssue(*locate(loc, sources, file), _field_name(loc), problem)]
 
 
 def _directory_problem(value: str) -> str | None:

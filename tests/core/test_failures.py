@@ -221,8 +221,12 @@ async def test_fork_off_an_existing_session_at_a_message(
 async def test_fork_at_an_unknown_message_fails_that_agent(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    """fork_at naming no message of the base fails only that agent, with the uuid named."""
-    plan = make_plan([{"id": "bad", "fork_at": "nope"}, {"id": "good"}])
+    """fork_at naming no message of the base fails only that agent, with the uuid named.
+
+    (A plan file is refused sooner: a base built from a prompt has no uuids to name.)"""
+    plan = make_plan([{"id": "bad"}, {"id": "good"}])
+    bad, good = plan.agents
+    plan = plan.model_copy(update={"agents": [bad.model_copy(update={"fork_at": "nope"}), good]})
     result, events, _ = await run_plan(plan)
     assert result.agents["bad"].status is AgentStatus.FAILED
     assert "nope" in (result.agents["bad"].error or "")

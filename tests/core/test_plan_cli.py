@@ -57,7 +57,10 @@ def test_backend_override_errors_name_the_flag(
     err = capsys.readouterr().err
     assert err.startswith("swarm: error: --backend: Input should be 'simulated', 'claude'")
     assert "(got 'bogus')" in err and "<override>" not in err
-    options = PLAN.replace("simulated: {latency_s", "options: {cli_path: x}, simulated: {latency_s")
+    options = PLAN.replace(
+        "name: simulated, simulated: {latency_s",
+        "name: claude, options: {cli_path: x}, simulated: {latency_s",
+    )
     (in_tmp_cwd / "plan.yaml").write_text(options)
     assert main(["run", "plan.yaml", "--backend", "anthropic"]) == 2
     err = capsys.readouterr().err
