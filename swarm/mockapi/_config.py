@@ -178,6 +178,8 @@ class MockAPIConfig(_Frozen):
     ``/v1/messages`` request not already failed by a rule fails with probability
     ``error_rate``, drawing uniformly from ``error_choices`` with a ``random.Random(seed)``.
     ``chunk_tokens`` is how many output tokens each streamed delta carries.
+    ``max_request_mb`` caps a request body, as the real API's 32 MB limit does: a larger
+    one is answered 413 ``request_too_large`` without being read.
     """
 
     rules: tuple[ReplyRule, ...] = ()
@@ -187,6 +189,12 @@ class MockAPIConfig(_Frozen):
     seed: int = 0
     chunk_tokens: int = Field(default=4, ge=1)
     cache: bool = True
+    max_request_mb: float = Field(default=32.0, gt=0, allow_inf_nan=False)
+
+    @property
+    def max_request_bytes(self) -> int:
+        """The largest request body accepted; a larger one is answered 413 unread."""
+        return int(self.max_request_mb * 2**20)
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> MockAPIConfig:

@@ -318,3 +318,23 @@ def test_python_m_entry_point_rejects_public_host() -> None:
     )
     assert done.returncode == 2
     assert "only listens on loopback" in done.stderr
+
+
+def test_mock_api_command_refuses_bad_rules_files_and_sizes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`swarm mock-api --rules BOMB` and `--max-request-mb 0` exit 2 with one error line
+    before serving; the flag sets the cap the server enforces."""
+    from swarm.cli import main
+    from swarm.cli.mock_api import mock_api_config
+
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(ALIAS_BOMB)
+    assert main(["mock-api", "--rules", str(bomb)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"swarm: error: {bomb}: more than 200000 values (aliases expanded)\n"
+    for bad in ("0", "nan", "-1"):
+        assert main(["mock-api", "--max-request-mb", bad]) == 2
+        assert "--max-request-mb" in capsys.readouterr().err
+    assert mock_api_config(None, max_request_mb=2).max_request_bytes == 2 * 2**20
+    assert MockAPIConfig().max_request_bytes == 32 * 2**20  # the real API's limit
