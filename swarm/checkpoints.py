@@ -18,7 +18,6 @@ nearest earlier checkpoint and reads only the messages after it.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -26,13 +25,13 @@ import trio
 
 from .errors import NotFoundError, UsageError
 from .lineage import messages_between
+from .names import CHECKPOINT_NAME_RULE, checkpoint_name_problem
 from .plan import CheckpointSpec
 from .records import Checkpoint, Message, SessionRecord, Usage, new_uuid
 from .stores.base import Store
 
 DEFAULT_EVERY = 10
 DEFAULT_MAX_PER_SESSION = 50
-MAX_NAME_LENGTH = 200
 
 # Tool name -> the input field holding the path it writes.
 WRITE_TOOLS = {
@@ -230,25 +229,10 @@ async def create_checkpoint(
 
 def check_name(name: str) -> None:
     """Refuse a checkpoint name that could pass for a path or hide in a terminal."""
-    problem = None
-    if not name.strip():
-        problem = "is empty"
-    elif len(name) > MAX_NAME_LENGTH:
-        problem = f"is {len(name)} characters long"
-    elif any(unicodedata.category(ch).startswith("C") for ch in name):
-        # Control and format characters (a bidi override, a zero-width space) can make
-        # a name print as another one.
-        problem = "has a control or invisible character"
-    elif "/" in name or "\\" in name:
-        problem = "has a path separator"
-    elif name.startswith("."):
-        problem = "starts with '.'"
+    problem = checkpoint_name_problem(name)
     if problem is not None:
         shown = repr(name) if len(name) <= 60 else f"{name[:40]!r}..."
-        raise UsageError(
-            f"checkpoint name {shown} {problem}: expected 1 to {MAX_NAME_LENGTH} printable "
-            "characters, without '/' or '\\', not starting with '.'"
-        )
+        raise UsageError(f"checkpoint name {shown} {problem}: {CHECKPOINT_NAME_RULE}")
 
 
 async def find_checkpoint(store: Store, ref: str, session_id: str | None = None) -> Checkpoint:

@@ -24,6 +24,8 @@ from .execution import Execution
 from .leases import Clock, RunLease, run_lease_name
 from .logging import get_logger
 from .plan import Plan
+from .planfile import PlanSource
+from .preflight import store_problems
 from .records import AgentResult, RunStatus, SwarmResult
 from .resume import load_resume_state
 from .runids import new_run_id
@@ -93,11 +95,17 @@ class ParallelSwarmExecutor:
         """Run every agent of ``plan`` and return their results and the run's metrics.
 
         Cancelling the caller's scope cancels the agents, writes what finished
-        and re-raises; :meth:`cancel` stops the run and returns its result.
+        and re-raises; :meth:`cancel` stops the run and returns its result. A base
+        session, ``base.at`` or ``fork_at`` the store does not hold raises
+        :class:`~swarm.errors.PlanError` before anything is written.
         """
         run_id = run_id or new_run_id()
         lease = self._lease(run_id)
         async with _closed_on_error(events):
+            # What the plan names in the store is checked before anything is written.
+            problems = await store_problems(plan, self.store, backend=self.backend.name)
+            if problems:
+                raise PlanSource(plan_path or "plan").error(problems)
             await lease.acquire()
         run = Execution(self, plan, run_id, events, plan_path, owner=lease.owner)
         return await self._drive(run, lease)

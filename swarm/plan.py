@@ -16,15 +16,17 @@ reading files (YAML with line numbers, the default configuration) is
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
+    AllowInfNan,
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -33,22 +35,15 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .errors import PlanError, PlanIssue
-
-SAFE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-_SAFE_ID_RE = re.compile(SAFE_ID)
-SafeId = Annotated[
-    str,
-    Field(
-        pattern=SAFE_ID,
-        description="letters, digits, '_', '.', '-'; starts with a letter or digit; at most 64",
-    ),
-]
-
-
-def is_safe_id(value: str) -> bool:
-    """True when ``value`` may be used as an agent id, run id or file name part."""
-    return bool(_SAFE_ID_RE.match(value)) and ".." not in value
-
+from .names import (
+    CHECKPOINT_NAME_RULE,
+    SAFE_ID,
+    SAFE_ID_RULE,
+    checkpoint_name_problem,
+    is_safe_id,
+)
+from .stores.urls import StoreURLError, parse_store_url
+from .yamlfile import Lines, locate
 
 # Validation context of plan files: turns on the rules stored plans are spared.
 PLAN_FILE_CONTEXT = {"plan_file": True}
@@ -56,6 +51,71 @@ PLAN_FILE_CONTEXT = {"plan_file": True}
 
 def _from_plan_file(info: ValidationInfo) -> bool:
     return isinstance(info.context, dict) and bool(info.context.get("plan_file"))
+
+
+def _rule(message: str, *, show_input: bool = True) -> PydanticCustomError:
+    """A validation error whose message is shown as is (with the value unless told not)."""
+    return PydanticCustomError("plan", "{message}", {"message": message, "show_input": show_input})
+
+
+def _safe_id(value: str, info: ValidationInfo) -> str:
+    # Ids and names go into file names, keys and listings: one rule for both. Stored
+    # plans keep the rule they were written under (ids matched SAFE_ID, '..' allowed).
+    if _from_plan_file(info) and not is_safe_id(value):
+        raise _rule(SAFE_ID_RULE)
+    return value
+
+
+_SAFE_ID_DESCRIPTION = "letters, digits, '_', '.', '-'; starts with a letter or digit; at most 64"
+SafeId = Annotated[
+    str,
+    Field(pattern=SAFE_ID, description=_SAFE_ID_DESCRIPTION + "; no '..'"),
+    AfterValidator(_safe_id),
+]
+
+# Numbers are what they say: YAML's `true`, `"5"` or `5.5` is not a count, and a
+# timeout of `.inf` or `.nan` is no timeout (it is written to the store as null).
+Int = Annotated[int, Strict()]
+Number = Annotated[float, Strict(), AllowInfNan(False)]
+Bool = Annotated[bool, Strict()]
+
+#: Beyond any real agent (the claude CLI takes it as a JavaScript number).
+MAX_TURNS = 1_000_000
+
+
+def _text(value: str, info: ValidationInfo) -> str:
+    if _from_plan_file(info) and not value.strip():
+        raise _rule("expected some text, not only spaces")
+    return value
+
+
+Text = Annotated[str, Field(min_length=1), AfterValidator(_text)]
+
+
+def _env_name(value: str, info: ValidationInfo) -> str:
+    if _from_plan_file(info) and (not value or "=" in value or "\0" in value):
+        raise _rule("expected a variable name: not empty, without '=' or a NUL character")
+    return value
+
+
+def _env_value(value: str, info: ValidationInfo) -> str:
+    if _from_plan_file(info) and "\0" in value:
+        # Not shown: env values are where secrets go.
+        raise _rule("has a NUL character, which no environment variable can hold", show_input=False)
+    return value
+
+
+EnvName = Annotated[str, AfterValidator(_env_name)]
+EnvValue = Annotated[str, AfterValidator(_env_value)]
+
+
+def _checkpoint_ref(value: str, info: ValidationInfo) -> str:
+    problem = checkpoint_name_problem(value) if _from_plan_file(info) else None
+    if problem is not None:
+        raise _rule(
+            f"{problem}; expected `latest`, or a checkpoint id or name: {CHECKPOINT_NAME_RULE}"
+        )
+    return value
 
 
 def _model_name(value: str) -> str:
@@ -70,17 +130,6 @@ ModelName = Annotated[str, AfterValidator(_model_name), Field(json_schema_extra=
 # SDK; tests/core/test_plan.py checks that the two agree.
 PermissionMode = Literal["default", "acceptEdits", "plan", "bypassPermissions", "dontAsk", "auto"]
 PERMISSION_MODES: tuple[str, ...] = get_args(PermissionMode)
-
-# The backend.options each backend reads (swarm.backends.create_backend; `rehearsal` is read
-# by swarm.rehearsal under --rehearse). The simulated backend reads none.
-BACKEND_OPTIONS: dict[str, frozenset[str]] = {
-    "simulated": frozenset(),
-    "claude": frozenset({"model", "cwd", "cli_path", "session_store", "retry", "rehearsal"}),
-    "anthropic": frozenset(
-        {"model", "base_url", "api_key", "max_tokens", "prices", "prompt_caching"}
-    ),
-}
-_ANY_BACKEND_OPTION = frozenset().union(*BACKEND_OPTIONS.values())
 
 
 class Priority(enum.StrEnum):
@@ -105,9 +154,11 @@ class _Model(BaseModel):
 class BaseSpec(_Model):
     """The shared base session: an existing one, or one built from a prompt."""
 
-    session: str | None = Field(None, description="id of an existing session to fork from")
-    at: str | None = Field(None, description="message uuid of `session` to fork at")
-    prompt: str | None = Field(None, description="prompt that builds the base session once")
+    session: str | None = Field(
+        None, min_length=1, description="id of an existing session to fork from"
+    )
+    at: str | None = Field(None, min_length=1, description="message uuid of `session` to fork at")
+    prompt: Text | None = Field(None, description="prompt that builds the base session once")
 
     @model_validator(mode="after")
     def _one_source(self) -> BaseSpec:
@@ -121,12 +172,12 @@ class BaseSpec(_Model):
 class SimulatedSpec(_Model):
     """Settings of the ``simulated`` backend, plan-wide or per agent."""
 
-    latency_s: float | None = Field(None, ge=0, description="mean seconds per agent")
-    jitter: float | None = Field(None, ge=0, description="sigma of a log-normal factor")
-    input_tokens: int | None = Field(None, ge=0)
-    output_tokens: int | None = Field(None, ge=0)
-    failure_rate: float | None = Field(None, ge=0, le=1)
-    turns: int | None = Field(None, ge=1)
+    latency_s: Number | None = Field(None, ge=0, description="mean seconds per agent")
+    jitter: Number | None = Field(None, ge=0, description="sigma of a log-normal factor")
+    input_tokens: Int | None = Field(None, ge=0)
+    output_tokens: Int | None = Field(None, ge=0)
+    failure_rate: Number | None = Field(None, ge=0, le=1)
+    turns: Int | None = Field(None, ge=1, le=10_000)
     files: list[str] | None = Field(
         None, description="paths each agent 'writes' (a Write tool use), to test checkpoints"
     )
@@ -136,55 +187,71 @@ class AgentDefaults(_Model):
     """Settings merged into every agent that does not set its own."""
 
     model: ModelName | None = None
-    max_turns: int | None = Field(None, ge=1)
-    timeout_s: float | None = Field(None, gt=0)
+    max_turns: Int | None = Field(None, ge=1, le=MAX_TURNS)
+    timeout_s: Number | None = Field(None, gt=0)
     system_prompt: str | None = None
     allowed_tools: list[str] | None = None
     permission_mode: PermissionMode | None = None
     cwd: str | None = Field(
         None, description="working directory of the agent; relative to where swarm runs"
     )
-    env: dict[str, str] | None = None
+    env: dict[EnvName, EnvValue] | None = None
 
 
 class ForkFrom(_Model):
     """Fork from another agent's session instead of the base (makes the plan a DAG)."""
 
     agent: SafeId
-    checkpoint: str = Field("latest", description="`latest` or a checkpoint id")
+    checkpoint: Annotated[str, AfterValidator(_checkpoint_ref)] = Field(
+        "latest", description="`latest` or a checkpoint id or name"
+    )
 
 
 class AgentSpec(AgentDefaults):
     """One agent of a plan."""
 
     id: SafeId
-    prompt: str = Field(min_length=1)
+    prompt: Text
     type: str = "general"
     priority: Priority = Priority.MEDIUM
-    fork_at: str | None = Field(None, description="message uuid of the base to fork at")
+    fork_at: str | None = Field(
+        None, min_length=1, description="message uuid of the base session to fork at"
+    )
     fork_from: ForkFrom | None = None
     simulated: SimulatedSpec | None = None
 
+    @model_validator(mode="after")
+    def _one_fork_point(self, info: ValidationInfo) -> AgentSpec:
+        if _from_plan_file(info) and self.fork_at is not None and self.fork_from is not None:
+            error = _plan_error(
+                ("fork_at",),
+                self.fork_at,
+                "fork_at is a message of the base session, and fork_from forks another "
+                "agent's session instead (at its end, or at fork_from.checkpoint): give one",
+                show_input=False,
+            )
+            raise ValidationError.from_exception_data("AgentSpec", [error])
+        return self
+
 
 class Budget(_Model):
-    max_cost_usd: float | None = Field(None, gt=0)
-    max_tokens: int | None = Field(None, gt=0)
+    max_cost_usd: Number | None = Field(None, gt=0)
+    max_tokens: Int | None = Field(None, gt=0)
     on_exhausted: Literal["finish", "cancel"] = Field(
         "finish", description="what running agents do once the budget is reached"
     )
 
 
 class ExecutionSpec(_Model):
-    max_parallel: int = Field(4, ge=1, le=1000)
+    max_parallel: Int = Field(4, ge=1, le=1000)
     mode: Literal["window", "batch"] = "window"
-    fail_fast: bool = False
+    fail_fast: Bool = False
     budget: Budget | None = None
     on_resume: Literal["continue", "restart"] = Field(
         "continue", description="agents that were running at a crash: continue their session"
     )
-    continue_prompt: str = Field(
+    continue_prompt: Text = Field(
         "The previous attempt was interrupted. Continue the task where it stopped.",
-        min_length=1,
         description="what an agent continued after an interruption is told first",
     )
 
@@ -192,15 +259,76 @@ class ExecutionSpec(_Model):
 class CheckpointSpec(_Model):
     """When checkpoints are taken automatically, and how many a session keeps."""
 
-    every: int = Field(10, ge=0, description="a checkpoint every N messages of a session; 0: off")
-    max_per_session: int = Field(
+    every: Int = Field(10, ge=0, description="a checkpoint every N messages of a session; 0: off")
+    max_per_session: Int = Field(
         50, ge=1, description="the oldest automatic ones go first; named ones are always kept"
     )
 
 
+# --- backend options -----------------------------------------------------------------
+
+
+class RetryOptions(_Model):
+    """``backend.options.retry`` (swarm.backends.retries.RetryPolicy)."""
+
+    max_attempts: Int = Field(6, ge=1, le=100)
+    initial_wait_s: Number = Field(1.0, ge=0)
+    max_wait_s: Number = Field(30.0, ge=0)
+    jitter_s: Number = Field(1.0, ge=0)
+    max_retry_after_s: Number = Field(120.0, ge=0)
+
+
+class PriceOptions(_Model):
+    """US dollars per million tokens of one model family (``backend.options.prices``)."""
+
+    input: Number = Field(ge=0)
+    output: Number = Field(ge=0)
+    cache_write: Number = Field(ge=0)
+    cache_read: Number = Field(ge=0)
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("expected an http:// or https:// URL")
+    return value
+
+
+# The type of each backend option; which backend reads which is BACKEND_OPTIONS.
+_OPTION_TYPES: dict[str, Any] = {
+    "model": ModelName,
+    "cwd": str,
+    "cli_path": Annotated[str, Field(min_length=1)],
+    "session_store": Bool,
+    "retry": RetryOptions,
+    "rehearsal": dict[str, Any],
+    "base_url": Annotated[str, AfterValidator(_http_url)],
+    "api_key": Annotated[str, Field(min_length=1)],
+    "max_tokens": Annotated[int, Strict(), Field(ge=1)],
+    "prices": dict[str, PriceOptions],
+    "prompt_caching": Bool,
+}
+_OPTION_ADAPTERS = {name: TypeAdapter(kind) for name, kind in _OPTION_TYPES.items()}
+
+# The backend.options each backend reads (swarm.backends.create_backend; `rehearsal` is read
+# by swarm.rehearsal under --rehearse). The simulated backend reads none: its settings are
+# backend.simulated.
+BACKEND_OPTIONS: dict[str, frozenset[str]] = {
+    "simulated": frozenset(),
+    "claude": frozenset({"model", "cwd", "cli_path", "session_store", "retry", "rehearsal"}),
+    "anthropic": frozenset(
+        {"model", "base_url", "api_key", "max_tokens", "prices", "prompt_caching"}
+    ),
+}
+_ANY_BACKEND_OPTION = frozenset().union(*BACKEND_OPTIONS.values())
+
+
+def _backend_from_flag(info: ValidationInfo) -> bool:
+    return isinstance(info.context, dict) and bool(info.context.get("backend_from_flag"))
+
+
 class BackendSpec(_Model):
     name: Literal["simulated", "claude", "anthropic"] | None = None
-    seed: int = 0
+    seed: Int = 0
     simulated: SimulatedSpec = SimulatedSpec()
     options: dict[str, Any] = Field(
         default_factory=dict,
@@ -208,45 +336,88 @@ class BackendSpec(_Model):
         + ", ".join(sorted(BACKEND_OPTIONS["claude"]))
         + "; anthropic: "
         + ", ".join(sorted(BACKEND_OPTIONS["anthropic"]))
-        + " (the simulated backend ignores these)",
+        + " (the simulated backend takes none; its settings are backend.simulated)",
     )
 
     @model_validator(mode="after")
     def _known_options(self, info: ValidationInfo) -> BackendSpec:
         if not _from_plan_file(info):
             return self
-        # The simulated backend reads no options, but a plan written for a real backend
-        # may be rehearsed offline with --backend simulated: it ignores theirs.
-        if self.name is None or self.name == "simulated":
+        if self.name is None or (self.name == "simulated" and _backend_from_flag(info)):
+            # No backend named: the one chosen at run time reads its own. `--backend
+            # simulated` rehearses a plan written for a real backend offline: it ignores them.
             known, owner = _ANY_BACKEND_OPTION, "any backend"
         else:
             known, owner = BACKEND_OPTIONS[self.name], f"the {self.name} backend"
+        takes = (
+            f"expected one of: {', '.join(sorted(known))}"
+            if known
+            else "it takes none (its settings are backend.simulated)"
+        )
         errors = [
             _plan_error(
                 ("options", key),
                 key,
-                f"not an option of {owner}; expected one of: {', '.join(sorted(known))}",
+                f"not an option of {owner}; {takes}",
                 show_input=False,  # the key is the last part of the field already
             )
             for key in self.options
             if key not in known
         ]
+        for key, value in self.options.items():
+            if key in known:
+                errors += _option_errors(key, value)
         if errors:
             raise ValidationError.from_exception_data("BackendSpec", errors)
         return self
 
 
+def _option_errors(key: str, value: Any) -> list[InitErrorDetails]:
+    """The errors of one backend option's value, located under ``options.<key>``."""
+    adapters = [_OPTION_ADAPTERS[key]]
+    if key == "rehearsal" and isinstance(value, dict):
+        # The fake API's own model checks the script; imported only for a plan that has
+        # one, as plans load without the server.
+        from .mockapi import MockAPIConfig
+
+        adapters.append(TypeAdapter(MockAPIConfig))
+    for adapter in adapters:
+        try:
+            adapter.validate_python(value, context=PLAN_FILE_CONTEXT)
+        except ValidationError as exc:
+            return [
+                _plan_error(
+                    ("options", key, *error["loc"]),
+                    error.get("input"),
+                    _describe(error),
+                    show_input=False,  # _describe shows it where it helps
+                )
+                for error in exc.errors()
+            ]
+    return []
+
+
 class StoreSpec(_Model):
     url: str = "sqlite:///sessions/swarm.db"
+
+    @field_validator("url")
+    @classmethod
+    def _parses(cls, value: str, info: ValidationInfo) -> str:
+        # The syntax only; a directory where the file goes is planfile's check (the disk).
+        if _from_plan_file(info):
+            try:
+                parse_store_url(value)
+            except StoreURLError as exc:
+                raise _rule(exc.problem, show_input=False) from None
+        return value
 
 
 class Plan(_Model):
     """A swarm plan: a base session, agent defaults, agents and how to run them."""
 
-    name: str | None = Field(
+    name: Annotated[str, AfterValidator(_safe_id)] | None = Field(
         None,
-        description="letters, digits, '_', '.', '-'; starts with a letter or digit; "
-        "at most 64; no '..'",
+        description=_SAFE_ID_DESCRIPTION + "; no '..'",
         json_schema_extra={"pattern": SAFE_ID},
     )
     base: BaseSpec
@@ -257,22 +428,23 @@ class Plan(_Model):
     store: StoreSpec = StoreSpec()
     checkpoints: CheckpointSpec = CheckpointSpec()
 
-    @field_validator("name")
-    @classmethod
-    def _safe_name(cls, value: str | None, info: ValidationInfo) -> str | None:
-        # The name goes into file names and run listings, like an agent id does.
-        if value is not None and _from_plan_file(info) and not is_safe_id(value):
-            raise ValueError(
-                "expected letters, digits, '_', '.' or '-', starting with a letter or digit, "
-                "at most 64 characters and no '..'"
-            )
-        return value
-
     @model_validator(mode="after")
-    def _check_agents(self) -> Plan:
+    def _check_agents(self, info: ValidationInfo) -> Plan:
         # Errors carry the path of the offending field, so they get its file:line.
         pairs = [(a.id, a.fork_from.agent if a.fork_from else None) for a in self.agents]
         errors = _reference_errors(pairs)
+        if _from_plan_file(info) and self.base.session is None:
+            errors += [
+                _plan_error(
+                    ("agents", i, "fork_at"),
+                    agent.fork_at,
+                    "fork_at needs base.session: it is a message uuid of that session, and a "
+                    "base built from base.prompt has none before it runs",
+                    show_input=False,
+                )
+                for i, agent in enumerate(self.agents)
+                if agent.fork_at is not None and agent.fork_from is None
+            ]
         if errors:
             raise ValidationError.from_exception_data("Plan", errors)
         return self
@@ -299,7 +471,9 @@ class Plan(_Model):
         for section, values in sections.items():
             data[section] = _deep_merge(data.get(section) or {}, dict(values))
         try:
-            return Plan.model_validate(data, context=PLAN_FILE_CONTEXT if flags else None)
+            # `--backend simulated` over a plan for a real backend rehearses it offline.
+            context = {**PLAN_FILE_CONTEXT, "backend_from_flag": "backend.name" in (flags or {})}
+            return Plan.model_validate(data, context=context if flags else None)
         except ValidationError as exc:
             raise PlanError(
                 [_blame_flag(issue, flags or {}) for issue in _issues(exc, [], "command line")]
@@ -407,9 +581,6 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-Lines = dict[tuple[str | int, ...], int]
-
-
 _AGENT_SHAPE = "a mapping with at least id and prompt"
 # What a mapping expected in a place is, in plan terms, by the model that reads it.
 _MAPPING_OF = {
@@ -466,10 +637,7 @@ def _describe(error: Any) -> str:
     if kind == "plan" and not (error.get("ctx") or {}).get("show_input", True):
         return str(error["msg"])
     if kind == "string_pattern_mismatch":
-        return (
-            "expected letters, digits, '_', '.' or '-', starting with a letter or digit, "
-            f"at most 64 characters (got {error['input']!r})"
-        )
+        return f"{SAFE_ID_RULE} (got {error['input']!r})"
     message = str(error["msg"])
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
@@ -483,30 +651,20 @@ def _issues(
 ) -> list[PlanIssue]:
     issues = []
     for error in exc.errors():
-        loc = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
-        file, line = _locate(loc, sources, fallback_file)
+        # A dict key's error ends in "[key]": the key names the field already.
+        loc = tuple(
+            part
+            for part in error["loc"]
+            if not str(part).startswith("function-") and part != "[key]"
+        )
+        file, line = locate(loc, sources, fallback_file)
         issues.append(PlanIssue(file, line, _field_name(loc), _describe(error)))
     return issues
 
 
 def _field_name(loc: tuple[str | int, ...]) -> str:
-    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
-
-
-def _locate(
-    loc: tuple[str | int, ...], sources: list[tuple[str, Lines]], fallback_file: str
-) -> tuple[str, int | None]:
-    """The file and line a field comes from."""
-    # The source that knows the longest prefix of the field's path wins; the
-    # plan comes first, so it wins ties over the configuration beneath it.
-    file, line, depth = fallback_file, None, -1
-    for source_file, lines in sources:
-        probe = loc
-        while probe and probe not in lines:
-            probe = probe[:-1]
-        if probe in lines and len(probe) > depth:
-            file, line, depth = source_file, lines[probe], len(probe)
-    return file, line
+    parts = (f"[{p}]" if isinstance(p, int) else str(p) or "''" for p in loc)
+    return ".".join(parts).replace(".[", "[")
 
 
 def plan_json_schema() -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Reading plan files: YAML with the line of every field, the default configuration,
-the checks a file must pass before it is read, and the checks of what it points at.
+"""Reading plan files: the default configuration, the plan merged over it, and the
+checks of what it points at. The YAML itself (line numbers, size and alias limits,
+regular files only) is read by :mod:`swarm.yamlfile`, as for every file swarm reads.
 
 ``parse_plan`` and ``load_plan`` turn a file into a :class:`~swarm.plan.Plan` or a
 :class:`~swarm.errors.PlanError` whose issues name file, line and field.
@@ -7,89 +8,33 @@ the checks a file must pass before it is read, and the checks of what it points 
 
 from __future__ import annotations
 
-import os
-import stat
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from .errors import PlanError, PlanIssue
 from .plan import (
     PLAN_FILE_CONTEXT,
-    Lines,
     Plan,
     _deep_merge,
     _field_name,
     _got,
     _issues,
-    _locate,
     _raw_references,
     _reference_errors,
 )
-
-MAX_YAML_VALUES = 200_000
-
-
-def _construct(node: yaml.Node, path: tuple[str | int, ...], lines: Lines, file: str) -> Any:
-    """Build plain Python data from a YAML node, noting each path's line number."""
-    lines[path] = node.start_mark.line + 1
-    if len(lines) > MAX_YAML_VALUES:  # aliases can expand a small file exponentially
-        raise PlanError(
-            [PlanIssue(file, None, "", f"more than {MAX_YAML_VALUES} values (aliases expanded)")]
-        )
-    if isinstance(node, yaml.MappingNode):
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key = yaml.safe_load(yaml.serialize(key_node)) if key_node.tag else key_node.value
-            if not isinstance(key, str):
-                raise PlanError(
-                    [PlanIssue(file, key_node.start_mark.line + 1, "", f"key {key!r} must be text")]
-                )
-            if key in out:
-                raise PlanError(
-                    [PlanIssue(file, key_node.start_mark.line + 1, key, "duplicate key")]
-                )
-            out[key] = _construct(value_node, (*path, key), lines, file)
-            if isinstance(value_node, yaml.ScalarNode):
-                # An empty value (`agents:` then nothing) starts where the next token does.
-                lines[(*path, key)] = key_node.start_mark.line + 1
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, (*path, i), lines, file) for i, item in enumerate(node.value)]
-    # Constructed from the node itself: serializing an empty scalar and parsing it
-    # again failed with "expected the node content" for a plain `key:` with no value.
-    return yaml.constructor.SafeConstructor().construct_object(node)
+from .stores.urls import StoreURLError, parse_store_url, store_location_problem
+from .yamlfile import MAX_YAML_BYTES, Lines, locate, parse_yaml, read_text
 
 
 def read_yaml(text: str, file: str) -> tuple[dict[str, Any], Lines]:
     """Parse YAML text into a mapping plus the line of every field in it."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except RecursionError:
-        raise PlanError([PlanIssue(file, None, "", "not valid YAML: nested too deeply")]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PlanError([PlanIssue(file, line, "", f"not valid YAML: {problem}")]) from None
-    if node is None:
+    data, lines = parse_yaml(text, file)
+    if data is None:
         return {}, {}
-    lines: Lines = {}
-    try:
-        data = _construct(node, (), lines, file)
-    except RecursionError:
-        raise PlanError(
-            [PlanIssue(file, None, "", "too deeply nested, or an alias that contains itself")]
-        ) from None
-    except (yaml.YAMLError, ValueError, TypeError, OverflowError, LookupError) as exc:
-        # A tagged value that does not construct: `!!int x`, `!!int ""`, `!custom`.
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PlanError([PlanIssue(file, line, "", f"not a valid YAML value: {problem}")]) from None
     if not isinstance(data, dict):
         raise PlanError([PlanIssue(file, 1, "", "expected a mapping of sections at the top")])
     return data, lines
@@ -102,7 +47,7 @@ def parse_plan(
     config: tuple[dict[str, Any], Lines, str] | None = None,
 ) -> Plan:
     """Validate plan text, merged over an optional ``(data, lines, file)`` configuration."""
-    return _parse(text, file, config)
+    return _parse(text, file, config)[0]
 
 
 def _parse(
@@ -111,7 +56,7 @@ def _parse(
     config: tuple[dict[str, Any], Lines, str] | None,
     *,
     check_directories: bool = False,
-) -> Plan:
+) -> tuple[Plan, PlanSource]:
     data, lines = read_yaml(text, file)
     sources = [(file, lines)]
     if config is not None:
@@ -132,10 +77,10 @@ def _parse(
             found = ValidationError.from_exception_data("Plan", references)
             issues += [i for i in _issues(found, sources, file) if i not in issues]
     if check_directories:
-        issues += _directory_issues(data, sources, file)
+        issues += _directory_issues(data, sources, file) + _store_issues(data, sources, file)
     if plan is None or issues:
         raise PlanError(issues)
-    return plan
+    return plan, PlanSource(file, tuple(sources))
 
 
 DEFAULT_CONFIG_SECTIONS = frozenset({"defaults", "execution", "backend", "store", "checkpoints"})
@@ -164,57 +109,48 @@ def default_config_path(cwd: Path | None = None) -> Path:
     return candidate if candidate.is_file() else PACKAGED_CONFIG
 
 
-MAX_PLAN_BYTES = 10 * 1024 * 1024
+MAX_PLAN_BYTES = MAX_YAML_BYTES
 
 
 def _read_text(path: Path) -> str:
     """The text of a plan or configuration file: a regular UTF-8 file of at most 10 MB."""
-    file = str(path)
-
-    def fail(message: str) -> PlanError:
-        return PlanError([PlanIssue(file, None, "", message)])
-
-    too_big = f"is larger than {MAX_PLAN_BYTES // 2**20} MB, the most a plan file may be"
-    try:
-        # Non-blocking, so that opening a FIFO does not wait for a writer; fstat refuses it.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise fail("no such file") from None
-    except OSError as exc:
-        raise fail(f"cannot read: {exc.strerror or exc}") from None
-    try:
-        mode, size = os.fstat(fd).st_mode, os.fstat(fd).st_size
-        if stat.S_ISDIR(mode):
-            raise fail("is a directory; expected a YAML file")
-        if not stat.S_ISREG(mode):
-            raise fail("not a regular file (a FIFO, device or socket); expected a YAML file")
-        if size > MAX_PLAN_BYTES:
-            raise fail(too_big)
-        with os.fdopen(fd, "rb", closefd=False) as stream:
-            data = stream.read(MAX_PLAN_BYTES + 1)  # it may have grown since fstat
-    except OSError as exc:
-        raise fail(f"cannot read: {exc.strerror or exc}") from None
-    finally:
-        os.close(fd)
-    if len(data) > MAX_PLAN_BYTES:
-        raise fail(too_big)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise fail(f"cannot read: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    return read_text(path, "plan file")
 
 
 def load_plan(path: str | Path, *, config_path: Path | None = None) -> Plan:
     """Read and validate a plan file, merged over the default configuration.
 
     Unlike :func:`parse_plan` this also looks at the file system: every ``cwd``
-    must be an existing directory.
+    must be an existing directory, the store's file must not be a directory.
     """
+    return read_plan(path, config_path=config_path)[0]
+
+
+def read_plan(path: str | Path, *, config_path: Path | None = None) -> tuple[Plan, PlanSource]:
+    """:func:`load_plan`, and where each field came from, for the checks made later."""
     path = Path(path)
-    file = str(path)
     text = _read_text(path)
     config = load_config(config_path or default_config_path())
-    return _parse(text, file, config, check_directories=True)
+    return _parse(text, str(path), config, check_directories=True)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSource:
+    """The file a plan was read from, and the line of every field in it and in the
+    configuration beneath it: problems found after reading (against the store, say)
+    are reported at their line like the schema's."""
+
+    file: str
+    sources: tuple[tuple[str, Lines], ...] = ()
+
+    def error(self, problems: Sequence[tuple[tuple[str | int, ...], str]]) -> PlanError:
+        """A PlanError of ``(field path, message)`` problems, each at its file and line."""
+        return PlanError(
+            [
+                PlanIssue(*locate(loc, list(self.sources), self.file), _field_name(loc), message)
+                for loc, message in problems
+            ]
+        )
 
 
 def _directory_issues(
@@ -248,8 +184,27 @@ def _directory_issues(
             untyped = value is not None and loc[0] == "backend"
             problem = f"expected the path of a directory{_got(value)}" if untyped else None
         if problem is not None:
-            issues.append(PlanIssue(*_locate(loc, sources, file), _field_name(loc), problem))
+            issues.append(PlanIssue(*locate(loc, sources, file), _field_name(loc), problem))
     return issues
+
+
+def _store_issues(
+    data: Mapping[str, Any], sources: list[tuple[str, Lines]], file: str
+) -> list[PlanIssue]:
+    """The store URL of the (raw, merged) plan data, if it parses but cannot be opened
+    where it points (a directory there): what `swarm run` would stop on."""
+    store = data.get("store")
+    url = store.get("url") if isinstance(store, dict) else None
+    if not isinstance(url, str):
+        return []
+    try:
+        problem = store_location_problem(parse_store_url(url))
+    except StoreURLError:
+        return []  # the schema reports it
+    if problem is None:
+        return []
+    loc = ("store", "url")
+    return [PlanIssue(*locate(loc, sources, file), _field_name(loc), problem)]
 
 
 def _directory_problem(value: str) -> str | None:

@@ -13,7 +13,8 @@ from typing import Any
 from .checkpoints import files_touched
 from .errors import NotFoundError, UsageError
 from .lineage import history, history_of, lineage
-from .plan import Plan, is_safe_id
+from .names import is_safe_id
+from .plan import Plan
 from .records import Checkpoint, Message, SessionRecord, Usage, new_uuid
 from .stores.base import Store
 

@@ -125,7 +125,7 @@ async def _measure(setup: RealCLISetup) -> dict[str, Any]:
                 executor = ParallelSwarmExecutor(
                     backend, store, options=ExecutorOptions(), pre_agent=[note_start]
                 )
-                first = len(rehearsal.server.requests)
+                first = rehearsal.server.request_count
                 t0 = time.perf_counter()
                 try:
                     result = await executor.run(plan)
@@ -138,7 +138,8 @@ async def _measure(setup: RealCLISetup) -> dict[str, Any]:
                 cpu_end = _children_cpu_s()
                 begin = cpu_at_first[0] if cpu_at_first else None
                 cpu = cpu_end - begin if cpu_end is not None and begin is not None else None
-                return _Phase(result, wall, started, rehearsal.server.requests[first:], cpu)
+                requests = rehearsal.server.requests_since(first)
+                return _Phase(result, wall, started, requests, cpu)
 
             seq = await phase(realcli_plan(setup, max_parallel=1, base_session=None))
             base = seq.result.base_session_id

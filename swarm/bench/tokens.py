@@ -132,12 +132,12 @@ async def _phase(
     server: MockAnthropicServer, backend: AnthropicBackend, store: MemoryStore, plan: Plan
 ) -> tuple[SwarmResult, list[RequestRecord]]:
     """Run one plan and return its result and the messages requests it made."""
-    first = len(server.requests)
+    first = server.request_count
     result = await ParallelSwarmExecutor(backend, store).run(plan)
     if not result.succeeded:
         errors = sorted({a.error for a in result.agents.values() if a.error})
         raise RuntimeError(f"tokens run {result.status.value}: {errors[:2]}")
-    return result, [r for r in server.requests[first:] if r.is_messages]
+    return result, [r for r in server.requests_since(first) if r.is_messages]
 
 
 def _phase_figures(

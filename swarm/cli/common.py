@@ -16,7 +16,7 @@ from rich import box
 from rich.table import Table
 
 from ..errors import IntegrityError, NotFoundError, StoreError, UsageError
-from ..plan import is_safe_id
+from ..names import is_safe_id
 from ..planfile import default_config_path, load_config
 from ..records import RunRecord
 from ..stores import DEFAULT_STORE_URL, SQLiteStore, open_store, sqlite_path
@@ -109,26 +109,14 @@ async def existing_store(
     ``writes``, changes; raise :class:`NoStore` rather than create an empty one (folders
     and all) when its file does not exist."""
     url = store_url(explicit)
-    path = sqlite_path(url)
+    path = sqlite_path(url)  # a bad URL is refused here, as a URL, before the file is looked for
     if path is not None and not path.exists():
-        await _check_url(url)
         raise NoStore(path, why)
     problem = header_problem(path) if path is not None and writes else None
     if problem is not None:  # an empty or foreign file is no store to change (only run makes one)
         raise StoreError(f"{path}: cannot open the store: {problem}")
     async with open_store(url, read_only=not writes) as db:
         yield db
-
-
-async def _check_url(url: str) -> None:
-    """Let ``open_store`` judge a URL whose file is missing, so a bad option is still
-    reported as one, without creating anything: opened read-only, a missing file
-    fails with a StoreError once the URL has passed every check."""
-    try:
-        async with open_store(url, read_only=True):
-            pass
-    except StoreError:
-        return
 
 
 async def readable_runs(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ def mock_api_config(
     tps: float | None = None,
     error_rate: float | None = None,
     seed: int | None = None,
+    max_request_mb: float | None = None,
 ) -> MockAPIConfig:
     """The fake API's configuration: the rules file, with the flags given overriding it."""
     base = MockAPIConfig.from_file(rules) if rules is not None else MockAPIConfig()
@@ -27,6 +29,8 @@ def mock_api_config(
         overrides["error_rate"] = error_rate
     if seed is not None:
         overrides["seed"] = seed
+    if max_request_mb is not None:
+        overrides["max_request_mb"] = max_request_mb
     latency = {k: v for k, v in (("ttft", ttft), ("tps", tps)) if v is not None}
     data = {**base.model_dump(), **overrides}
     data["latency"] = {**data["latency"], **latency}
@@ -52,13 +56,32 @@ def mock_api(
         typer.Option("--error-rate", min=0, max=1, help="Fraction of requests failed (429/529)."),
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of the error draws.")] = None,
+    max_request_mb: Annotated[
+        float | None,
+        typer.Option(
+            "--max-request-mb",
+            help="Largest request body accepted (default 32, as the real API); a larger "
+            "one gets a 413 request_too_large without being read.",
+        ),
+    ] = None,
 ) -> int:
     """Serve a fake Anthropic Messages API on loopback, for rehearsals and tests.
 
     Prints its base URL and the environment that points the Claude Code CLI (or
     the anthropic SDK) at it, then one line per request, until Ctrl-C.
     """
-    config = mock_api_config(rules, ttft=ttft, tps=tps, error_rate=error_rate, seed=seed)
+    if max_request_mb is not None and not (0 < max_request_mb < math.inf):
+        raise typer.BadParameter(
+            "expected a positive number of megabytes", param_hint="--max-request-mb"
+        )
+    config = mock_api_config(
+        rules,
+        ttft=ttft,
+        tps=tps,
+        error_rate=error_rate,
+        seed=seed,
+        max_request_mb=max_request_mb,
+    )
     try:
         trio.run(serve_forever, config, host, port)
     except KeyboardInterrupt:

@@ -15,15 +15,16 @@ import typer
 from rich.console import Console
 
 from ..durations import expected_durations_from_store
-from ..errors import PlanError
+from ..errors import PlanError, StoreError
 from ..events import SwarmEvent
 from ..executor import ExecutorOptions, ParallelSwarmExecutor
 from ..plan import Plan, plan_json_schema
-from ..planfile import load_plan
+from ..planfile import PlanSource, read_plan
+from ..preflight import needs_store, store_problems
 from ..records import RunStatus, SwarmResult
 from ..redaction import redact_plan
 from ..rehearsal import RehearsalSetup, open_backend, rehearsal_backend
-from ..stores import open_store
+from ..stores import MemoryStore, SQLiteStore, open_store, parse_store_url
 from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app
 from .common import JsonOption, RehearseConfigOption, StoreOption, print_json, store_url
 from .display import show_progress, summary_table
@@ -38,8 +39,8 @@ ConfigOption = Annotated[
 ]
 
 
-def _load(plan_path: Path, config: Path | None) -> Plan:
-    return load_plan(plan_path, config_path=config)
+def _load(plan_path: Path, config: Path | None) -> tuple[Plan, PlanSource]:
+    return read_plan(plan_path, config_path=config)
 
 
 def apply_overrides(
@@ -87,8 +88,12 @@ async def execute_plan(
     backend_name: str | None = None,
     history_order: bool = True,
     rehearsal: RehearsalSetup | None = None,
+    source: PlanSource | None = None,
 ) -> SwarmResult:
     """Open the store and backend a plan names, and run it with progress display.
+
+    What the plan names in the store (a base session, fork points) is checked first,
+    and reported at its line of ``source``, the file the plan was read from.
 
     With ``history_order``, agents whose durations are known from earlier runs of
     the same plan start longest-first within their priority (see swarm.durations).
@@ -99,6 +104,9 @@ async def execute_plan(
         open_store(plan.store.url) as store,
         open_backend(plan.backend, store, backend_name, rehearsal) as backend,
     ):
+        problems = await store_problems(plan, store, backend=backend.name)
+        if problems:
+            raise (source or PlanSource(plan_path or "plan")).error(problems)
         durations = (
             await expected_durations_from_store(
                 store, plan, plan_path=plan_path, backend=backend.name
@@ -215,8 +223,9 @@ def run(
     rehearse = rehearse or rehearse_config is not None  # a script for the fake API is a rehearsal
     if rehearse:
         backend = rehearsal_backend(backend)
+    loaded, source = _load(plan_file, config)
     plan = apply_overrides(
-        _load(plan_file, config), max_parallel=max_parallel, mode=mode, backend=backend, store=store
+        loaded, max_parallel=max_parallel, mode=mode, backend=backend, store=store
     )
     progress = "none" if (as_json or quiet) else ("live" if sys.stderr.isatty() else "plain")
     rehearsal = RehearsalSetup.of_plan(plan.backend.options, rehearse_config) if rehearse else None
@@ -227,6 +236,7 @@ def run(
             progress=progress,
             history_order=not no_history_order,
             rehearsal=rehearsal,
+            source=source,
         )
     )
     if as_json:
@@ -253,7 +263,8 @@ def validate(
 ) -> int:
     """Check a plan and print what would run; exit 2 with file:line: field errors if bad."""
     try:
-        plan = _load(plan_file, config)
+        plan, source = _load(plan_file, config)
+        trio.run(_check_against_store, plan, source)
     except PlanError as exc:
         if as_json:
             issues = [
@@ -272,6 +283,28 @@ def validate(
         f"mode {e.mode}, backend {plan.backend.name or '(auto)'}, store {plan.store.url}"
     )
     return EXIT_OK
+
+
+async def _check_against_store(plan: Plan, source: PlanSource) -> None:
+    """What `swarm run` checks in the store before building the base, without creating
+    a store: one that does not exist yet holds nothing, like the one run would create."""
+    if not needs_store(plan):
+        return
+    path = parse_store_url(plan.store.url).path
+    backend = plan.backend.name
+    if path is None or not path.exists():
+        problems = await store_problems(plan, MemoryStore(), backend=backend)
+    else:
+        try:
+            store = await SQLiteStore.open(path, read_only=True)
+        except StoreError as exc:
+            raise source.error([(("store", "url"), f"cannot check base.session: {exc}")]) from None
+        try:
+            problems = await store_problems(plan, store, backend=backend)
+        finally:
+            await store.aclose()
+    if problems:
+        raise source.error(problems)
 
 
 @app.command()

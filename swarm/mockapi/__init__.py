@@ -4,7 +4,9 @@
 Code CLI talks to it given ``cli_env(server.base_url, tmpdir)``.  Replies are scripted by
 ``ReplyRule``s (text, ``tool_use`` blocks or an ``ErrorSpec``), paced by a
 ``LatencyModel``, billed with simulated prompt caching (see ``_accounting``) and logged
-as ``RequestRecord``s in ``server.requests``.
+as ``RequestRecord``s in ``server.requests`` (the last 1,000, with running counts of all).
+Malformed bodies get the real API's 400 ``invalid_request_error`` (``_request``), bodies
+over ``max_request_mb`` (32) a 413 ``request_too_large`` before they are read.
 
     async with open_mock_api(MockAPIConfig(rules=[ReplyRule(match="hi", text="hello")])) as server:
         client = anthropic.AsyncAnthropic(base_url=server.base_url, api_key="x")
@@ -15,7 +17,7 @@ as ``RequestRecord``s in ``server.requests``.
 from ._accounting import Usage
 from ._app import REHEARSAL_PREFIX, default_reply
 from ._config import ErrorSpec, ErrorType, LatencyModel, MockAPIConfig, ReplyRule, ToolUse
-from ._records import RequestRecord
+from ._records import RequestLog, RequestLogTruncated, RequestRecord
 from ._server import (
     MockAnthropicServer,
     banner,
@@ -33,6 +35,8 @@ __all__ = [
     "MockAPIConfig",
     "MockAnthropicServer",
     "ReplyRule",
+    "RequestLog",
+    "RequestLogTruncated",
     "RequestRecord",
     "ToolUse",
     "Usage",

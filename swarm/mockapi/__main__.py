@@ -26,6 +26,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tps", type=float, help="output tokens per second")
     parser.add_argument("--error-rate", type=float, help="fraction of requests to fail, 0..1")
     parser.add_argument("--seed", type=int, help="seed of the error draws")
+    parser.add_argument(
+        "--max-request-mb", type=float, help="largest request body accepted (default 32)"
+    )
     return parser.parse_args(argv)
 
 
@@ -36,6 +39,8 @@ def load_config(args: argparse.Namespace) -> MockAPIConfig:
         overrides["error_rate"] = args.error_rate
     if args.seed is not None:
         overrides["seed"] = args.seed
+    if args.max_request_mb is not None:
+        overrides["max_request_mb"] = args.max_request_mb
     base = MockAPIConfig.from_file(args.rules) if args.rules else MockAPIConfig()
     latency = base.latency.model_copy(
         update={k: v for k, v in (("ttft", args.ttft), ("tps", args.tps)) if v is not None}

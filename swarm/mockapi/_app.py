@@ -22,12 +22,14 @@ from ._accounting import PromptCache, Usage, input_tokens, output_tokens, prompt
 from ._config import ErrorSpec, LatencyModel, MockAPIConfig, ReplyRule
 from ._records import (
     SECRET_HEADERS,
+    RequestLog,
     RequestRecord,
     has_tool_result,
     last_user_message,
     message_text,
     system_text,
 )
+from ._request import BadRequest, check_request, decode_body
 from ._sse import content_blocks, message_json, stream_events
 
 REHEARSAL_PREFIX = "[rehearsal: fake Messages API, no model was called]"
@@ -44,8 +46,11 @@ def default_reply(prompt: str) -> str:
     return f"{REHEARSAL_PREFIX} reply {digest} to: {snippet or '(no text)'}"
 
 
-class _BadRequest(Exception):
-    """A request the real API would refuse with a 400 invalid_request_error."""
+class _TooLarge:
+    """The body went past the size cap: refused with a 413, the rest never read."""
+
+
+_TOO_LARGE = _TooLarge()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +70,11 @@ class MockMessagesApp:
         self,
         config: MockAPIConfig,
         on_request: Callable[[RequestRecord], object] | None = None,
+        *,
+        log: RequestLog | None = None,
     ) -> None:
         self.config = config
-        self.requests: list[RequestRecord] = []
+        self.log = log if log is not None else RequestLog()
         self.on_request = on_request
         self._cache = PromptCache(enabled=config.cache)
         self._rng = random.Random(config.seed)
@@ -100,7 +107,7 @@ class MockMessagesApp:
             value = raw_value.decode("latin-1")
             headers[name] = "<redacted>" if name in SECRET_HEADERS else value
         record = RequestRecord(
-            index=len(self.requests),
+            index=self.log.new_index(),
             method=scope["method"],
             path=scope["path"],
             query=scope["query_string"].decode("latin-1"),
@@ -108,11 +115,14 @@ class MockMessagesApp:
             started=trio.current_time(),
             client=(str(peer[0]), int(peer[1])) if (peer := scope["client"]) else None,
         )
-        self.requests.append(record)
+        self.log.append(record)
         try:
-            body = await _read_body(receive)
+            body = await self._read_body(record, receive)
             if body is None:  # the client went away before sending its body
                 record.disconnected = True
+                return
+            if isinstance(body, _TooLarge):
+                await _send_error(send, record, self._too_large())
                 return
             finished = False
 
@@ -140,16 +150,50 @@ class MockMessagesApp:
                 nursery.cancel_scope.cancel()
         finally:
             record.ended = trio.current_time()
+            self.log.finished(record)
             if self.on_request is not None:
                 self.on_request(record)
+
+    async def _read_body(
+        self, record: RequestRecord, receive: ASGIReceiveCallable
+    ) -> bytes | _TooLarge | None:
+        """The body, None if the client hung up first, or _TOO_LARGE as soon as it is known
+        to exceed the cap (from its content-length, or once the bytes read pass it)."""
+        limit = self.config.max_request_bytes
+        declared = record.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return _TOO_LARGE
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            if message["type"] == "http.request":
+                chunk = message["body"]
+                size += len(chunk)
+                if size > limit:
+                    return _TOO_LARGE
+                chunks.append(chunk)
+                if not message["more_body"]:
+                    self.log.body_read(record, size)
+                    return b"".join(chunks)
+
+    def _too_large(self) -> ErrorSpec:
+        limit = self.config.max_request_bytes
+        return ErrorSpec(
+            type="request_too_large",
+            message=f"request body is larger than {limit} bytes ({limit / 2**20:g} MB), "
+            "the most this server accepts (max_request_mb)",
+        )
 
     async def _route(self, record: RequestRecord, body: bytes, send: ASGISendCallable) -> None:
         method, path = record.method, record.path.rstrip("/") or "/"
         try:
             if method == "POST" and path == "/v1/messages":
-                await self._messages(record, _parse(body, record, need_max_tokens=True), send)
+                await self._messages(record, _parse(body, record, messages_call=True), send)
             elif method == "POST" and path == "/v1/messages/count_tokens":
-                parsed = _parse(body, record, need_max_tokens=False)
+                parsed = _parse(body, record, messages_call=False)
                 await _send_json(send, record, 200, {"input_tokens": input_tokens(parsed)})
             elif method in ("HEAD", "GET") and path in ("/", "/api/hello"):
                 # Claude Code probes /api/hello for connectivity unless nonessential traffic is off.
@@ -159,7 +203,7 @@ class MockMessagesApp:
                     type="not_found_error", message=f"{method} {record.path} not found"
                 )
                 await _send_error(send, record, error)
-        except _BadRequest as bad:
+        except BadRequest as bad:
             await _send_error(
                 send, record, ErrorSpec(type="invalid_request_error", message=str(bad))
             )
@@ -276,48 +320,17 @@ class MockMessagesApp:
         record.error = drop.type
 
 
-def _parse(body: bytes, record: RequestRecord, *, need_max_tokens: bool) -> dict[str, Any]:
-    """Decode and check a Messages request, filling the record; raise ``_BadRequest``."""
-    try:
-        parsed = json.loads(body)
-    except ValueError as error:
-        raise _BadRequest(f"request body is not valid JSON: {error}") from error
-    if not isinstance(parsed, dict):
-        raise _BadRequest("request body must be a JSON object")
+def _parse(body: bytes, record: RequestRecord, *, messages_call: bool) -> dict[str, Any]:
+    """Decode and check a Messages request (raise ``BadRequest``), then fill the record."""
+    parsed = decode_body(body)
     record.body = parsed
     record.model = parsed.get("model") if isinstance(parsed.get("model"), str) else None
-    messages = parsed.get("messages")
-    record.messages = messages if isinstance(messages, list) else []
+    check_request(parsed, messages_call=messages_call)
+    record.messages = parsed["messages"]
     record.system = parsed.get("system")
-    tools = parsed.get("tools")
-    record.tools = (
-        [str(t.get("name")) for t in tools if isinstance(t, dict)]
-        if isinstance(tools, list)
-        else []
-    )
+    record.tools = [str(t["name"]) for t in parsed.get("tools") or ()]
     record.stream = parsed.get("stream") is True
-    if record.model is None:
-        raise _BadRequest("model: Field required")
-    if not isinstance(messages, list) or not messages:
-        raise _BadRequest("messages: must be a non-empty list")
-    max_tokens = parsed.get("max_tokens")
-    if need_max_tokens and (
-        not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1
-    ):
-        raise _BadRequest("max_tokens: must be a positive integer")
     return parsed
-
-
-async def _read_body(receive: ASGIReceiveCallable) -> bytes | None:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        if message["type"] == "http.request":
-            chunks.append(message["body"])
-            if not message["more_body"]:
-                return b"".join(chunks)
 
 
 async def _start(

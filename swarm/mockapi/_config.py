@@ -7,10 +7,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from swarm.errors import PlanError, PlanIssue
+from swarm.yamlfile import locate, read_yaml_file
 
 ErrorType = Literal[
     "invalid_request_error",
@@ -178,6 +178,8 @@ class MockAPIConfig(_Frozen):
     ``/v1/messages`` request not already failed by a rule fails with probability
     ``error_rate``, drawing uniformly from ``error_choices`` with a ``random.Random(seed)``.
     ``chunk_tokens`` is how many output tokens each streamed delta carries.
+    ``max_request_mb`` caps a request body, as the real API's 32 MB limit does: a larger
+    one is answered 413 ``request_too_large`` without being read.
     """
 
     rules: tuple[ReplyRule, ...] = ()
@@ -187,6 +189,12 @@ class MockAPIConfig(_Frozen):
     seed: int = 0
     chunk_tokens: int = Field(default=4, ge=1)
     cache: bool = True
+    max_request_mb: float = Field(default=32.0, gt=0, allow_inf_nan=False)
+
+    @property
+    def max_request_bytes(self) -> int:
+        """The largest request body accepted; a larger one is answered 413 unread."""
+        return int(self.max_request_mb * 2**20)
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> MockAPIConfig:
@@ -196,25 +204,25 @@ class MockAPIConfig(_Frozen):
         ``PlanError`` naming the file and the offending field.
         """
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))  # JSON is YAML too
-        except (OSError, yaml.YAMLError) as error:
-            raise PlanError(
-                [PlanIssue(str(path), None, "", f"cannot read rules: {error}")]
-            ) from error
+        file = str(path)
+        # The plan loader's guards (size, aliases, regular files only): a rules file is
+        # user input too, and `--rehearse-config` reads one for every rehearsal.
+        data, lines = read_yaml_file(path, "rules file")
         if data is None:
             data = {}
         if isinstance(data, list):
             data = {"rules": data}
+            lines = {("rules", *loc): line for loc, line in lines.items()}
         if not isinstance(data, dict):
-            issue = PlanIssue(str(path), None, "", "expected a mapping or a list of rules")
+            issue = PlanIssue(file, 1, "", "expected a mapping or a list of rules")
             raise PlanError([issue])
         data.update(overrides)
         try:
             return cls.model_validate(data)
         except ValidationError as error:
-            issues = [
-                PlanIssue(str(path), None, ".".join(str(p) for p in e["loc"]), e["msg"])
-                for e in error.errors()
-            ]
-            raise PlanError(issues) from error
+            issues = []
+            for e in error.errors():
+                loc = tuple(e["loc"])
+                where, line = locate(loc, [(file, lines)], file)
+                issues.append(PlanIssue(where, line, ".".join(str(p) for p in loc), e["msg"]))
+            raise PlanError(issues) from None

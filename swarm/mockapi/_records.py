@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections import Counter, deque
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +101,7 @@ class RequestRecord:
     content: list[dict[str, Any]] | None = None
     disconnected: bool = False
     ended: float | None = None
+    body_bytes: int = 0
 
     @property
     def session_id(self) -> str | None:
@@ -189,3 +191,90 @@ class RequestRecord:
         if self.session_id:
             parts.append(f"session={self.session_id}")
         return " ".join(parts)
+
+
+#: How many requests the log keeps, and how many bytes of request bodies at most.
+DEFAULT_LOG_SIZE = 1000
+DEFAULT_LOG_BYTES = 128 * 2**20
+
+
+class RequestLogTruncated(LookupError):
+    """Records asked for are no longer in the log (it keeps only the last ones)."""
+
+
+class RequestLog:
+    """The last requests received, bodies included, plus running counts of all of them.
+
+    A server used for hours (``swarm mock-api``) must not keep every request: the log
+    holds the newest ``max_records`` whose bodies add up to at most ``max_bytes`` (the
+    newest one always), dropping the oldest first. ``received`` and ``by_status``
+    count every request ever received.
+    """
+
+    def __init__(
+        self, max_records: int = DEFAULT_LOG_SIZE, max_bytes: int = DEFAULT_LOG_BYTES
+    ) -> None:
+        if max_records < 1 or max_bytes < 0:
+            raise ValueError("the request log keeps at least one record, in a budget >= 0")
+        self.max_records = max_records
+        self.max_bytes = max_bytes
+        self.received = 0
+        self.by_status: Counter[int] = Counter()
+        self._records: deque[RequestRecord] = deque()
+        self._kept: set[int] = set()  # id() of the records held
+        self._bytes = 0
+
+    def new_index(self) -> int:
+        """The index of the next request (its position among all ever received)."""
+        return self.received
+
+    def append(self, record: RequestRecord) -> None:
+        self.received += 1
+        self._records.append(record)
+        self._kept.add(id(record))
+        self._bytes += record.body_bytes
+        self._evict()
+
+    def body_read(self, record: RequestRecord, size: int) -> None:
+        """``record``'s body (``size`` bytes) is kept with it: count it in the budget."""
+        record.body_bytes += size
+        if id(record) in self._kept:
+            self._bytes += size
+            self._evict()
+
+    def finished(self, record: RequestRecord) -> None:
+        """Count a finished request's status (kept or not)."""
+        if record.status is not None:
+            self.by_status[record.status] += 1
+
+    def _evict(self) -> None:
+        records = self._records
+        while len(records) > 1 and (
+            len(records) > self.max_records or self._bytes > self.max_bytes
+        ):
+            gone = records.popleft()
+            self._kept.discard(id(gone))
+            self._bytes -= gone.body_bytes
+
+    @property
+    def dropped(self) -> int:
+        """How many records the log no longer holds."""
+        return self.received - len(self._records)
+
+    def since(self, index: int) -> list[RequestRecord]:
+        """The records from ``index`` on (e.g. ``request_count`` before a phase began);
+        raise :class:`RequestLogTruncated` if some of them were dropped already."""
+        first = self._records[0].index if self._records else self.received
+        if index < first:
+            raise RequestLogTruncated(
+                f"requests {index}..{first - 1} are no longer in the log (it keeps the last "
+                f"{self.max_records} requests, {self.max_bytes // 2**20} MB of bodies); "
+                "open the server with a larger log_size or log_bytes"
+            )
+        return [r for r in self._records if r.index >= index]
+
+    def __iter__(self) -> Iterator[RequestRecord]:
+        return iter(self._records)
+
+    def __len__(self) -> int:
+        return len(self._records)

@@ -21,7 +21,7 @@ from swarm.errors import UsageError
 
 from ._app import MockMessagesApp
 from ._config import MockAPIConfig
-from ._records import RequestRecord
+from ._records import DEFAULT_LOG_BYTES, DEFAULT_LOG_SIZE, RequestLog, RequestRecord
 
 _log = logging.getLogger("swarm.mockapi")
 
@@ -94,13 +94,29 @@ class MockAnthropicServer:
 
     @property
     def requests(self) -> list[RequestRecord]:
-        """Every request received so far, in arrival order (in-flight ones included)."""
-        return self._app.requests
+        """The requests the log holds, in arrival order (in-flight ones included): every
+        one received, unless more than ``log_size`` (or ``log_bytes`` of bodies) came."""
+        return list(self._app.log)
+
+    @property
+    def request_count(self) -> int:
+        """How many requests were received in all, kept in the log or not."""
+        return self._app.log.received
+
+    @property
+    def status_counts(self) -> dict[int, int]:
+        """How many finished requests got each HTTP status, kept in the log or not."""
+        return dict(self._app.log.by_status)
+
+    def requests_since(self, index: int) -> list[RequestRecord]:
+        """The requests from ``index`` on (``request_count`` read before a phase); raises
+        :class:`RequestLogTruncated` if the log dropped some of them."""
+        return self._app.log.since(index)
 
     @property
     def message_requests(self) -> list[RequestRecord]:
-        """The ``POST /v1/messages`` requests only."""
-        return [r for r in self._app.requests if r.is_messages]
+        """The ``POST /v1/messages`` requests the log holds."""
+        return [r for r in self._app.log if r.is_messages]
 
     def requests_matching(self, pattern: str | re.Pattern[str]) -> list[RequestRecord]:
         """Messages requests whose system prompt or any message contains ``pattern``."""
@@ -134,15 +150,20 @@ async def open_mock_api(
     port: int = 0,
     *,
     on_request: Callable[[RequestRecord], object] | None = None,
+    log_size: int = DEFAULT_LOG_SIZE,
+    log_bytes: int = DEFAULT_LOG_BYTES,
 ) -> AsyncIterator[MockAnthropicServer]:
     """Serve a fake Messages API in the current trio run for the duration of the block.
 
     ``port=0`` picks a free port (read ``server.port`` / ``server.base_url``).
-    ``on_request`` is called with each record once its response is finished.  Leaving the
-    block closes the listener and every open connection at once.
+    ``on_request`` is called with each record once its response is finished.  The log
+    (``server.requests``) keeps the last ``log_size`` requests within ``log_bytes`` of
+    bodies; ``server.request_count`` counts them all.  Leaving the block closes the
+    listener and every open connection at once.
     """
     bind_host = check_loopback(host)
-    app = MockMessagesApp(config or MockAPIConfig(), on_request)
+    log = RequestLog(log_size, log_bytes)
+    app = MockMessagesApp(config or MockAPIConfig(), on_request, log=log)
     try:
         async with trio.open_nursery() as nursery:
             binds: list[str] = await nursery.start(

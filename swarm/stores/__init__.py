@@ -1,9 +1,10 @@
 """Stores: where runs, sessions, messages and checkpoints are kept.
 
-``open_store(url)`` understands:
+``open_store(url)`` understands (parsed by :func:`~swarm.stores.urls.parse_store_url`,
+the one parser plan validation and every command use too):
 
 - ``sqlite:///relative/path.db`` and ``sqlite:////absolute/path.db`` (the default
-  is ``sqlite:///sessions/swarm.db``), or a bare path ending in ``.db``; options
+  is ``sqlite:///sessions/swarm.db``), or a bare path; options
   ``?synchronous=off|normal|full|extra`` and ``?max_size_mb=N`` (a cap on the file:
   writes past it fail with "database or disk is full", like a full disk) and
   ``?mode=ro`` (open read-only: any write fails, as on a file you may not write);
@@ -16,16 +17,14 @@ migration, not even SQLite's -wal and -shm (see :mod:`swarm.stores.readonly`).
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
-from ..errors import UsageError
 from .base import Store
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
+from .urls import StoreURL, StoreURLError, parse_store_url, store_location_problem
 
 DEFAULT_STORE_URL = "sqlite:///sessions/swarm.db"
 
@@ -34,79 +33,33 @@ __all__ = [
     "MemoryStore",
     "SQLiteStore",
     "Store",
+    "StoreURL",
+    "StoreURLError",
     "open_store",
+    "parse_store_url",
     "sqlite_path",
+    "store_location_problem",
 ]
 
 
 async def _open(url: str, read_only: bool) -> Store:
-    if url in ("memory", "memory://", "memory:"):
+    parsed = parse_store_url(url)
+    if parsed.path is None:
         return MemoryStore()
-    if any(ord(ch) < 32 or ch == "\x7f" for ch in url):
-        raise UsageError(f"store URL {url!r} has a control character")
-    if "://" not in url:
-        return await SQLiteStore.open(Path(url), read_only=read_only)
-    try:
-        parts = urlsplit(url)
-    except ValueError as exc:
-        raise UsageError(f"store URL {url!r}: {exc}") from None
-    if parts.scheme == "sqlite":
-        # sqlite:///rel/path -> "rel/path"; sqlite:////abs/path -> "/abs/path"
-        raw = url[len("sqlite://") :].split("?", 1)[0]
-        path = raw[1:] if raw.startswith("/") else raw
-        if not path:
-            raise UsageError(f"store URL {url!r} has no file path (sqlite:///path/to/file.db)")
-        options = parse_qs(parts.query)
-        unknown = sorted(set(options) - {"synchronous", "max_size_mb", "mode"})
-        if unknown:
-            raise UsageError(
-                f"store URL {url!r}: unknown option {unknown[0]!r} (synchronous, max_size_mb, mode)"
-            )
-        mode = options.get("mode", ["rw"])[0]
-        if mode not in ("rw", "ro"):
-            raise UsageError(f"store URL {url!r}: mode must be rw or ro")
-        synchronous = options.get("synchronous", ["FULL"])[0]
-        if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
-            raise UsageError(f"store URL {url!r}: synchronous must be off|normal|full|extra")
-        max_size_mb = _positive(url, options.get("max_size_mb", [None])[0])
-        return await SQLiteStore.open(
-            Path(path),
-            synchronous=synchronous,
-            max_size_mb=max_size_mb,
-            read_only=read_only or mode == "ro",
-        )
-    raise UsageError(
-        f"store URL {url!r}: unknown scheme {parts.scheme!r} (expected sqlite:///path or memory://)"
+    problem = store_location_problem(parsed)
+    if problem is not None:
+        raise StoreURLError(url, problem)
+    return await SQLiteStore.open(
+        parsed.path,
+        synchronous=parsed.synchronous,
+        max_size_mb=parsed.max_size_mb,
+        read_only=read_only or parsed.read_only,
     )
 
 
 def sqlite_path(url: str) -> Path | None:
     """The file a store URL names, or None for ``memory://``."""
-    if url in ("memory", "memory://", "memory:"):
-        return None
-    if any(ord(ch) < 32 or ch == "\x7f" for ch in url):
-        raise UsageError(f"store URL {url!r} has a control character")
-    if "://" not in url:
-        return Path(url)
-    if not url.startswith("sqlite://"):
-        raise UsageError(f"store URL {url!r}: expected sqlite:///path or a path to a .db file")
-    raw = url[len("sqlite://") :].split("?", 1)[0]
-    path = raw[1:] if raw.startswith("/") else raw
-    if not path:
-        raise UsageError(f"store URL {url!r} has no file path (sqlite:///path/to/file.db)")
-    return Path(path)
-
-
-def _positive(url: str, value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    if not (number > 0 and math.isfinite(number)):
-        raise UsageError(f"store URL {url!r}: max_size_mb must be a positive number (megabytes)")
-    return number
+    return parse_store_url(url).path
 
 
 @asynccontextmanager

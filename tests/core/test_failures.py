@@ -12,6 +12,7 @@ from swarm import (
     EventKind,
     MemoryStore,
     ParallelSwarmExecutor,
+    PlanError,
     RunStatus,
     SkipAgent,
     SwarmEvent,
@@ -192,16 +193,21 @@ async def test_event_stream_covers_every_agent_and_closes(
     assert final.swarm is not None and final.swarm.run_id == result.run_id
 
 
-async def test_unknown_base_session_skips_every_agent(
+async def test_unknown_base_session_is_refused_before_anything_is_written(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    """A base session the backend cannot find skips all agents with that reason."""
+    """A base session the store does not hold is a PlanError at base.session, raised before
+    the run is written (it was a failed run of skipped agents, seen only after it "ran")."""
     plan = make_plan([{"id": "a"}])
     plan = plan.with_overrides(base={"prompt": None, "session": "no-such-session"})
-    result, _, _ = await run_plan(plan)
-    assert result.status is RunStatus.FAILED
-    assert result.agents["a"].status is AgentStatus.SKIPPED
-    assert "no-such-session" in (result.agents["a"].error or "")
+    store = MemoryStore()
+    executor = ParallelSwarmExecutor(create_backend(plan.backend, store), store)
+    with pytest.raises(PlanError) as caught:
+        await executor.run(plan, plan_path="plan.yaml")
+    (issue,) = caught.value.issues
+    assert (issue.file, issue.field) == ("plan.yaml", "base.session")
+    assert "no session 'no-such-session' in the store" in issue.message
+    assert await store.list_runs() == []
 
 
 async def test_fork_off_an_existing_session_at_a_message(
@@ -229,8 +235,12 @@ async def test_fork_off_an_existing_session_at_a_message(
 async def test_fork_at_an_unknown_message_fails_that_agent(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    """fork_at naming no message of the base fails only that agent, with the uuid named."""
-    plan = make_plan([{"id": "bad", "fork_at": "nope"}, {"id": "good"}])
+    """fork_at naming no message of the base fails only that agent, with the uuid named.
+
+    (A plan file is refused sooner: a base built from a prompt has no uuids to name.)"""
+    plan = make_plan([{"id": "bad"}, {"id": "good"}])
+    bad, good = plan.agents
+    plan = plan.model_copy(update={"agents": [bad.model_copy(update={"fork_at": "nope"}), good]})
     result, events, _ = await run_plan(plan)
     assert result.agents["bad"].status is AgentStatus.FAILED
     assert "nope" in (result.agents["bad"].error or "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -244,13 +245,57 @@ def test_unknown_backend_options_are_refused(backend: str, known: str) -> None:
 
 
 def test_backend_options_a_plan_may_give() -> None:
-    """Known options pass; without a name any real backend's options pass, and so they do
-    with the simulated backend, which reads none, so a plan can be rehearsed offline."""
-    for name in ("", "name: simulated, ", "name: claude, "):
+    """Known options pass; without a name any real backend's options pass (the backend
+    is chosen at run time), and `--backend simulated` rehearses such a plan offline."""
+    for name in ("", "name: claude, "):
         plan = parse_plan(GOOD + f"backend: {{{name}options: {{model: m, cli_path: c}}}}\n")
         assert plan.backend.options == {"model": "m", "cli_path": "c"}
-    (issue,) = issues_of(GOOD + "backend: {name: simulated, options: {bogus: 1}}\n")
+        rehearsed = plan.with_overrides(
+            flags={"backend.name": "--backend"}, backend={"name": "simulated"}
+        )
+        assert rehearsed.backend.name == "simulated"
+    (issue,) = issues_of(GOOD + "backend: {options: {bogus: 1}}\n")
     assert "not an option of any backend" in issue
+
+
+def test_options_of_another_backend_are_refused_naming_what_it_takes() -> None:
+    """A plan naming `simulated` with a real backend's options (which it would silently
+    ignore) is refused at that option's line, saying the backend takes none; a real
+    backend's refusal lists the options it takes."""
+    (issue,) = issues_of(GOOD + "backend:\n  name: simulated\n  options: {cli_path: c}\n")
+    assert issue == (
+        "plan.yaml:16: backend.options.cli_path: not an option of the simulated backend; "
+        "it takes none (its settings are backend.simulated)"
+    )
+    (issue,) = issues_of(GOOD + "backend: {name: anthropic, options: {cli_path: c}}\n")
+    assert issue.startswith("plan.yaml:14: backend.options.cli_path: not an option of the ")
+    assert "anthropic backend; expected one of: api_key, base_url, max_tokens, model" in issue
+
+
+@pytest.mark.parametrize(
+    ("options", "field", "expected"),
+    [
+        ("{session_store: 'no'}", "session_store", "Input should be a valid boolean (got 'no')"),
+        ("{prompt_caching: 'false'}", "prompt_caching", "valid boolean (got 'false')"),
+        ("{max_tokens: 2.5}", "max_tokens", "valid integer (got 2.5)"),
+        ("{max_tokens: 0}", "max_tokens", "greater than or equal to 1 (got 0)"),
+        ("{retry: {max_attempts: true}}", "retry.max_attempts", "valid integer (got True)"),
+        ("{retry: {tries: 3}}", "retry.tries", "unknown field"),
+        (
+            "{prices: {opus: {input: 1, output: 5, cache_write: 1}}}",
+            "prices.opus.cache_read",
+            "required field is missing",
+        ),
+        ("{base_url: localhost:8080}", "base_url", "expected an http:// or https:// URL"),
+        ("{rehearsal: {rules: [{txt: hi}]}}", "rehearsal.rules[0].txt", "unknown field"),
+        ("{rehearsal: {error_rate: 2}}", "rehearsal.error_rate", "less than or equal to 1"),
+    ],
+)
+def test_backend_option_values_are_typed(options: str, field: str, expected: str) -> None:
+    """Backend options are checked like the rest of the plan, at their line: bools are
+    bools ('no' was True), counts are integers, the fake API's script validates."""
+    (issue,) = issues_of(GOOD + f"backend:\n  options: {options}\n")
+    assert issue.startswith(f"plan.yaml:15: backend.options.{field}: ") and expected in issue
 
 
 @pytest.mark.parametrize("name", ["../evil", "a/b", "my plan", ".hidden", "a..b", "", "x" * 65])
@@ -262,12 +307,153 @@ def test_plan_names_are_restricted_like_ids(name: str) -> None:
 
 
 def test_stored_plans_with_old_names_still_load() -> None:
-    """The file-only rules (name, backend options) do not stop a stored plan from loading again."""
+    """The file-only rules (names, ids, env, options, fork points, store URL) do not stop
+    a stored plan from loading again."""
     plan = parse_plan(GOOD)
     document = plan.model_dump(mode="json")
     document["name"] = "an old name"
     document["backend"]["options"] = {"retired_option": 1}
-    assert Plan.model_validate(document).name == "an old name"
+    document["agents"][0].update(id="a..b", env={"A=B": "x"}, fork_at="u")
+    document["store"]["url"] = "retired://scheme"
+    stored = Plan.model_validate(document)
+    assert stored.name == "an old name" and stored.agents[0].id == "a..b"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("junk://x", "unknown scheme 'junk'; expected sqlite:///path/to/file.db"),
+        ("postgresql://u:pw@host/db", "unknown scheme 'postgresql'"),
+        ("", "is empty"),
+        (" ", "is empty"),
+        (" sessions/x.db", "starts or ends with a space"),
+        ("sqlite:///x\u0001.db", "has a control character"),
+        ("sqlite:///", "has no file path"),
+        ("sqlite:///x.db?colour=red", "unknown option 'colour' (synchronous, max_size_mb, mode)"),
+        ("sqlite:///x.db?mode=ro&mode=rw", "option 'mode' is given twice"),
+        ("sqlite:///x.db?mode", "options must be name=value pairs"),
+        ("sqlite:///x.db?mode=zz", "mode must be rw or ro"),
+        ("sqlite:///x.db?synchronous=fast", "synchronous must be off|normal|full|extra"),
+        ("sqlite:///x.db?max_size_mb=inf", "max_size_mb must be a positive number"),
+        ("sqlite://[x/y.db", "Invalid IPv6 URL"),
+        ("memory://x", "memory:// takes no path or options"),
+    ],
+)
+def test_store_urls_are_checked_with_the_plan(url: str, expected: str) -> None:
+    """A store URL `swarm run` would refuse is refused by validation, at store.url's line,
+    without the URL echoed (it may hold a password): the same parser decides both."""
+    (issue,) = issues_of(GOOD + f"store: {{url: {json.dumps(url)}}}\n")
+    assert issue.startswith("plan.yaml:14: store.url: ") and expected in issue
+    assert len(url) < 11 or url not in issue
+    from swarm.stores import StoreURLError, parse_store_url
+
+    with pytest.raises(StoreURLError, match=re.escape(expected)):
+        parse_store_url(url)
+
+
+@pytest.mark.parametrize(
+    "url", ["memory://", "memory:", "sqlite:///sessions/x.db?synchronous=off&max_size_mb=5", "x.db"]
+)
+def test_good_store_urls_pass(url: str) -> None:
+    """The URLs the docs give pass, options and bare paths included."""
+    assert parse_plan(GOOD + f"store: {{url: {json.dumps(url)}}}\n").store.url == url
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("max_turns", "true", "Input should be a valid integer (got True)"),
+        ("max_turns", "1.0e+29", "Input should be a valid integer (got 1e+29)"),
+        ("max_turns", "'5'", "Input should be a valid integer (got '5')"),
+        ("max_turns", "2.5", "Input should be a valid integer (got 2.5)"),
+        ("max_turns", "100000000000000000000", "less than or equal to 1000000 (got 10000000000"),
+        ("timeout_s", ".inf", "Input should be a finite number (got inf)"),
+        ("timeout_s", ".nan", "Input should be a finite number (got nan)"),
+        ("timeout_s", "-1", "Input should be greater than 0 (got -1)"),
+        ("timeout_s", "'30'", "Input should be a valid number (got '30')"),
+        ("timeout_s", "false", "Input should be a valid number (got False)"),
+    ],
+)
+def test_lax_numbers_are_refused(field: str, value: str, expected: str) -> None:
+    """`true`, a string, a fraction or a huge value for a count, and an infinite, NaN or
+    negative timeout are errors at their line, not coerced (`true` was 1 turn, `.inf` was
+    stored as null)."""
+    text = GOOD.replace("  timeout_s: 30\n", f"  timeout_s: 30\n  {field}: {value}\n")
+    if field == "timeout_s":
+        text = GOOD.replace("  timeout_s: 30\n", f"  timeout_s: {value}\n")
+    (issue,) = issues_of(text)
+    assert issue.startswith(f"plan.yaml:{6 if field == 'timeout_s' else 7}: defaults.{field}: ")
+    assert expected in issue
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        ("execution: {fail_fast: 'yes'}", "execution.fail_fast: Input should be a valid boolean"),
+        ("execution: {max_parallel: 2.0}", "execution.max_parallel: Input should be a valid int"),
+        ("backend: {seed: true}", "backend.seed: Input should be a valid integer"),
+        ("checkpoints: {every: true}", "checkpoints.every: Input should be a valid integer"),
+        ("backend: {simulated: {latency_s: .inf}}", "latency_s: Input should be a finite number"),
+        ("backend: {simulated: {turns: 100000}}", "turns: Input should be less than or equal"),
+        ("execution: {budget: {max_cost_usd: .inf}}", "max_cost_usd: Input should be a finite"),
+        ("execution: {continue_prompt: '  '}", "continue_prompt: expected some text"),
+    ],
+)
+def test_lax_values_elsewhere_are_refused(section: str, expected: str) -> None:
+    """The same strictness in every section: bools are bools, counts integers, numbers finite."""
+    (issue,) = issues_of(GOOD + section + "\n")
+    assert issue.startswith("plan.yaml:14: ") and expected in issue
+
+
+def test_ids_and_names_share_one_rule() -> None:
+    """`a..b` is refused as an agent id (and a fork_from agent) as it is as a plan name,
+    with the same words."""
+    from swarm.names import SAFE_ID_RULE
+
+    for text, line, field in [
+        (GOOD.replace("id: a\n", "id: a..b\n"), 8, "agents[0].id"),
+        (GOOD.replace("name: demo", "name: a..b"), 1, "name"),
+    ]:
+        (issue,) = issues_of(text)
+        assert issue == f"plan.yaml:{line}: {field}: {SAFE_ID_RULE} (got 'a..b')"
+    (issue, *_) = issues_of(GOOD + "  - {id: c, prompt: p, fork_from: {agent: a..b}}\n")
+    assert issue.startswith("plan.yaml:14: agents[2].fork_from.agent: " + SAFE_ID_RULE)
+
+
+@pytest.mark.parametrize(
+    ("env", "field", "expected"),
+    [
+        ("{A=B: x}", "A=B", "expected a variable name: not empty, without '='"),
+        ("{'': x}", "''", "expected a variable name"),
+        ('{"A\\0B": x}', "A\x00B", "without '=' or a NUL character"),
+        ('{TOKEN: "sec\\0ret"}', "TOKEN", "has a NUL character, which no environment variable"),
+    ],
+)
+def test_env_that_no_process_can_take_is_refused(env: str, field: str, expected: str) -> None:
+    """An env name that is empty or holds '=' or NUL, or a value with NUL, fails every
+    agent's CLI at exec: it is refused at its line, a value without being echoed."""
+    (issue,) = issues_of(GOOD + f"    env: {env}\n")
+    assert issue.startswith(f"plan.yaml:14: agents[1].env.{field}: ") and expected in issue
+    assert "sec" not in issue
+
+
+def test_fork_points_that_cannot_exist_are_refused() -> None:
+    """fork_at with fork_from (two fork points), fork_at on a base built from a prompt (it
+    has no uuids yet), and a fork_from.checkpoint no checkpoint can be called."""
+    (both,) = issues_of(GOOD + "  - {id: c, prompt: p, fork_at: u1, fork_from: {agent: a}}\n")
+    assert both.startswith("plan.yaml:14: agents[2].fork_at: fork_at is a message of the base")
+    (prompt_base,) = issues_of(GOOD + "  - {id: c, prompt: p, fork_at: u1}\n")
+    assert prompt_base.startswith("plan.yaml:14: agents[2].fork_at: fork_at needs base.session")
+    session_base = GOOD.replace("  prompt: read it", "  session: s1") + "    fork_at: u1\n"
+    assert parse_plan(session_base).agents[1].fork_at == "u1"  # checked against the store
+    for ref, problem in [
+        ("''", "is empty"),
+        ("../x", "has a path separator"),
+        (".x", "starts with '.'"),
+    ]:
+        text = GOOD + f"  - {{id: c, prompt: p, fork_from: {{agent: a, checkpoint: {ref}}}}}\n"
+        (issue,) = issues_of(text)
+        assert issue.startswith(f"plan.yaml:14: agents[2].fork_from.checkpoint: {problem}")
 
 
 def test_agent_shape_errors_speak_in_plan_terms() -> None:

@@ -1,5 +1,6 @@
 """Plans fuzzed with hypothesis: any text or mutated plan gives a Plan or a PlanError, never
-another exception; the CLI answers every one with exit 0 or 2 and no traceback."""
+another exception; the CLI answers every one with exit 0 or 2 and no traceback; store URLs
+are judged alike by validation and by the store; `validate` and `run` agree."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from swarm.cli import main
 from swarm.errors import PlanError
 from swarm.plan import Plan, is_safe_id
 from swarm.planfile import parse_plan
+from swarm.stores import StoreURLError, parse_store_url
 
 VALID: dict[str, Any] = {
     "name": "fuzz",
@@ -207,3 +209,121 @@ def test_validate_json_is_always_one_json_document(
         assert all(set(i) == {"file", "line", "field", "message"} for i in printed["issues"])
     else:
         assert code == 0 and "agents" in printed
+
+
+# --- store URLs, and `validate` against `run` -------------------------------------------
+
+URL_PREFIXES = st.sampled_from(
+    [
+        "sqlite:///",
+        "SQLite:///",
+        "sqlite://",
+        "sqlite:////{tmp}/",
+        "",
+        "memory://",
+        "memory:",
+        "junk://",
+        "sqlite:",
+        "sqlite:/",
+        "sqlite://[",
+        "postgresql://user:pw@host/",
+        " ",
+    ]
+)
+URL_PATHS = st.sampled_from(
+    ["x.db", "sub/y.db", ".", "", "dir", "dir/", "afile/z.db", "..", "a\x01.db", "é b#c.db", "x "]
+)
+URL_OPTIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["mode", "synchronous", "max_size_mb", "colour", ""]),
+        st.sampled_from(["rw", "off", "FULL", "x", "", "-1", "0", "1000", "inf", "nan", "1e3"]),
+    ),
+    max_size=3,
+)
+
+
+@st.composite
+def store_urls(draw: st.DrawFn) -> str:
+    """Store URLs made of odd schemes, paths and options; `{tmp}` is the test's directory."""
+    url = draw(URL_PREFIXES) + draw(URL_PATHS)
+    options = draw(URL_OPTIONS)
+    if options or draw(st.booleans()):
+        url += "?" + "&".join(f"{k}={v}" if k or v else "" for k, v in options)
+    return url
+
+
+def _workdir(path: Path) -> None:
+    (path / "dir").mkdir(exist_ok=True)
+    (path / "afile").write_text("not a directory")
+
+
+def _run_agrees_with_validate(argv_tail: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """`swarm validate` and `swarm run` on the same plan: validate 0 means run does not
+    refuse the plan; validate 2 means run refuses it with the same error lines, before
+    anything runs. Neither prints a traceback."""
+    validated = main(["validate", *argv_tail])
+    v_out, v_err = capsys.readouterr()
+    ran = main(["--log-level", "error", "run", *argv_tail, "-q"])
+    r_out, r_err = capsys.readouterr()
+    assert "Traceback" not in v_out + v_err + r_out + r_err
+    assert validated in (0, 2)
+    if validated == 0:
+        assert ran in (0, 1) and "swarm: error:" not in r_err, r_err
+    else:
+        assert ran == 2 and r_err == v_err, (v_err, r_err)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(url=store_urls())
+def test_store_urls_are_judged_alike_by_validate_run_and_open_store(
+    in_tmp_cwd: Path, capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    """Any store URL is a StoreURL or a StoreURLError (never another exception); the plan
+    is valid exactly when the URL parses; and `validate` and `run` agree on it."""
+    url = url.replace("{tmp}", str(in_tmp_cwd).lstrip("/"))
+    _workdir(in_tmp_cwd)
+    try:
+        parse_store_url(url)
+    except StoreURLError as exc:
+        parsed = False
+        assert exc.problem and url not in exc.problem
+    else:
+        parsed = True
+    document = {**VALID, "store": {"url": url}}
+    text = yaml.safe_dump(document, allow_unicode=True)
+    try:
+        parse_plan(text, "fuzz.yaml")
+    except PlanError as exc:
+        assert not parsed and [i.field for i in exc.issues] == ["store.url"]
+    else:
+        assert parsed
+    (in_tmp_cwd / "plan.yaml").write_text(text, encoding="utf-8")
+    _run_agrees_with_validate(["plan.yaml"], capsys)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(document=mutated_plans())
+def test_validate_and_run_agree_on_mutated_plans(
+    in_tmp_cwd: Path, capsys: pytest.CaptureFixture[str], document: dict[str, Any]
+) -> None:
+    """What `validate` passes, `run` does not refuse (exit 0 or 1: agents may fail), and
+    what it refuses, `run` refuses with the same lines, before anything runs."""
+    if isinstance(document.get("store"), dict):
+        document["store"]["url"] = "memory://"  # never a file where a mutation points
+    config = in_tmp_cwd / "config.yaml"  # no latency, whatever the mutation deleted
+    config.write_text(
+        "backend: {name: simulated, simulated: {latency_s: 0, jitter: 0}}\n"
+        "store: {url: 'memory://'}\n"
+    )
+    (in_tmp_cwd / "plan.yaml").write_text(
+        yaml.safe_dump(document, allow_unicode=True), encoding="utf-8"
+    )
+    _run_agrees_with_validate(["plan.yaml", "--config", str(config)], capsys)

@@ -90,6 +90,51 @@ def test_invalid_rules_file_names_the_field(tmp_path: Path, content: str, field:
     assert caught.value.issues[0].file == str(path)
 
 
+ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(8)
+)
+
+
+@pytest.mark.parametrize("target", ["alias-bomb", "/dev/zero", "fifo", "dir", "big", "dup"])
+def test_rules_files_get_the_plan_files_guards(tmp_path: Path, target: str) -> None:
+    """An alias bomb, /dev/zero, a FIFO, a directory, a file over 10 MB or a duplicate key
+    in a rules file is refused at once with one issue naming the file, never read whole."""
+    expected = {
+        "alias-bomb": "more than 200000 values (aliases expanded)",
+        "/dev/zero": "not a regular file",
+        "fifo": "not a regular file",
+        "dir": "is a directory; expected a rules file",
+        "big": "is larger than 10 MB, the most a rules file may be",
+        "dup": "duplicate key",
+    }[target]
+    path = Path(target) if target.startswith("/") else tmp_path / target
+    if target == "alias-bomb":
+        path.write_text(ALIAS_BOMB)  # 10**9 values once expanded, from 400 bytes
+    elif target == "fifo":
+        os.mkfifo(path)
+    elif target == "dir":
+        path.mkdir()
+    elif target == "big":
+        with path.open("wb") as f:
+            f.truncate(10 * 2**20 + 1)
+    elif target == "dup":
+        path.write_text("seed: 1\nrules: []\nseed: 2\n")
+    with pytest.raises(PlanError) as caught:
+        MockAPIConfig.from_file(path)
+    (issue,) = caught.value.issues
+    assert issue.file == str(path) and expected in issue.message
+
+
+def test_rules_file_errors_give_the_line(tmp_path: Path) -> None:
+    """A bad field of a rules file is reported at its line, in a list of rules too."""
+    path = tmp_path / "rules.yaml"
+    path.write_text("- {match: hi, text: ok}\n- match: bye\n  txt: typo\n")
+    with pytest.raises(PlanError) as caught:
+        MockAPIConfig.from_file(path)
+    (issue,) = caught.value.issues
+    assert str(issue).startswith(f"{path}:3: rules.1.txt:")
+
+
 def test_rule_skips_tool_result_turns_unless_asked() -> None:
     """A rule answers fresh prompts only, unless after_tool_result is set."""
     plain = ReplyRule(match="done")
@@ -273,3 +318,23 @@ def test_python_m_entry_point_rejects_public_host() -> None:
     )
     assert done.returncode == 2
     assert "only listens on loopback" in done.stderr
+
+
+def test_mock_api_command_refuses_bad_rules_files_and_sizes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`swarm mock-api --rules BOMB` and `--max-request-mb 0` exit 2 with one error line
+    before serving; the flag sets the cap the server enforces."""
+    from swarm.cli import main
+    from swarm.cli.mock_api import mock_api_config
+
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(ALIAS_BOMB)
+    assert main(["mock-api", "--rules", str(bomb)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"swarm: error: {bomb}: more than 200000 values (aliases expanded)\n"
+    for bad in ("0", "nan", "-1"):
+        assert main(["mock-api", "--max-request-mb", bad]) == 2
+        assert "--max-request-mb" in capsys.readouterr().err
+    assert mock_api_config(None, max_request_mb=2).max_request_bytes == 2 * 2**20
+    assert MockAPIConfig().max_request_bytes == 32 * 2**20  # the real API's limit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import anthropic
@@ -19,11 +20,14 @@ from swarm.mockapi import (
     MockAnthropicServer,
     MockAPIConfig,
     ReplyRule,
+    RequestLogTruncated,
     RequestRecord,
     ToolUse,
     default_reply,
     open_mock_api,
 )
+
+from .asgi import app_for, call_app
 
 MODEL = "claude-test-1"
 
@@ -496,3 +500,196 @@ async def test_errors_raised_in_the_block_are_not_wrapped() -> None:
     with pytest.raises(KeyError):
         async with open_mock_api():
             raise KeyError("mine")
+
+
+# --- malformed bodies, the size cap and the bounded log ---------------------------------
+
+GOOD_BODY: dict[str, Any] = {
+    "model": MODEL,
+    "max_tokens": 20,
+    "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}],
+}
+
+
+def _with(**changes: Any) -> bytes:
+    return json.dumps({**GOOD_BODY, **changes}).encode()
+
+
+def _deep(levels: int) -> bytes:
+    return b'{"model": "m", "max_tokens": 5, "messages": ' + b"[" * levels + b"]" * levels + b"}"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (_with(messages=[{"role": "user", "content": 5}]), "messages.0.content: Input should"),
+        (_with(messages=[user("\ud800")]), "lone surrogate"),
+        (_deep(100_000), "nested deeper than 100 levels"),
+        (_deep(150), "nested deeper than 100 levels"),  # json parses it; the walk refuses
+        (_with(messages=[{"role": "user", "content": [{"text": "x"}]}]), "content.0.type: Field"),
+        (_with(tools=7), "tools: Input should be a valid list"),
+        (_with(system=[1, 2]), "system.0: Input should be a valid dictionary"),
+        (_with(stream="yes"), "stream: Input should be a valid boolean"),
+        (_with(max_tokens=True), "max_tokens: Input should be a positive integer"),
+        (_with(model=5), "model: Input should be a non-empty string"),
+        (_with(messages=[5]), "messages.0: Input should be a valid dictionary"),
+        (_with(messages=[{"content": "x"}]), "messages.0.role: Field required"),
+        (_with(tools=[{}]), "tools.0.name: Field required"),
+        (_with(tools=[{"name": "t"}]), "tools.0.input_schema: Field required"),
+        (_with(system=[{"type": "image", "source": {}}]), "system.0.type: Input should be 'text'"),
+        (
+            _with(messages=[user("x"), {"role": "assistant", "content": [{"type": "tool_use"}]}]),
+            "messages.1.content.0.id: Field required",
+        ),
+        (
+            _with(
+                messages=[
+                    {
+                        "role": "user",
+                        "content": [{"type": "tool_result", "tool_use_id": "t", "content": 5}],
+                    }
+                ]
+            ),
+            "messages.0.content.0.content: Input should be",
+        ),
+        (_with(stop_sequences="END"), "stop_sequences: Input should be a valid list of strings"),
+        (_with(temperature="hot"), "temperature: Input should be a valid number"),
+        (
+            b'{"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "\xff"}]}',
+            "not valid JSON",
+        ),
+    ],
+)
+async def test_malformed_bodies_get_a_400_naming_the_field(
+    body: bytes, field: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each malformed body is a 400 invalid_request_error naming the field, as the real API
+    answers: not a 500 with a traceback in the server log (content: 5, a lone surrogate,
+    JSON 100k deep) and not a 200 (a block without type, tools: 7, stream: "yes")."""
+    async with open_mock_api() as server, httpx.AsyncClient(base_url=server.base_url) as http:
+        answer = await http.post("/v1/messages", content=body)
+        counted = await http.post("/v1/messages/count_tokens", content=body)
+    assert answer.status_code == 400, answer.text
+    error = answer.json()
+    assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
+    assert field in error["error"]["message"]
+    assert counted.status_code == 400 or "max_tokens" in field
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert server.status_counts == {400: 2} or "max_tokens" in field
+
+
+async def test_what_the_clients_send_is_still_accepted() -> None:
+    """The shapes swarm's clients send pass: string and block content, tool results with
+    blocks, system blocks, server tools, Claude Code's `system` role, fields it does not know."""
+    body = {
+        **GOOD_BODY,
+        "system": [{"type": "text", "text": "s", "cache_control": {"type": "ephemeral"}}],
+        "tools": [
+            {"name": "Read", "input_schema": {"type": "object"}},
+            {"type": "web_search_20250305", "name": "web_search"},
+        ],
+        "messages": [
+            user("x"),
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_use", "id": "t1", "name": "Read", "input": {}}],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "t1",
+                        "content": [{"type": "text", "text": "r"}],
+                    }
+                ],
+            },
+            {"role": "system", "content": [{"type": "text", "text": "env"}]},
+        ],
+        "metadata": {"user_id": "u"},
+        "stream": False,
+        "temperature": 1,
+        "context_management": {"edits": []},
+    }
+    async with open_mock_api() as server, httpx.AsyncClient(base_url=server.base_url) as http:
+        answer = await http.post("/v1/messages", json=body)
+    assert answer.status_code == 200, answer.text
+    assert server.requests[0].tools == ["Read", "web_search"]
+
+
+async def test_request_log_keeps_the_last_n_and_counts_them_all() -> None:
+    """With log_size 3, five requests leave the last three in the log (full records), while
+    request_count and status_counts cover all five; asking for dropped ones says so."""
+    async with (
+        open_mock_api(log_size=3) as server,
+        httpx.AsyncClient(base_url=server.base_url) as http,
+    ):
+        for i in range(5):
+            await http.post("/v1/messages", json={**GOOD_BODY, "messages": [user(f"n{i}")]})
+        await http.post("/v1/messages", content=b"{nope")
+    assert [r.index for r in server.requests] == [3, 4, 5]
+    assert server.requests[0].body["messages"] == [user("n3")]
+    assert server.request_count == 6
+    assert server.status_counts == {200: 5, 400: 1}
+    assert [r.index for r in server.requests_since(4)] == [4, 5]
+    with pytest.raises(RequestLogTruncated, match=r"requests 0\.\.2 are no longer in the log"):
+        server.requests_since(0)
+
+
+async def test_request_log_keeps_bodies_within_its_byte_budget() -> None:
+    """Bodies count toward log_bytes: ten 100 kB requests in a 250 kB log leave at most two
+    (the newest), so a server used for hours does not grow with what it was sent."""
+    big = {**GOOD_BODY, "messages": [user("x" * 100_000)]}
+    async with (
+        open_mock_api(log_bytes=250_000) as server,
+        httpx.AsyncClient(base_url=server.base_url) as http,
+    ):
+        for _ in range(10):
+            assert (await http.post("/v1/messages/count_tokens", json=big)).status_code == 200
+    assert [r.index for r in server.requests] == [8, 9]
+    assert sum(r.body_bytes for r in server.requests) <= 250_000
+    assert server.request_count == 10
+
+
+async def test_a_body_over_the_cap_gets_a_413_in_the_api_shape() -> None:
+    """A body over max_request_mb is answered 413 request_too_large (the real API's error
+    shape), whether its size is declared (content-length) or only found while reading; a
+    body under the cap on the same server is answered as usual."""
+    config = MockAPIConfig(max_request_mb=0.01)  # 10,485 bytes
+    big = {**GOOD_BODY, "messages": [user("x" * 20_000)]}
+
+    async def chunked() -> Any:
+        payload = json.dumps(big).encode()
+        for start in range(0, len(payload), 4096):
+            yield payload[start : start + 4096]
+
+    async with open_mock_api(config) as server:
+        async with httpx.AsyncClient(base_url=server.base_url) as http:
+            declared = await http.post("/v1/messages", json=big)
+        async with httpx.AsyncClient(base_url=server.base_url) as http:
+            streamed = await http.post("/v1/messages", content=chunked())
+        async with httpx.AsyncClient(base_url=server.base_url) as http:
+            small = await http.post("/v1/messages", json=GOOD_BODY)
+    for answer in (declared, streamed):
+        assert answer.status_code == 413
+        error = answer.json()
+        assert error["type"] == "error" and error["error"]["type"] == "request_too_large"
+        assert "larger than 10485 bytes" in error["error"]["message"]
+    assert small.status_code == 200
+    assert [r.status for r in server.requests] == [413, 413, 200]
+    assert [r.body for r in server.requests[:2]] == [None, None]
+
+
+async def test_the_server_reads_no_more_than_the_cap_and_one_chunk() -> None:
+    """An endless body is refused once the bytes read pass the cap: the app asks for at most
+    cap + one chunk; with a content-length over the cap it reads nothing at all."""
+    app = app_for(MockAPIConfig(max_request_mb=1))
+    chunk = b"x" * 65_536
+    endless = await call_app(app, iter(lambda: chunk, None))
+    assert endless.status == 413 and endless.complete
+    assert 2**20 < endless.bytes_read <= 2**20 + len(chunk)
+    declared = await call_app(
+        app, iter(lambda: chunk, None), headers=[(b"content-length", b"200000000")]
+    )
+    assert declared.status == 413 and declared.bytes_read == 0
+    assert declared.json()["error"]["type"] == "request_too_large"

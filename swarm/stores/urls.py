@@ -1,0 +1,123 @@
+"""Store URLs: the one parser that validation, ``open_store`` and every command use.
+
+- ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, or a bare path; options
+  ``?synchronous=off|normal|full|extra``, ``?max_size_mb=N`` (a cap on the file) and
+  ``?mode=rw|ro``;
+- ``memory://`` (also ``memory:`` and ``memory``), with no path and no options.
+
+:func:`parse_store_url` checks what the text alone can tell (scheme, path, options);
+:func:`store_location_problem` what the file system can (a directory where the file
+goes), without creating anything.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+from ..errors import UsageError
+
+SQLITE_OPTIONS = ("synchronous", "max_size_mb", "mode")
+_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+_MEMORY = ("memory", "memory:", "memory://")
+_EXPECTED = "expected sqlite:///path/to/file.db, a path to a file, or memory://"
+
+
+class StoreURLError(UsageError):
+    """A store URL that cannot name a store; ``problem`` says why, without the URL."""
+
+    def __init__(self, url: str, problem: str) -> None:
+        self.url = url
+        self.problem = problem
+        super().__init__(f"store URL {url!r}: {problem}")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreURL:
+    """A parsed store URL: ``path`` is None for a memory store."""
+
+    url: str
+    path: Path | None
+    synchronous: str = "FULL"
+    max_size_mb: float | None = None
+    read_only: bool = False
+
+    @property
+    def is_memory(self) -> bool:
+        return self.path is None
+
+
+def parse_store_url(url: str) -> StoreURL:
+    """Parse a store URL; raise :class:`StoreURLError` naming what is wrong with it."""
+
+    def fail(problem: str) -> StoreURLError:
+        return StoreURLError(url, problem)
+
+    if not url.strip():
+        raise fail(f"is empty; {_EXPECTED}")
+    if any(ord(ch) < 32 or ch == "\x7f" for ch in url):
+        raise fail("has a control character")
+    if url != url.strip():
+        raise fail("starts or ends with a space")
+    if url.lower() in _MEMORY:
+        return StoreURL(url, None)
+    if "://" not in url:
+        return StoreURL(url, Path(url))
+    scheme, _, rest = url.partition("://")
+    try:
+        urlsplit(url)  # refuses what no URL may hold, e.g. an unclosed `[` in the host
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    scheme = scheme.lower()
+    if scheme == "memory":
+        raise fail("memory:// takes no path or options")
+    if scheme != "sqlite":
+        raise fail(f"unknown scheme {scheme!r}; {_EXPECTED}")
+    # sqlite:///rel/path -> "rel/path"; sqlite:////abs/path -> "/abs/path"
+    raw, _, query = rest.partition("?")
+    path = raw[1:] if raw.startswith("/") else raw
+    if not path:
+        raise fail("has no file path (sqlite:///path/to/file.db)")
+    options: dict[str, str] = {}
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError:
+        raise fail("options must be name=value pairs joined by '&'") from None
+    for name, value in pairs:
+        if name not in SQLITE_OPTIONS:
+            raise fail(f"unknown option {name!r} ({', '.join(SQLITE_OPTIONS)})")
+        if name in options:
+            raise fail(f"option {name!r} is given twice")
+        options[name] = value
+    mode = options.get("mode", "rw")
+    if mode not in ("rw", "ro"):
+        raise fail("mode must be rw or ro")
+    synchronous = options.get("synchronous", "FULL")
+    if synchronous.upper() not in _SYNCHRONOUS:
+        raise fail("synchronous must be off|normal|full|extra")
+    max_size_mb = None
+    if "max_size_mb" in options:
+        try:
+            max_size_mb = float(options["max_size_mb"])
+        except ValueError:
+            max_size_mb = math.nan
+        if not (max_size_mb > 0 and math.isfinite(max_size_mb)):
+            raise fail("max_size_mb must be a positive number (megabytes)")
+    return StoreURL(url, Path(path), synchronous, max_size_mb, mode == "ro")
+
+
+def store_location_problem(parsed: StoreURL) -> str | None:
+    """What on disk stops a store opening where ``parsed`` says, or None; creates nothing."""
+    path = parsed.path
+    if path is None:
+        return None
+    if path.is_dir():
+        return f"{path} is a directory; expected the path of a store file, e.g. sessions/swarm.db"
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"{parent} is a file, so {path} cannot be created in it"
+            break
+    return None
