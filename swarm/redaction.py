@@ -9,8 +9,9 @@ Two layers, because neither is enough alone:
   the *values* of known secrets (environment variables with secret-looking
   names, plus those :func:`register_secrets` was given, e.g. from a plan's env)
   and anything shaped like a well-known kind of secret (Anthropic, OpenAI,
-  GitHub, Slack, AWS and Google keys, JWTs, PEM private keys), wherever they
-  occur (a prompt that quotes a key, a tool result that echoes a token).
+  GitHub, Slack, AWS and Google keys, JWTs, PEM private keys; see
+  :mod:`swarm.secret_shapes`), wherever they occur (a prompt that quotes a key,
+  a tool result that echoes a token, a URL that carries one).
 
 The log processor :class:`swarm.logging.RedactSecrets` uses the same values.
 """
@@ -23,8 +24,27 @@ import re
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from . import jsoncodec
+from .secret_shapes import REDACTED, SECRET_SHAPES, may_hold_shape, redact_shapes
+
+__all__ = [
+    "REDACTED",
+    "SECRET_NAMES",
+    "SECRET_SHAPES",
+    "environment_secrets",
+    "known_secrets",
+    "looks_secret",
+    "may_hold_shape",
+    "plan_secrets",
+    "redact",
+    "redact_json",
+    "redact_plan",
+    "redact_text",
+    "register_secrets",
+    "restore_secrets",
+]
 
 # Searched in a name made lower_snake_case (see looks_secret). Secret wherever they occur:
 # the words below; ``pat`` as a word of its own (GITHUB_PAT); ``key`` as the last word after
@@ -44,33 +64,6 @@ SECRET_NAMES = re.compile(
 _CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 
-_TOKENS = (
-    r"sk-ant-[A-Za-z0-9_\-]{8,}",  # Anthropic
-    r"sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{20,}|[A-Za-z0-9]{20,})",  # OpenAI
-    r"gh[pousr]_[A-Za-z0-9]{20,}",  # GitHub: personal, OAuth, user, server, refresh
-    r"github_pat_[A-Za-z0-9_]{20,}",  # GitHub, fine-grained
-    r"xox[abprs]-[A-Za-z0-9\-]{10,}",  # Slack
-    r"AKIA[0-9A-Z]{16}",  # an AWS access key id
-    r"AIza[0-9A-Za-z_\-]{35}",  # Google
-    r"eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*",  # a JWT
-)
-# A token starts where no letter or digit precedes it, or right after a JSON escape (the
-# store searches its records' JSON text, where a line break before a key is ``\n``). That
-# is checked once its first letter matched, so that every branch starts with a literal and
-# the regex engine only tries the places holding one of those letters (three times faster).
-_AFTER_FIRST = r"(?:(?<![A-Za-z0-9].)|(?<=\\[nrt].))"
-# A PEM private key up to its END line, or else to the end of its string: never past an
-# unescaped quote, so in JSON text it cannot swallow the fields that follow.
-_PEM = (
-    r'-----BEGIN[A-Z ]*PRIVATE KEY-----(?:(?:[^"\\]|\\.)*?-----END[A-Z ]*PRIVATE KEY-----'
-    r'|(?:[^"\\]|\\.)*)'
-)
-SECRET_SHAPES = re.compile("|".join([*(t[0] + _AFTER_FIRST + t[1:] for t in _TOKENS), _PEM]))
-# For may_hold_shape: the regex engine finds these literals faster than ``in`` does.
-_SK = re.compile("sk-").search
-_GITHUB = re.compile(r"g(?:h[pousr]|ithub_pat)_").search
-_SLACK = re.compile("xox[abprs]-").search
-REDACTED = "[redacted]"
 _MIN_SECRET_LEN = 8
 
 _lock = threading.Lock()
@@ -85,21 +78,6 @@ def looks_secret(name: str) -> bool:
     # Cached: a plan of 10,000 agents asks about the same few keys 100,000 times.
     words = _NOT_WORD.sub("_", _CAMEL_HUMP.sub("_", name).lower())
     return bool(SECRET_NAMES.search(words))
-
-
-def may_hold_shape(text: str) -> bool:
-    """False when :data:`SECRET_SHAPES` surely finds nothing in ``text``: the shapes' fixed
-    parts are looked for (about 1 us on a 600-byte record, against 8 us for the regex),
-    most of them behind a one-letter scan (memchr) for a letter rare in records."""
-    return (
-        _SK(text) is not None
-        or _GITHUB(text) is not None
-        or ("B" in text and "-----BEGIN" in text)
-        or ("J" in text and "eyJ" in text)
-        or ("K" in text and "AKIA" in text)
-        or ("z" in text and "AIza" in text)
-        or ("x" in text and _SLACK(text) is not None)
-    )
 
 
 def environment_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
@@ -118,12 +96,14 @@ def register_secrets(values: Iterable[str]) -> None:
 
 def known_secrets() -> tuple[str, ...]:
     """The environment's secret values (read once, until the next :func:`register_secrets`)
-    plus every registered one, longest first so a secret containing another goes whole."""
+    plus every registered one, each also in its URL-encoded forms (a password in a query
+    string), longest first so a secret containing another goes whole."""
     global _known
     known = _known
     if known is None:
         with _lock:
             values = set(environment_secrets()) | _registered
+            values |= {form for v in values for form in (quote(v, safe=""), quote_plus(v))}
             known = _known = tuple(sorted(values, key=len, reverse=True))
     return known
 
@@ -133,12 +113,12 @@ def redact_text(text: str, secrets: Iterable[str] | None = None) -> str:
     for value in known_secrets() if secrets is None else secrets:
         if value and value in text:
             text = text.replace(value, REDACTED)
-    return SECRET_SHAPES.sub(REDACTED, text) if may_hold_shape(text) else text
+    return redact_shapes(text)
 
 
 def redact(value: Any, secrets: Iterable[str] | None = None) -> Any:
     """A copy of JSON-like ``value``: strings under secret-looking keys blanked, and
-    secret values replaced in every other string."""
+    secret values replaced in every other string (and in keys)."""
     found = tuple(known_secrets() if secrets is None else secrets)
     return _redact(value, found, under_secret_name=False)
 
@@ -148,7 +128,9 @@ def _redact(value: Any, secrets: tuple[str, ...], *, under_secret_name: bool) ->
         return REDACTED if under_secret_name and value else redact_text(value, secrets)
     if isinstance(value, dict):
         return {
-            k: _redact(v, secrets, under_secret_name=isinstance(k, str) and looks_secret(k))
+            (redact_text(k, secrets) if isinstance(k, str) else k): _redact(
+                v, secrets, under_secret_name=isinstance(k, str) and looks_secret(k)
+            )
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
@@ -205,8 +187,7 @@ def redact_json(data: str) -> str:
         encoded = _encoded(value)
         if encoded in out:
             out = out.replace(encoded, REDACTED)
-    if may_hold_shape(out):  # the regular expression costs ten times the whole check
-        out = SECRET_SHAPES.sub(REDACTED, out)
+    out = redact_shapes(out)
     if out == data:
         return data
     try:

@@ -213,6 +213,26 @@ def test_which_names_look_secret(name: str, secret: bool) -> None:
     assert looks_secret(name) is secret
 
 
+def _base64_samples() -> list[str]:
+    import base64
+    import random
+    import zlib
+
+    prose = b"The quick brown fox jumps over the lazy dog. " * 40
+    noise = random.Random(7).randbytes(3000)
+    document = json.dumps({"items": [{"id": i, "name": f"item {i}"} for i in range(60)]})
+    blobs = [prose, noise, zlib.compress(prose * 5), document.encode(), bytes(range(256)) * 8]
+    samples = []
+    for blob in blobs:
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            text = encode(blob).decode()
+            samples.append("\n".join(text[i : i + 76] for i in range(0, len(text), 76)))
+    return samples
+
+
+_BASE64_SAMPLES = _base64_samples()
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -221,6 +241,15 @@ def test_which_names_look_secret(name: str, secret: bool) -> None:
         "the ghost_writer said: eyJ alone, AKIA short, xoxo-love, AIza-short, ghp_short",
         "thinking signature EqQBCkgIARABGAIiQLtestSignature0000+/== stays",
         "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0D\n-----END PUBLIC KEY-----",
+        # checksums and ids, lower and upper case
+        "sha1 da39a3ee5e6b4b0d3255bfef95601890afd80709 md5 D41D8CD98F00B204E9800998ECF8427E",
+        "SHA256 E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+        "ids 0190a4d5-7e2c-7c1a-9a1e-3f5b2c4d6e8f and 01J2Z3K4M5N6P7Q8R9S0T1V2W3",
+        # words that end in 'sk' or 'gh' before a key-like tail, glued
+        "the task-ant-colony-simulation and risk-assessmentframeworkdocument10 stay",
+        "laughs_ and highs_LowsAndEverythingInBetween0 stay",
+        # base64 of ordinary data, as a tool result carries it (MIME lines of 76)
+        *_BASE64_SAMPLES,
     ],
 )
 def test_ordinary_text_is_left_alone(text: str) -> None:
@@ -244,3 +273,100 @@ def test_each_secret_shape_is_redacted_in_text_and_json(name: str) -> None:
     assert redact_text(text, ()) == f"before\n{REDACTED}\nafter"
     record = json.dumps({"content": text, "n": 1}, separators=(",", ":"))
     assert json.loads(redact_json(record)) == {"content": f"before\n{REDACTED}\nafter", "n": 1}
+
+
+# --- Disguised shapes: URL-encoded, glued, split by a line break -----------------------------
+DISGUISES = {
+    "after a URL-encoded '='": "api_key%3D{}&x=1",
+    "after %20": "key%20{}%20more",
+    "after '+'": "key+{}+more",
+    "glued to a letter": "x{}",
+    "glued to a digit": "1{}",
+}
+
+
+@pytest.mark.parametrize("disguise", DISGUISES)
+@pytest.mark.parametrize("name", SHAPES)
+def test_url_encoded_and_glued_shapes_are_redacted(name: str, disguise: str) -> None:
+    """A key after a URL escape (`%3D`, `%20`), a `+`, or glued to a letter or digit before it
+    is replaced, in plain text and in a record's JSON, and nothing around it is."""
+    from swarm.redaction import redact_text
+
+    secret = SHAPES[name]
+    text = f"see {DISGUISES[disguise].format(secret)} now"
+    expected = text.replace(secret, REDACTED)
+    assert redact_text(text, ()) == expected
+    record = json.dumps({"content": text}, separators=(",", ":"))
+    assert json.loads(redact_json(record)) == {"content": expected}
+
+
+# Keys of their real length (Anthropic: sk-ant-api03- + 93 + AA; GitHub: ghp_ + 36; the
+# fine-grained github_pat_ + 82), split anywhere by a line break.
+REAL_LENGTH = {
+    "anthropic": "sk-ant-api03-" + ("Qz7_x9Lm-K2" * 9)[:93] + "AA",
+    "github classic": "ghp_" + "aB3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF3hJ6",
+    "github fine-grained": "github_pat_11" + ("AbC9dEf8_" * 10)[:80],
+}
+# Other kinds have no fixed length: split, their rest is taken when it fills the next line.
+NO_FIXED_LENGTH = {
+    "anthropic (test key)": "sk-ant-test-4f2a9c1e7b3d5a8f0e6c2b9d",
+    "slack": SHAPES["slack"],
+    "openai project": SHAPES["openai project"],
+}
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("name", [*REAL_LENGTH, *NO_FIXED_LENGTH])
+def test_a_key_split_by_a_line_break_is_redacted_whole(name: str, newline: str) -> None:
+    """The part of a key after a line break does not survive: the rest of a key of known
+    length is taken up to that length (the line goes on after it), the rest of any other
+    key when it is all the next line holds. In plain text and in a record's JSON."""
+    from swarm.redaction import redact_text
+
+    secret = {**REAL_LENGTH, **NO_FIXED_LENGTH}[name]
+    assert len(REAL_LENGTH["anthropic"]) == 108 and len(REAL_LENGTH["github classic"]) == 40
+    for cut in (len(secret) // 3, len(secret) - 5):
+        head, rest = secret[:cut], secret[cut:]
+        after = " is the key" if name in REAL_LENGTH else ""
+        text = f"the key:{newline}{head}{newline}{rest}{after}{newline}next line"
+        expected = f"the key:{newline}{REDACTED}{after}{newline}next line"
+        assert redact_text(text, ()) == expected, cut
+        record = json.dumps({"content": text}, separators=(",", ":"))
+        assert json.loads(redact_json(record)) == {"content": expected}, cut
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a key complete before a line break: the next line is not part of it
+        f"{REAL_LENGTH['github classic']}\nDone",
+        f"{REAL_LENGTH['anthropic']}\nabcdefgh",
+        # a plain word on the next line is text, not the rest of a key
+        f"{SHAPES['slack']}\nafter",
+        f"{SHAPES['openai project']}\nfollow-up",
+        # an .env listing keeps its names
+        f"ANTHROPIC_API_KEY={REAL_LENGTH['anthropic']}\nOPENAI_API_KEY={SHAPES['openai project']}",
+    ],
+)
+def test_the_line_after_a_key_stays_when_it_is_not_the_key(text: str) -> None:
+    """Only the key goes: a complete key's next line, a plain word, the next variable of an
+    .env listing are all kept."""
+    from swarm.redaction import redact_text
+
+    expected = text
+    for secret in [*REAL_LENGTH.values(), *SHAPES.values()]:
+        expected = expected.replace(secret, REDACTED)
+    assert redact_text(text, ()) == expected
+    record = json.dumps({"content": text}, separators=(",", ":"))
+    assert json.loads(redact_json(record)) == {"content": expected}
+
+
+def test_url_encoded_forms_of_known_secrets_are_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A registered secret with characters a URL escapes is also found in its escaped forms."""
+    from swarm import redaction
+
+    monkeypatch.setattr(redaction, "_registered", set())
+    monkeypatch.setattr(redaction, "_known", None)
+    redaction.register_secrets(["pass word/with+plus&more"])
+    text = "a=pass%20word%2Fwith%2Bplus%26more b=pass+word%2Fwith%2Bplus%26more"
+    assert redaction.redact_text(text) == f"a={REDACTED} b={REDACTED}"
