@@ -23,10 +23,11 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, quote_plus
 
 from . import jsoncodec
+from .records import AgentResult, Checkpoint, Message, RunRecord, SessionRecord, evolve
 from .secret_shapes import REDACTED, SECRET_SHAPES, may_hold_shape, redact_shapes
 
 __all__ = [
@@ -41,10 +42,13 @@ __all__ = [
     "redact",
     "redact_json",
     "redact_plan",
+    "redact_record",
     "redact_text",
     "register_secrets",
     "restore_secrets",
 ]
+
+R = TypeVar("R")
 
 # Searched in a name made lower_snake_case (see looks_secret). Secret wherever they occur:
 # the words below; ``pat`` as a word of its own (GITHUB_PAT); ``key`` as the last word after
@@ -195,6 +199,41 @@ def redact_json(data: str) -> str:
     except ValueError:
         return jsoncodec.dumps(redact(jsoncodec.loads(data)))
     return out
+
+
+# The fields of each record that carry text from outside swarm (prompts, replies, tool
+# results, errors, metadata a backend reported): the ones redact_record reads. No id is one.
+_FREE_TEXT: dict[type, tuple[str, ...]] = {
+    Message: ("content", "raw"),
+    AgentResult: ("output", "error"),
+    RunRecord: ("error", "attempts", "rehearsal"),
+    SessionRecord: ("metadata",),
+    Checkpoint: ("description", "files_modified"),
+}
+
+
+def redact_record(record: R) -> R:
+    """``record`` (a message, an agent's result, a run or session record, a checkpoint) with
+    secrets replaced in its free text, as the store keeps it; the same object when there is
+    nothing to replace. The executor applies it where a record enters a run, so the store,
+    the events, the hooks and the result it returns all hold this one object."""
+    changes: dict[str, Any] = {}
+    for name in _FREE_TEXT[type(record)]:
+        value = getattr(record, name)
+        if isinstance(value, str):
+            clean: Any = redact_text(value)
+        elif isinstance(value, dict | list | tuple) and value:
+            text = jsoncodec.dumps(value)
+            cleaned = redact_json(text)
+            if cleaned is text:
+                continue
+            clean = jsoncodec.loads(cleaned)
+            clean = tuple(clean) if isinstance(value, tuple) else clean
+        else:
+            continue
+        if clean != value:
+            changes[name] = clean
+    return evolve(record, changes) if changes else record
 
 
 def restore_secrets(

@@ -8,11 +8,21 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import anthropic
 import pytest
+import trio
 import yaml
 
+from swarm import ParallelSwarmExecutor, parse_plan
+from swarm.backends.anthropic import AnthropicBackend
+from swarm.backends.base import AgentRequest
+from swarm.events import SwarmEvent
+from swarm.mockapi import ErrorSpec, MockAPIConfig, ReplyRule, open_mock_api
+from swarm.records import AgentResult
 from swarm.redaction import REDACTED, redact_json, redact_plan, restore_secrets
+from swarm.stores import open_store
 
 API_KEY = "sk-ant-test-4f2a9c1e7b3d5a8f0e6c2b9d"
 AGENT_TOKEN = "ghp_agentTokenValue-73cd1e"
@@ -273,6 +283,147 @@ def test_each_secret_shape_is_redacted_in_text_and_json(name: str) -> None:
     assert redact_text(text, ()) == f"before\n{REDACTED}\nafter"
     record = json.dumps({"content": text, "n": 1}, separators=(",", ":"))
     assert json.loads(redact_json(record)) == {"content": f"before\n{REDACTED}\nafter", "n": 1}
+
+
+# --- Every output shows what the store shows --------------------------------------------------
+# A model that quotes every secret shape back, and an API error that carries one: the replies
+# and errors of a real backend (anthropic, against the fake API) reach each output path.
+QUOTED = [*SHAPES.values(), PEM]
+RAW = [*SHAPES.values(), PEM_BODY]  # what must appear nowhere
+REPLY = "I found these: " + " ".join(f"{secret} ." for secret in QUOTED)
+LEAKY_ERROR = f"the key {SHAPES['github classic']} was refused"
+SECRET_RULES = MockAPIConfig(
+    rules=(
+        ReplyRule(
+            match="task b", error=ErrorSpec(type="invalid_request_error", message=LEAKY_ERROR)
+        ),
+        ReplyRule(text=REPLY),
+    )
+)
+
+
+def _plan_document(base_url: str) -> dict[str, Any]:
+    return {
+        "name": "quoting",
+        "base": {"prompt": f"shared context with {SHAPES['slack']} in it"},
+        "backend": {
+            "name": "anthropic",
+            "options": {"base_url": base_url, "api_key": "test-key-0000"},
+        },
+        "store": {"url": "sqlite:///store.db"},
+        "agents": [
+            {"id": "a", "prompt": f"task a: quote {SHAPES['jwt']} back"},
+            {"id": "b", "prompt": "task b"},
+        ],
+    }
+
+
+def _leaks(text: str) -> list[str]:
+    return [secret for secret in RAW if secret in text]
+
+
+async def test_run_json_and_every_output_path_show_what_the_store_shows(tmp_path: Path) -> None:
+    """`swarm run --json` (and the plain progress lines and summary, the debug log,
+    `runs show --json` and every export format) of an anthropic run whose replies quote each
+    secret shape back and whose API error carries one: no raw secret anywhere, and the
+    agents' outputs and errors in `--json` are exactly those `runs show --json` shows."""
+    env = {**os.environ, "SWARM_STORE": "", "NO_COLOR": "1"}
+
+    async def swarm(*args: str) -> tuple[int, str, str]:
+        done = await trio.run_process(
+            [sys.executable, "-m", "swarm", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+        )
+        return done.returncode, done.stdout.decode(), done.stderr.decode()
+
+    async with open_mock_api(SECRET_RULES) as server:
+        (tmp_path / "plan.yaml").write_text(yaml.safe_dump(_plan_document(server.base_url)))
+        code, as_json, log = await swarm("--log-level", "debug", "run", "plan.yaml", "--json")
+        plain_code, summary, progress = await swarm("run", "plan.yaml")
+    assert (code, plain_code) == (1, 1), log  # agent b failed on the API error
+    assert "run.started" in log  # the debug log was written
+    printed = json.loads(as_json)
+    assert "I found these" in printed["agents"][0]["output"]  # the reply really came back
+    assert "was refused" in printed["agents"][1]["error"]
+    assert "was refused" in progress and "failed" in summary
+    seen = {"run --json": as_json, "debug log": log, "summary": summary, "progress": progress}
+    shown = await swarm(
+        "runs", "show", printed["run_id"], "--store", "sqlite:///store.db", "--json"
+    )
+    seen["runs show"] = shown[1]
+    for fmt in ("json", "jsonl", "csv", "md"):
+        seen[f"export {fmt}"] = (await swarm("export", printed["run_id"], "--format", fmt))[1]
+    leaked = {where: _leaks(text) for where, text in seen.items() if _leaks(text)}
+    assert not leaked
+    stored = {a["agent_id"]: a for a in json.loads(shown[1])["agents"]}
+    for agent in printed["agents"]:
+        assert (agent["output"], agent["error"]) == (
+            stored[agent["agent_id"]]["output"],
+            stored[agent["agent_id"]]["error"],
+        )
+
+
+async def test_events_hooks_and_the_returned_result_hold_only_redacted_records(
+    tmp_path: Path,
+) -> None:
+    """ParallelSwarmExecutor.run on the anthropic backend: the events on the channel, the
+    arguments of pre- and post-agent hooks and the SwarmResult it returns hold no raw secret,
+    and every agent result and message handed out equals the one the store keeps."""
+    requests: list[AgentRequest] = []
+    finished: list[AgentResult] = []
+    events: list[SwarmEvent] = []
+
+    async def before(request: AgentRequest) -> None:
+        requests.append(request)
+
+    async def after(result: AgentResult) -> None:
+        finished.append(result)
+
+    async with (
+        open_mock_api(SECRET_RULES) as server,
+        open_store(f"sqlite:///{tmp_path / 'store.db'}") as store,
+    ):
+        client = anthropic.AsyncAnthropic(base_url=server.base_url, api_key="k", max_retries=0)
+        backend = AnthropicBackend(store, client=client, model="claude-test")
+        executor = ParallelSwarmExecutor(backend, store, pre_agent=[before], post_agent=[after])
+        document = _plan_document(server.base_url)
+        plan = parse_plan(yaml.safe_dump(document), "plan.yaml")
+        send, receive = trio.open_memory_channel[SwarmEvent](1000)
+        async with trio.open_nursery() as nursery:
+
+            async def collect() -> None:
+                async with receive:
+                    async for event in receive:
+                        events.append(event)
+
+            nursery.start_soon(collect)
+            result = await executor.run(plan, events=send)
+        stored_agents = {a.agent_id: a for a in await store.list_agents(result.run_id)}
+        stored_messages = {
+            m.uuid: m
+            for s in await store.list_sessions(result.run_id)
+            for m in await store.get_messages(s.session_id)
+        }
+    assert "I found these" in (result.agents["a"].output or "")
+    assert "was refused" in (result.agents["b"].error or "")
+    messages = [e.message for e in events if e.message is not None]
+    assert messages and len(requests) == 2 and len(finished) == 2
+    handed_out = {
+        "events": repr(events),
+        "pre-agent hooks": repr(requests),
+        "post-agent hooks": repr(finished),
+        "result": repr(result),
+    }
+    leaked = {where: _leaks(text) for where, text in handed_out.items() if _leaks(text)}
+    assert not leaked
+    assert result.agents == stored_agents
+    assert {r.agent_id: r for r in finished} == stored_agents
+    for message in messages:
+        assert message == stored_messages[message.uuid]
 
 
 # --- Disguised shapes: URL-encoded, glued, split by a line break -----------------------------
