@@ -16,6 +16,7 @@ reading files (YAML with line numbers, the default configuration) is
 from __future__ import annotations
 
 import enum
+import itertools
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, get_args
@@ -33,6 +34,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .errors import PlanError, PlanIssue
+from .redaction import REDACTED, looks_secret, redact_text
 
 SAFE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _SAFE_ID_RE = re.compile(SAFE_ID)
@@ -437,8 +439,16 @@ _MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-def _got(value: Any) -> str:
-    return " (got null)" if value is None else f" (got {value!r})"
+def _got(value: Any, loc: tuple[str | int, ...]) -> str:
+    """The bad value, quoted back; never a secret: a secret-shaped value (or the part of it
+    that is) and the value of a secret-named env entry or option are shown redacted."""
+    if value is None:
+        return " (got null)"
+    named = any(
+        parent in ("env", "options") and isinstance(name, str) and looks_secret(name)
+        for parent, name in itertools.pairwise(loc)
+    )
+    return f" (got {REDACTED})" if named else f" (got {redact_text(repr(value))})"
 
 
 def _describe(error: Any) -> str:
@@ -450,7 +460,7 @@ def _describe(error: Any) -> str:
     if kind == "missing":
         return "required field is missing"
     if loc == ("agents",) and kind == "list_type":
-        return f"expected a list of agents, each {_AGENT_SHAPE}" + _got(value)
+        return f"expected a list of agents, each {_AGENT_SHAPE}" + _got(value, loc)
     if loc == ("agents",) and kind == "too_short":
         return "needs at least one agent"
     if kind == "model_type":
@@ -458,23 +468,23 @@ def _describe(error: Any) -> str:
         model = _MODELS.get(name)
         fields = ", ".join(model.model_fields) if model is not None else ""
         expected = _MAPPING_OF.get(name) or f"expected a mapping of {fields}"
-        return expected + ("" if isinstance(value, dict | list) else _got(value))
+        return expected + ("" if isinstance(value, dict | list) else _got(value, loc))
     if kind == "dict_type":
-        return "expected a mapping" + ("" if isinstance(value, list) else _got(value))
+        return "expected a mapping" + ("" if isinstance(value, list) else _got(value, loc))
     if kind == "list_type":
-        return "expected a list" + ("" if isinstance(value, dict) else _got(value))
+        return "expected a list" + ("" if isinstance(value, dict) else _got(value, loc))
     if kind == "plan" and not (error.get("ctx") or {}).get("show_input", True):
         return str(error["msg"])
     if kind == "string_pattern_mismatch":
         return (
             "expected letters, digits, '_', '.' or '-', starting with a letter or digit, "
-            f"at most 64 characters (got {error['input']!r})"
+            "at most 64 characters" + _got(error["input"], loc)
         )
     message = str(error["msg"])
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
     if "input" in error and not isinstance(value, dict | list):
-        message += _got(value)
+        message += _got(value, loc)
     return message
 
 
@@ -485,7 +495,8 @@ def _issues(
     for error in exc.errors():
         loc = tuple(part for part in error["loc"] if not str(part).startswith("function-"))
         file, line = _locate(loc, sources, fallback_file)
-        issues.append(PlanIssue(file, line, _field_name(loc), _describe(error)))
+        # A message may quote what the plan holds (an id in a custom message): never a secret.
+        issues.append(PlanIssue(file, line, _field_name(loc), redact_text(_describe(error))))
     return issues
 
 

@@ -24,11 +24,11 @@ import re
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, unquote_plus
 
 from . import jsoncodec
 from .records import AgentResult, Checkpoint, Message, RunRecord, SessionRecord, evolve
-from .secret_shapes import REDACTED, SECRET_SHAPES, may_hold_shape, redact_shapes
+from .secret_shapes import REDACTED, SECRET_SHAPES, URL_PASSWORD, may_hold_shape, redact_shapes
 
 __all__ = [
     "REDACTED",
@@ -37,6 +37,7 @@ __all__ = [
     "environment_secrets",
     "known_secrets",
     "looks_secret",
+    "mask_url",
     "may_hold_shape",
     "plan_secrets",
     "redact",
@@ -160,8 +161,30 @@ def plan_secrets(plan: Mapping[str, Any]) -> list[str]:
     return found
 
 
+def mask_url(url: str) -> str:
+    """A store URL fit to show or keep: the password of its ``user:password@`` part and the
+    values of secret-named query options (``?password=``) replaced, and any key-shaped part.
+    Every message and record that names a store URL shows it through here."""
+    masked = URL_PASSWORD.sub(rf"\1{REDACTED}@", url)
+    base, mark, query = masked.partition("?")
+    if mark:
+        options = []
+        for option in query.split("&"):
+            name, equals, value = option.partition("=")
+            secret = bool(equals and value) and looks_secret(unquote_plus(name))
+            options.append(f"{name}={REDACTED}" if secret else option)
+        masked = base + mark + "&".join(options)
+    return redact_text(masked)
+
+
 def redact_plan(plan: Mapping[str, Any]) -> dict[str, Any]:
-    """A plan (as JSON) safe to store: secret-named values blanked, secret values replaced."""
+    """A plan (as JSON) safe to store: secret-named values blanked, secret values replaced,
+    the store's URL masked."""
+    store = plan.get("store")
+    if isinstance(store, Mapping) and isinstance(store.get("url"), str):
+        masked = mask_url(store["url"])
+        if masked != store["url"]:
+            plan = {**plan, "store": {**store, "url": masked}}
     named = plan_secrets(plan)
     register_secrets(named)
     text = jsoncodec.dumps(dict(plan))

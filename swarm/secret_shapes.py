@@ -6,7 +6,8 @@ them), and :func:`redact_shapes` replaces each with ``[redacted]``. A key counts
 it starts a word, after a JSON escape or a URL escape (``api_key%3Dsk-ant-...``,
 ``%20``); glued to a letter or digit before it (``xsk-ant-...``, ``1ghp_...``) when it has
 its kind's real form, so that a word ending in ``sk`` or ``gh`` is never taken for one;
-and across a line break that cuts it (see :func:`_extent`). Everything here runs on
+and across a line break that cuts it (see :func:`_extent`). The password of a URL
+(``postgresql://user:PASSWORD@host/db``) is replaced too. Everything here runs on
 every record a store writes, so each check is arranged to cost little where there is
 nothing to find.
 """
@@ -120,6 +121,8 @@ SECRET_SHAPES = re.compile(_shapes())
 _WORD = r"(?:[A-Z]?[a-z]+|[A-Z]+|[0-9]+)"
 _PLAIN_WORDS = re.compile(rf"{_WORD}(?:[-_]{_WORD})*")
 _HAS_ALNUM = re.compile("[A-Za-z0-9]")
+# The password of a URL's ``user:password@`` part (a store URL, a clone URL, a DSN).
+URL_PASSWORD = re.compile(r'(://[^\s/?#@:"\\]*:)((?:[^\s/?#@"\\]|\\.)+)@')
 # For may_hold_shape: the regex engine finds these literals faster than ``in`` does.
 _SK = re.compile("sk-").search
 _GITHUB = re.compile(r"g(?:h[pousr]|ithub_pat)_").search
@@ -142,9 +145,11 @@ def may_hold_shape(text: str) -> bool:
 
 
 def redact_shapes(text: str) -> str:
-    """``text`` (plain, or JSON text) with key-shaped strings replaced."""
+    """``text`` (plain, or JSON text) with key-shaped strings and URL passwords replaced."""
     if may_hold_shape(text):  # the regular expression costs ten times the whole check
         text = _replace_keys(text)
+    if "@" in text and "://" in text:
+        text = URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
     return text
 
 

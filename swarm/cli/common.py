@@ -19,6 +19,7 @@ from ..errors import IntegrityError, NotFoundError, StoreError, UsageError
 from ..plan import is_safe_id
 from ..planfile import default_config_path, load_config
 from ..records import RunRecord
+from ..redaction import mask_url
 from ..stores import DEFAULT_STORE_URL, SQLiteStore, open_store, sqlite_path
 from ..stores.base import Store
 from ..stores.integrity import connect_read_only, scan
@@ -128,7 +129,7 @@ async def _check_url(url: str) -> None:
     except StoreError:
         return
     except UsageError as exc:  # about the URL the user gave, not the probe
-        raise UsageError(str(exc).replace(repr(probe), repr(url))) from None
+        raise UsageError(str(exc).replace(repr(mask_url(probe)), repr(mask_url(url)))) from None
 
 
 async def readable_runs(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -521,3 +522,109 @@ def test_url_encoded_forms_of_known_secrets_are_redacted(monkeypatch: pytest.Mon
     redaction.register_secrets(["pass word/with+plus&more"])
     text = "a=pass%20word%2Fwith%2Bplus%26more b=pass+word%2Fwith%2Bplus%26more"
     assert redaction.redact_text(text) == f"a={REDACTED} b={REDACTED}"
+
+
+# --- Store URLs and plan errors never echo a secret -----------------------------------------
+STORE_PASSWORD = "Pa55-w0rd-for-the-db"
+DSN = f"postgresql://swarm:{STORE_PASSWORD}@db.example:5432/swarm?sslpassword=ssl-secret-99"
+DSN_SHOWN = "postgresql://swarm:[redacted]@db.example:5432/swarm?sslpassword=[redacted]"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "plan.yaml"],
+        ["run", "plan.yaml", "--store", DSN],
+        ["validate", "plan.yaml"],
+        ["validate", "plan.yaml", "--json"],
+        ["runs", "list", "--store", DSN],
+        ["runs", "show", "latest", "--store", DSN],
+        ["store", "verify", "--store", DSN],
+        ["export", "latest", "--store", DSN],
+    ],
+)
+def test_a_store_url_is_shown_without_its_password(
+    in_tmp_cwd: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    """A store URL with a password (and a secret-named option) in a plan or on the command
+    line: whatever the command says about it, error line or not, names the store with its
+    password and that option's value masked."""
+    from swarm.cli import main
+
+    plan = {
+        "base": {"prompt": "p"},
+        "backend": {"name": "simulated"},
+        "store": {"url": DSN},
+        "agents": [{"id": "a", "prompt": "p"}],
+    }
+    (in_tmp_cwd / "plan.yaml").write_text(yaml.safe_dump(plan))
+    main(args)
+    out, err = capsys.readouterr()
+    assert STORE_PASSWORD not in out + err and "ssl-secret-99" not in out + err
+    assert "db.example" in out + err  # it does say which store
+
+
+async def test_a_run_record_keeps_its_store_url_without_the_password(tmp_path: Path) -> None:
+    """The plan stored with a run (what `runs show` and `swarm resume` read) names its store
+    with the password masked."""
+    from swarm import ParallelSwarmExecutor
+    from swarm.backends.simulated import SimulatedBackend
+
+    plan = parse_plan(
+        yaml.safe_dump(
+            {
+                "base": {"prompt": "p"},
+                "backend": {"name": "simulated", "simulated": {"latency_s": 0, "jitter": 0}},
+                "store": {"url": DSN},
+                "agents": [{"id": "a", "prompt": "p"}],
+            }
+        )
+    )
+    async with open_store(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        result = await ParallelSwarmExecutor(SimulatedBackend(store), store).run(plan)
+        record = await store.get_run(result.run_id)
+    assert record is not None and record.plan["store"]["url"] == DSN_SHOWN
+    raw = _store_bytes(tmp_path)
+    assert STORE_PASSWORD.encode() not in raw and b"ssl-secret-99" not in raw
+
+
+def _store_bytes(folder: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in folder.iterdir() if p.name.startswith("store.db"))
+
+
+GHP = SHAPES["github classic"]
+
+
+@pytest.mark.parametrize(
+    ("agent", "field"),
+    [
+        ({"max_turns": REAL_LENGTH["anthropic"]}, "agents[0].max_turns"),
+        ({"priority": GHP}, "agents[0].priority"),
+        ({"timeout_s": f"wait {GHP}"}, "agents[0].timeout_s"),
+        ({"env": {"GITHUB_TOKEN": 4815162342}}, "agents[0].env.GITHUB_TOKEN"),
+        ({"env": {"DB_PASSWORD": 2.718281828}}, "agents[0].env.DB_PASSWORD"),
+        ({"fork_from": GHP}, "agents[0].fork_from"),
+    ],
+)
+def test_plan_errors_never_quote_a_secret_back(
+    in_tmp_cwd: Path, capsys: pytest.CaptureFixture[str], agent: dict[str, Any], field: str
+) -> None:
+    """A bad value that is secret-shaped, or sits under a secret-looking name, is not quoted
+    back in `(got ...)`: the error still names the field and what was expected, in the
+    `swarm: error:` line and in `validate --json`."""
+    from swarm.cli import main
+    from swarm.errors import PlanError
+
+    plan = {"base": {"prompt": "p"}, "agents": [{"id": "a", "prompt": "p", **agent}]}
+    text = yaml.safe_dump(plan)
+    raw = [REAL_LENGTH["anthropic"], GHP, "4815162342", "2.718281828"]
+    with pytest.raises(PlanError) as caught:
+        parse_plan(text, "plan.yaml")
+    (issue,) = caught.value.issues
+    assert issue.field == field and "[redacted]" in issue.message
+    (in_tmp_cwd / "plan.yaml").write_text(text)
+    assert main(["validate", "plan.yaml"]) == 2
+    assert main(["validate", "plan.yaml", "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert re.search(rf"swarm: error: plan\.yaml:\d+: {re.escape(field)}: ", err)
+    assert not [secret for secret in raw if secret in out + err]
