@@ -28,6 +28,7 @@ from .errors import NotFoundError, UsageError
 from .lineage import messages_between
 from .plan import CheckpointSpec
 from .records import Checkpoint, Message, SessionRecord, Usage, new_uuid
+from .redaction import secret_kind
 from .stores.base import Store
 
 DEFAULT_EVERY = 10
@@ -243,6 +244,12 @@ def check_name(name: str) -> None:
         problem = "has a path separator"
     elif name.startswith("."):
         problem = "starts with '.'"
+    elif (kind := secret_kind(name)) is not None:
+        # A name is kept and shown as it is, while the record redacts it: it could not be found.
+        raise UsageError(
+            f"checkpoint name looks like {kind}, and names are stored and shown in plain "
+            "text: choose one that is not"
+        )
     if problem is not None:
         shown = repr(name) if len(name) <= 60 else f"{name[:40]!r}..."
         raise UsageError(

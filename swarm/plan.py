@@ -34,16 +34,36 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .errors import PlanError, PlanIssue
-from .redaction import REDACTED, looks_secret, redact_text
+from .redaction import REDACTED, looks_secret, redact_text, secret_kind
 
 SAFE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _SAFE_ID_RE = re.compile(SAFE_ID)
+
+
+def secret_id_problem(value: str) -> str | None:
+    """Why ``value`` cannot be an id or a name, if it holds a secret: ids are store keys,
+    shown and logged as they are, while every record redacts that secret (an agent id
+    shaped like a token would then be one thing in its key and another in its record)."""
+    kind = secret_kind(value)
+    if kind is None:
+        return None
+    return f"looks like {kind}, and ids are stored and shown in plain text: choose one that is not"
+
+
+def _not_a_secret(value: str) -> str:
+    problem = secret_id_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
 SafeId = Annotated[
     str,
     Field(
         pattern=SAFE_ID,
         description="letters, digits, '_', '.', '-'; starts with a letter or digit; at most 64",
     ),
+    AfterValidator(_not_a_secret),
 ]
 
 
@@ -268,7 +288,7 @@ class Plan(_Model):
                 "expected letters, digits, '_', '.' or '-', starting with a letter or digit, "
                 "at most 64 characters and no '..'"
             )
-        return value
+        return None if value is None else _not_a_secret(value)
 
     @model_validator(mode="after")
     def _check_agents(self) -> Plan:

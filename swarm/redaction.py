@@ -28,9 +28,17 @@ from urllib.parse import quote, quote_plus, unquote_plus
 
 from . import jsoncodec
 from .records import AgentResult, Checkpoint, Message, RunRecord, SessionRecord, evolve
-from .secret_shapes import REDACTED, SECRET_SHAPES, URL_PASSWORD, may_hold_shape, redact_shapes
+from .secret_shapes import (
+    REDACTED,
+    SECRET_SHAPES,
+    URL_PASSWORD,
+    may_hold_shape,
+    redact_shapes,
+    shape_label,
+)
 
 __all__ = [
+    "ID_FIELDS",
     "REDACTED",
     "SECRET_NAMES",
     "SECRET_SHAPES",
@@ -47,6 +55,7 @@ __all__ = [
     "redact_text",
     "register_secrets",
     "restore_secrets",
+    "secret_kind",
 ]
 
 R = TypeVar("R")
@@ -143,6 +152,36 @@ def _redact(value: Any, secrets: tuple[str, ...], *, under_secret_name: bool) ->
     return value
 
 
+# The fields of a record that identify it (and things it points at): its store keys are
+# made of them, so redaction never rewrites them; an id that looks like a secret is refused
+# where it is chosen (plan validation, `swarm fork --agent-id`, checkpoint names).
+ID_FIELDS = frozenset(
+    {
+        "run_id",
+        "agent_id",
+        "session_id",
+        "parent_session_id",
+        "base_session_id",
+        "fork_point",
+        "uuid",
+        "parent_uuid",
+        "message_uuid",
+        "checkpoint_id",
+        "sessionId",
+        "parentUuid",
+    }
+)
+
+
+def _redact_document(document: Any) -> Any:
+    """A record's JSON document redacted value by value, its id fields as they are."""
+    if not isinstance(document, dict):
+        return redact(document)
+    kept = {k: v for k, v in document.items() if k in ID_FIELDS}
+    cleaned: dict[str, Any] = redact({k: v for k, v in document.items() if k not in ID_FIELDS})
+    return {**cleaned, **kept}
+
+
 def plan_secrets(plan: Mapping[str, Any]) -> list[str]:
     """Values in a plan (as JSON) stored under secret-looking names, at any depth."""
     found: list[str] = []
@@ -203,11 +242,12 @@ def _encoded(value: str) -> str:
 
 
 def redact_json(data: str) -> str:
-    """JSON text with secrets replaced inside its strings; the result is still valid JSON.
+    """JSON text with secrets replaced inside its strings; the result is still valid JSON,
+    and a record's id fields (:data:`ID_FIELDS`) are never rewritten.
 
     The fast path works on the text; if a replacement would break the document
-    (a secret that also occurs as a number, say), the document is redacted
-    value by value instead.
+    (a secret that also occurs as a number, say) or touch an id, the document is
+    redacted value by value instead.
     """
     out = data
     for value in known_secrets():
@@ -217,11 +257,28 @@ def redact_json(data: str) -> str:
     out = redact_shapes(out)
     if out == data:
         return data
+    original = jsoncodec.loads(data)
     try:
-        jsoncodec.loads(out)
+        cleaned = jsoncodec.loads(out)
     except ValueError:
-        return jsoncodec.dumps(redact(jsoncodec.loads(data)))
-    return out
+        cleaned = None
+    if cleaned is not None and not isinstance(original, dict):
+        return out
+    if (
+        isinstance(original, dict)
+        and isinstance(cleaned, dict)
+        and all(cleaned.get(k) == original[k] for k in ID_FIELDS.intersection(original))
+    ):
+        return out
+    return jsoncodec.dumps(_redact_document(original))
+
+
+def secret_kind(value: str) -> str | None:
+    """What ``value`` holds that redaction would replace ("a GitHub token"), or None. Ids
+    and names are stored and shown as they are, so one that holds a secret is refused."""
+    if any(secret in value for secret in known_secrets()):
+        return "a secret from the environment or the plan"
+    return shape_label(value)
 
 
 # The fields of each record that carry text from outside swarm (prompts, replies, tool

@@ -116,6 +116,11 @@ def _shapes() -> str:
 
 
 SECRET_SHAPES = re.compile(_shapes())
+_LABELS = {
+    **{kind.name: kind.label for kind in _KINDS},
+    "jwt": "a JSON Web Token",
+    "pem": "a private key",
+}
 # Plain words (a capitalised one, an acronym, a number, words joined by - or _): a line
 # after a key that is one of these is text, not the rest of the key.
 _WORD = r"(?:[A-Z]?[a-z]+|[A-Z]+|[0-9]+)"
@@ -203,3 +208,13 @@ def _extent(match: re.Match[str]) -> int | None:
     if body + taken < kind.least:
         return None
     return match.end() + len(match.group("br")) + taken if taken else match.end()
+
+
+def shape_label(text: str) -> str | None:
+    """What kind of secret ``text`` holds by its shape ("a GitHub token"), or None."""
+    for match in SECRET_SHAPES.finditer(text) if may_hold_shape(text) else ():
+        if _extent(match) is not None:
+            return _LABELS[_kind_name(match.group())]
+    if "@" in text and "://" in text and URL_PASSWORD.search(text):
+        return "a URL with a password"
+    return None

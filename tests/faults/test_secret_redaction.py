@@ -628,3 +628,76 @@ def test_plan_errors_never_quote_a_secret_back(
     out, err = capsys.readouterr()
     assert re.search(rf"swarm: error: plan\.yaml:\d+: {re.escape(field)}: ", err)
     assert not [secret for secret in raw if secret in out + err]
+
+
+# --- Ids: never secret-shaped, never rewritten -------------------------------------------------
+TOKEN_ID = "ghp_" + "A1b2C3d4E5" * 3 + "F6g7H8"  # a classic GitHub token's shape, a safe id
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        ({"agents": [{"id": TOKEN_ID, "prompt": "p"}]}, "agents[0].id"),
+        (
+            {"agents": [{"id": "a", "prompt": "p"}, {"id": "b", "prompt": "p",
+                         "fork_from": {"agent": SHAPES["aws access key id"]}}]},
+            "agents[1].fork_from.agent",
+        ),
+        ({"name": TOKEN_ID, "agents": [{"id": "a", "prompt": "p"}]}, "name"),
+    ],
+)  # fmt: skip
+def test_a_secret_shaped_id_or_name_is_refused_naming_the_field(
+    document: dict[str, Any], field: str
+) -> None:
+    """An agent id or plan name shaped like a token would be stored in plain text in key
+    columns while its records say [redacted] (and `history`/`fork` could not find it): it is
+    refused at validation, naming the field and why, without quoting the id back."""
+    from swarm.errors import PlanError
+
+    text = yaml.safe_dump({"base": {"prompt": "p"}, **document})
+    with pytest.raises(PlanError) as caught:
+        parse_plan(text, "plan.yaml")
+    said = [issue.message for issue in caught.value.issues if issue.field == field]
+    assert any("looks like" in m and "plain text" in m for m in said), caught.value.issues
+    assert TOKEN_ID not in str(caught.value)
+    assert SHAPES["aws access key id"] not in str(caught.value)
+
+
+def test_fork_ids_and_checkpoint_names_shaped_like_a_token_are_refused() -> None:
+    """`swarm fork --agent-id` and `swarm checkpoints create --name` refuse a secret-shaped
+    id or name the same way (both are stored and looked up as they are)."""
+    from swarm.checkpoints import check_name
+    from swarm.errors import UsageError
+    from swarm.records import Checkpoint
+    from swarm.timetravel import fork_plan
+
+    checkpoint = Checkpoint("c1", "s1", "m1", 1)
+    with pytest.raises(UsageError, match="looks like a GitHub token") as forked:
+        fork_plan(checkpoint, "go on", agent_id=TOKEN_ID)
+    with pytest.raises(UsageError, match="looks like a GitHub token") as named:
+        check_name(TOKEN_ID)
+    assert TOKEN_ID not in str(forked.value) + str(named.value)
+
+
+async def test_redaction_never_rewrites_an_id_so_keys_and_records_agree(tmp_path: Path) -> None:
+    """Records written by a caller that bypassed validation, with token-shaped ids: the store
+    still redacts their text but keeps every id field, so the record read back by its key
+    column has the same id (a lookup by id, as `history` and `fork` make, finds it)."""
+    from swarm.records import Checkpoint, Message, SessionRecord
+
+    secret = SHAPES["slack"]
+    async with open_store(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        await store.save_agents("run-1", [AgentResult(agent_id=TOKEN_ID, error=f"bad {secret}")])
+        await store.save_session(SessionRecord(session_id=TOKEN_ID, backend="x", run_id="run-1"))
+        message = Message(uuid=TOKEN_ID, session_id=TOKEN_ID, role="user", content=secret)
+        await store.append_messages(TOKEN_ID, [message])
+        await store.save_checkpoint(Checkpoint(TOKEN_ID, TOKEN_ID, TOKEN_ID, 1, description=secret))
+        (agent,) = await store.list_agents("run-1")
+        session = await store.get_session(TOKEN_ID)
+        messages = await store.get_message_range(TOKEN_ID, upto=TOKEN_ID)
+        (checkpoint,) = await store.list_checkpoints(TOKEN_ID)
+    assert agent.agent_id == TOKEN_ID and agent.error == f"bad {REDACTED}"
+    assert session is not None and session.session_id == TOKEN_ID
+    assert [(m.uuid, m.session_id, m.content) for m in messages] == [(TOKEN_ID, TOKEN_ID, REDACTED)]
+    assert (checkpoint.checkpoint_id, checkpoint.message_uuid) == (TOKEN_ID, TOKEN_ID)
+    assert checkpoint.description == REDACTED
