@@ -87,10 +87,11 @@ _BODY_OF = {kind.name: re.compile(f"{kind.body}*") for kind in _KINDS}
 # An Anthropic key is sk-ant-api03- (or admin01-...) + 93 characters + AA.
 _ANTHROPIC_PREFIX = re.compile(r"sk-ant-[a-z]+\d\d-")
 _ANTHROPIC_REST = 95
-# A JWT: a header and a payload (base64 of '{"...', so both start with eyJ) and a signature.
+# A JWT: a header and a payload (base64 of '{"...', so both start with eyJ) and a signature;
+# header and payload alone (a token cut short) still count.
 _JWT = (
-    rf"e(?=yJ)(?:(?=yJ{_KEY_CHAR}{{5,}}\.eyJ)|{_BOUNDARY})"
-    rf"yJ{_KEY_CHAR}{{5,}}\.{_KEY_CHAR}{{5,}}\.{_KEY_CHAR}*"
+    rf"e(?=yJ)(?:(?=yJ{_KEY_CHAR}{{5,}}\.eyJ)|{_BOUNDARY})yJ{_KEY_CHAR}{{5,}}\."
+    rf"(?:eyJ{_KEY_CHAR}*(?:\.{_KEY_CHAR}*)?|{_KEY_CHAR}{{5,}}\.{_KEY_CHAR}*)"
 )
 # A PEM private key up to its END line, or else to the end of its string: never past an
 # unescaped quote, so in JSON text it cannot swallow the fields that follow.
@@ -101,7 +102,7 @@ _PEM = (
 # What follows a key: the next line's leading key characters, and whether they fill it.
 _NEXT_LINE = (
     rf"(?=(?:(?P<br>{_BREAK})(?P<rest>{_KEY_CHAR}+)"
-    r'(?P<eol>(?:[ \t]|\\t)*(?:[\r\n"]|\\[rn]|\Z))?)?)'
+    r'(?P<eol>(?:[ \t]|\\t)*(?:[\r\n"\']|\\[rn]|\Z))?)?)'
 )
 
 
@@ -121,10 +122,9 @@ _LABELS = {
     "jwt": "a JSON Web Token",
     "pem": "a private key",
 }
-# Plain words (a capitalised one, an acronym, a number, words joined by - or _): a line
-# after a key that is one of these is text, not the rest of the key.
-_WORD = r"(?:[A-Z]?[a-z]+|[A-Z]+|[0-9]+)"
-_PLAIN_WORDS = re.compile(rf"{_WORD}(?:[-_]{_WORD})*")
+# A plain word (a capitalised one, an acronym, a number, lowercase words joined by -): a
+# line after a key that is one of these is text, not the rest of the key.
+_PLAIN_WORDS = re.compile(r"[A-Z]?[a-z]+(?:-[a-z]+)*|[A-Z]+|[0-9]+")
 _HAS_ALNUM = re.compile("[A-Za-z0-9]")
 # The password of a URL's ``user:password@`` part (a store URL, a clone URL, a DSN).
 URL_PASSWORD = re.compile(r'(://[^\s/?#@:"\\]*:)((?:[^\s/?#@"\\]|\\.)+)@')
@@ -197,14 +197,18 @@ def _extent(match: re.Match[str]) -> int | None:
     rest = match.group("rest") or ""
     fits = _BODY_OF[name].match(rest).group()  # type: ignore[union-attr]
     taken = 0
-    if fits and _HAS_ALNUM.search(fits) and not _PLAIN_WORDS.fullmatch(fits):
-        length = kind.length
-        if name == "anthropic" and (prefix := _ANTHROPIC_PREFIX.match(head)) is not None:
-            length = prefix.end() + _ANTHROPIC_REST
-        if length is not None:
-            taken = min(len(fits), max(0, length - len(head)))
-        elif fits == rest and match.group("eol") is not None:
-            taken = len(fits)
+    length = kind.length
+    if name == "anthropic" and (prefix := _ANTHROPIC_PREFIX.match(head)) is not None:
+        length = prefix.end() + _ANTHROPIC_REST
+    missing = 0 if length is None else max(0, length - len(head))
+    if fits and _HAS_ALNUM.search(fits):
+        if len(fits) == missing:  # exactly the rest of a key of its kind's length
+            taken = missing
+        elif not _PLAIN_WORDS.fullmatch(fits):
+            if length is not None:
+                taken = min(len(fits), missing)
+            elif fits == rest and match.group("eol") is not None:
+                taken = len(fits)
     if body + taken < kind.least:
         return None
     return match.end() + len(match.group("br")) + taken if taken else match.end()

@@ -121,6 +121,7 @@ SHAPES = {
     "google": "AIzaSyA" + "b" * 32,
     "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFU",
     "openai project": "sk-proj-" + "Ab3_-" * 8,
+    "jwt cut short": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0",
     "key after a newline": "sk-ant-api03-afterNewline0000",
 }
 PEM_BODY = "MIIEowIBAAKCAQEAtestKeyMaterial0000000000"
