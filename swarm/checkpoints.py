@@ -28,6 +28,7 @@ from .lineage import messages_between
 from .names import CHECKPOINT_NAME_RULE, checkpoint_name_problem
 from .plan import CheckpointSpec
 from .records import Checkpoint, Message, SessionRecord, Usage, new_uuid
+from .redaction import secret_kind
 from .stores.base import Store
 
 DEFAULT_EVERY = 10
@@ -230,6 +231,12 @@ async def create_checkpoint(
 def check_name(name: str) -> None:
     """Refuse a checkpoint name that could pass for a path or hide in a terminal."""
     problem = checkpoint_name_problem(name)
+    if problem is None and (kind := secret_kind(name)) is not None:
+        # A name is kept and shown as it is, while the record redacts it: it could not be found.
+        raise UsageError(
+            f"checkpoint name looks like {kind}, and names are stored and shown in plain "
+            "text: choose one that is not"
+        )
     if problem is not None:
         shown = repr(name) if len(name) <= 60 else f"{name[:40]!r}..."
         raise UsageError(f"checkpoint name {shown} {problem}: {CHECKPOINT_NAME_RULE}")

@@ -11,6 +11,7 @@ records are written under a shield so a cancelled run still keeps them.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 import trio
 
-from .backends.base import BaseSession
+from .backends.base import AgentRequest, BaseSession
 from .checkpoints import CheckpointPolicy, RunCheckpoints
 from .errors import SkipAgent, StoreError, failure_reason, first_leaf, format_traceback
 from .events import EventKind, SwarmEvent
@@ -28,7 +29,7 @@ from .logging import get_logger
 from .metrics import run_metrics
 from .plan import AgentSpec, Plan
 from .records import AgentResult, AgentStatus, RunRecord, RunStatus, SwarmResult, Usage, utc_now
-from .redaction import redact_plan
+from .redaction import redact, redact_plan, redact_record, redact_text
 from .resume import ResumeState, base_entry, merge_metrics, new_attempt, update_last
 from .scheduling import AIMDWindow, ReadyQueue
 from .session_meta import SessionDescriber
@@ -122,6 +123,8 @@ class Execution:
     async def emit(self, kind: EventKind, agent_id: str | None = None, **fields: Any) -> None:
         if self.events is None:
             return
+        if fields.get("detail"):  # a retry's reason: the API's words (records come redacted)
+            fields["detail"] = redact_text(fields["detail"])
         event = SwarmEvent(kind, self.run_id, self.elapsed(), agent_id, **fields)
         try:
             await self.events.send(event)
@@ -130,6 +133,10 @@ class Execution:
 
     async def update_agent(self, agent_id: str, **changes: Any) -> AgentResult:
         result = self.results[agent_id].evolve(**changes)
+        if changes.get("output") or changes.get("error"):
+            # Secrets go where a result enters the run: the store, the events, the hooks and
+            # the returned result all hold this one record (swarm.redaction.redact_record).
+            result = redact_record(result)
         self.results[agent_id] = result
         if not self.fenced:
             await self.store.save_agents(self.run_id, [result])
@@ -185,6 +192,7 @@ class Execution:
             attempts=new_attempt([], "run", self.owner),
             rehearsal=self._rehearsal(),
         )
+        record = redact_record(record)  # the rehearsal's script may quote a key in a reply
         if self.resume is not None:
             old = self.resume.record
             record = old.evolve(
@@ -413,8 +421,10 @@ class Execution:
             )
             self.log.debug("agent.started")
             await self.emit(EventKind.STARTED, spec.id, result=result)
-            for hook in self.executor.pre_agent:
-                await hook(request)
+            if self.executor.pre_agent:
+                seen = _as_stored(request)
+                for hook in self.executor.pre_agent:
+                    await hook(seen)
             timeout = spec.timeout_s if spec.timeout_s is not None else math.inf
             with trio.move_on_after(timeout) as timeout_scope:
                 outcome = await self.executor.backend.run_agent(request, sink)
@@ -446,8 +456,10 @@ class Execution:
                 self.times[spec.id] = (started, now)
                 if ended.get("session_id") is None:
                     ended["session_id"] = self.results[spec.id].session_id
-                final = self.results[spec.id].evolve(
-                    ended_at=utc_now(), duration_s=now - started, **ended
+                final = redact_record(
+                    self.results[spec.id].evolve(
+                        ended_at=utc_now(), duration_s=now - started, **ended
+                    )
                 )
                 with trio.move_on_after(self.executor.options.final_write_grace_s) as scope:
                     scope.shield = True
@@ -540,7 +552,7 @@ class Execution:
                 reason = self.stop_reason or error or "the run ended before it started"
                 if result.status is AgentStatus.RUNNING:
                     status = AgentStatus.CANCELLED
-                leftover.append(result.evolve(status=status, error=reason))
+                leftover.append(redact_record(result.evolve(status=status, error=reason)))
         for result in leftover:
             self.results[result.agent_id] = result
         if leftover and not self.fenced:
@@ -574,12 +586,14 @@ class Execution:
         if self.resume is not None:
             kept = [self.results[i] for i in self.kept]
             metrics = merge_metrics(metrics, attempts[:-1], kept, base_s=self.base_s)
-        final = stored.evolve(
-            status=run_status,
-            ended_at=utc_now(),
-            metrics=metrics,
-            error=error or self.stop_reason,
-            attempts=attempts,
+        final = redact_record(
+            stored.evolve(
+                status=run_status,
+                ended_at=utc_now(),
+                metrics=metrics,
+                error=error or self.stop_reason,
+                attempts=attempts,
+            )
         )
         if not self.fenced:
             await self.store.save_run(final)
@@ -601,3 +615,16 @@ class Execution:
         if all(r.succeeded for r in self.results.values()):
             return RunStatus.SUCCEEDED
         return RunStatus.FAILED
+
+
+def _as_stored(request: AgentRequest) -> AgentRequest:
+    """What a pre-agent hook is shown of a request: its prompts as the store keeps them,
+    the values of its secret-named env entries and options blanked (the backend gets the
+    request itself)."""
+    return dataclasses.replace(
+        request,
+        prompt=redact_text(request.prompt),
+        system_prompt=None if request.system_prompt is None else redact_text(request.system_prompt),
+        env=redact(dict(request.env)),
+        options=redact(dict(request.options)),
+    )

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from .redaction import secret_kind
+
 #: Agent ids, run ids and plan names: they become parts of file names and keys.
 SAFE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 SAFE_ID_RULE = (
@@ -47,3 +49,13 @@ def checkpoint_name_problem(name: str) -> str | None:
     if name.startswith("."):
         return "starts with '.'"
     return None
+
+
+def secret_id_problem(value: str) -> str | None:
+    """Why ``value`` cannot be an id or a name, if it holds a secret: ids are store keys,
+    shown and logged as they are, while every record redacts that secret (an agent id
+    shaped like a token would then be one thing in its key and another in its record)."""
+    kind = secret_kind(value)
+    if kind is None:
+        return None
+    return f"looks like {kind}, and ids are stored and shown in plain text: choose one that is not"

@@ -16,6 +16,7 @@ reading files (YAML with line numbers, the default configuration) is
 from __future__ import annotations
 
 import enum
+import itertools
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, get_args
 
@@ -41,7 +42,9 @@ from .names import (
     SAFE_ID_RULE,
     checkpoint_name_problem,
     is_safe_id,
+    secret_id_problem,
 )
+from .redaction import REDACTED, looks_secret, redact_text
 from .stores.urls import StoreURLError, parse_store_url
 from .yamlfile import Lines, locate
 
@@ -63,6 +66,10 @@ def _safe_id(value: str, info: ValidationInfo) -> str:
     # plans keep the rule they were written under (ids matched SAFE_ID, '..' allowed).
     if _from_plan_file(info) and not is_safe_id(value):
         raise _rule(SAFE_ID_RULE)
+    # A secret-shaped id would be one thing in its key and another in its redacted record.
+    problem = secret_id_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
@@ -608,8 +615,16 @@ _MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-def _got(value: Any) -> str:
-    return " (got null)" if value is None else f" (got {value!r})"
+def _got(value: Any, loc: tuple[str | int, ...]) -> str:
+    """The bad value, quoted back; never a secret: a secret-shaped value (or the part of it
+    that is) and the value of a secret-named env entry or option are shown redacted."""
+    if value is None:
+        return " (got null)"
+    named = any(
+        parent in ("env", "options") and isinstance(name, str) and looks_secret(name)
+        for parent, name in itertools.pairwise(loc)
+    )
+    return f" (got {REDACTED})" if named else f" (got {redact_text(repr(value))})"
 
 
 def _describe(error: Any) -> str:
@@ -621,7 +636,7 @@ def _describe(error: Any) -> str:
     if kind == "missing":
         return "required field is missing"
     if loc == ("agents",) and kind == "list_type":
-        return f"expected a list of agents, each {_AGENT_SHAPE}" + _got(value)
+        return f"expected a list of agents, each {_AGENT_SHAPE}" + _got(value, loc)
     if loc == ("agents",) and kind == "too_short":
         return "needs at least one agent"
     if kind == "model_type":
@@ -629,20 +644,20 @@ def _describe(error: Any) -> str:
         model = _MODELS.get(name)
         fields = ", ".join(model.model_fields) if model is not None else ""
         expected = _MAPPING_OF.get(name) or f"expected a mapping of {fields}"
-        return expected + ("" if isinstance(value, dict | list) else _got(value))
+        return expected + ("" if isinstance(value, dict | list) else _got(value, loc))
     if kind == "dict_type":
-        return "expected a mapping" + ("" if isinstance(value, list) else _got(value))
+        return "expected a mapping" + ("" if isinstance(value, list) else _got(value, loc))
     if kind == "list_type":
-        return "expected a list" + ("" if isinstance(value, dict) else _got(value))
+        return "expected a list" + ("" if isinstance(value, dict) else _got(value, loc))
     if kind == "plan" and not (error.get("ctx") or {}).get("show_input", True):
         return str(error["msg"])
     if kind == "string_pattern_mismatch":
-        return f"{SAFE_ID_RULE} (got {error['input']!r})"
+        return SAFE_ID_RULE + _got(error["input"], loc)
     message = str(error["msg"])
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
     if "input" in error and not isinstance(value, dict | list):
-        message += _got(value)
+        message += _got(value, loc)
     return message
 
 
@@ -658,7 +673,8 @@ def _issues(
             if not str(part).startswith("function-") and part != "[key]"
         )
         file, line = locate(loc, sources, fallback_file)
-        issues.append(PlanIssue(file, line, _field_name(loc), _describe(error)))
+        # A message may quote what the plan holds (an id in a custom message): never a secret.
+        issues.append(PlanIssue(file, line, _field_name(loc), redact_text(_describe(error))))
     return issues
 
 

@@ -182,7 +182,7 @@ def _directory_issues(
         else:
             # A wrong type is the schema's to report, but options are not typed.
             untyped = value is not None and loc[0] == "backend"
-            problem = f"expected the path of a directory{_got(value)}" if untyped else None
+            problem = f"expected the path of a directory{_got(value, loc)}" if untyped else None
         if problem is not None:
             issues.append(PlanIssue(*locate(loc, sources, file), _field_name(loc), problem))
     return issues

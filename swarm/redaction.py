@@ -9,8 +9,9 @@ Two layers, because neither is enough alone:
   the *values* of known secrets (environment variables with secret-looking
   names, plus those :func:`register_secrets` was given, e.g. from a plan's env)
   and anything shaped like a well-known kind of secret (Anthropic, OpenAI,
-  GitHub, Slack, AWS and Google keys, JWTs, PEM private keys), wherever they
-  occur (a prompt that quotes a key, a tool result that echoes a token).
+  GitHub, Slack, AWS and Google keys, JWTs, PEM private keys; see
+  :mod:`swarm.secret_shapes`), wherever they occur (a prompt that quotes a key,
+  a tool result that echoes a token, a URL that carries one).
 
 The log processor :class:`swarm.logging.RedactSecrets` uses the same values.
 """
@@ -22,9 +23,42 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import quote, quote_plus, unquote_plus
 
 from . import jsoncodec
+from .records import AgentResult, Checkpoint, Message, RunRecord, SessionRecord, evolve
+from .secret_shapes import (
+    REDACTED,
+    SECRET_SHAPES,
+    URL_PASSWORD,
+    may_hold_shape,
+    redact_shapes,
+    shape_label,
+)
+
+__all__ = [
+    "ID_FIELDS",
+    "REDACTED",
+    "SECRET_NAMES",
+    "SECRET_SHAPES",
+    "environment_secrets",
+    "known_secrets",
+    "looks_secret",
+    "mask_url",
+    "may_hold_shape",
+    "plan_secrets",
+    "redact",
+    "redact_json",
+    "redact_plan",
+    "redact_record",
+    "redact_text",
+    "register_secrets",
+    "restore_secrets",
+    "secret_kind",
+]
+
+R = TypeVar("R")
 
 # Searched in a name made lower_snake_case (see looks_secret). Secret wherever they occur:
 # the words below; ``pat`` as a word of its own (GITHUB_PAT); ``key`` as the last word after
@@ -44,33 +78,6 @@ SECRET_NAMES = re.compile(
 _CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 
-_TOKENS = (
-    r"sk-ant-[A-Za-z0-9_\-]{8,}",  # Anthropic
-    r"sk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{20,}|[A-Za-z0-9]{20,})",  # OpenAI
-    r"gh[pousr]_[A-Za-z0-9]{20,}",  # GitHub: personal, OAuth, user, server, refresh
-    r"github_pat_[A-Za-z0-9_]{20,}",  # GitHub, fine-grained
-    r"xox[abprs]-[A-Za-z0-9\-]{10,}",  # Slack
-    r"AKIA[0-9A-Z]{16}",  # an AWS access key id
-    r"AIza[0-9A-Za-z_\-]{35}",  # Google
-    r"eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*",  # a JWT
-)
-# A token starts where no letter or digit precedes it, or right after a JSON escape (the
-# store searches its records' JSON text, where a line break before a key is ``\n``). That
-# is checked once its first letter matched, so that every branch starts with a literal and
-# the regex engine only tries the places holding one of those letters (three times faster).
-_AFTER_FIRST = r"(?:(?<![A-Za-z0-9].)|(?<=\\[nrt].))"
-# A PEM private key up to its END line, or else to the end of its string: never past an
-# unescaped quote, so in JSON text it cannot swallow the fields that follow.
-_PEM = (
-    r'-----BEGIN[A-Z ]*PRIVATE KEY-----(?:(?:[^"\\]|\\.)*?-----END[A-Z ]*PRIVATE KEY-----'
-    r'|(?:[^"\\]|\\.)*)'
-)
-SECRET_SHAPES = re.compile("|".join([*(t[0] + _AFTER_FIRST + t[1:] for t in _TOKENS), _PEM]))
-# For may_hold_shape: the regex engine finds these literals faster than ``in`` does.
-_SK = re.compile("sk-").search
-_GITHUB = re.compile(r"g(?:h[pousr]|ithub_pat)_").search
-_SLACK = re.compile("xox[abprs]-").search
-REDACTED = "[redacted]"
 _MIN_SECRET_LEN = 8
 
 _lock = threading.Lock()
@@ -85,21 +92,6 @@ def looks_secret(name: str) -> bool:
     # Cached: a plan of 10,000 agents asks about the same few keys 100,000 times.
     words = _NOT_WORD.sub("_", _CAMEL_HUMP.sub("_", name).lower())
     return bool(SECRET_NAMES.search(words))
-
-
-def may_hold_shape(text: str) -> bool:
-    """False when :data:`SECRET_SHAPES` surely finds nothing in ``text``: the shapes' fixed
-    parts are looked for (about 1 us on a 600-byte record, against 8 us for the regex),
-    most of them behind a one-letter scan (memchr) for a letter rare in records."""
-    return (
-        _SK(text) is not None
-        or _GITHUB(text) is not None
-        or ("B" in text and "-----BEGIN" in text)
-        or ("J" in text and "eyJ" in text)
-        or ("K" in text and "AKIA" in text)
-        or ("z" in text and "AIza" in text)
-        or ("x" in text and _SLACK(text) is not None)
-    )
 
 
 def environment_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
@@ -118,12 +110,14 @@ def register_secrets(values: Iterable[str]) -> None:
 
 def known_secrets() -> tuple[str, ...]:
     """The environment's secret values (read once, until the next :func:`register_secrets`)
-    plus every registered one, longest first so a secret containing another goes whole."""
+    plus every registered one, each also in its URL-encoded forms (a password in a query
+    string), longest first so a secret containing another goes whole."""
     global _known
     known = _known
     if known is None:
         with _lock:
             values = set(environment_secrets()) | _registered
+            values |= {form for v in values for form in (quote(v, safe=""), quote_plus(v))}
             known = _known = tuple(sorted(values, key=len, reverse=True))
     return known
 
@@ -133,12 +127,12 @@ def redact_text(text: str, secrets: Iterable[str] | None = None) -> str:
     for value in known_secrets() if secrets is None else secrets:
         if value and value in text:
             text = text.replace(value, REDACTED)
-    return SECRET_SHAPES.sub(REDACTED, text) if may_hold_shape(text) else text
+    return redact_shapes(text)
 
 
 def redact(value: Any, secrets: Iterable[str] | None = None) -> Any:
     """A copy of JSON-like ``value``: strings under secret-looking keys blanked, and
-    secret values replaced in every other string."""
+    secret values replaced in every other string (and in keys)."""
     found = tuple(known_secrets() if secrets is None else secrets)
     return _redact(value, found, under_secret_name=False)
 
@@ -148,12 +142,44 @@ def _redact(value: Any, secrets: tuple[str, ...], *, under_secret_name: bool) ->
         return REDACTED if under_secret_name and value else redact_text(value, secrets)
     if isinstance(value, dict):
         return {
-            k: _redact(v, secrets, under_secret_name=isinstance(k, str) and looks_secret(k))
+            (redact_text(k, secrets) if isinstance(k, str) else k): _redact(
+                v, secrets, under_secret_name=isinstance(k, str) and looks_secret(k)
+            )
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
         return [_redact(v, secrets, under_secret_name=under_secret_name) for v in value]
     return value
+
+
+# The fields of a record that identify it (and things it points at): its store keys are
+# made of them, so redaction never rewrites them; an id that looks like a secret is refused
+# where it is chosen (plan validation, `swarm fork --agent-id`, checkpoint names).
+ID_FIELDS = frozenset(
+    {
+        "run_id",
+        "agent_id",
+        "session_id",
+        "parent_session_id",
+        "base_session_id",
+        "fork_point",
+        "uuid",
+        "parent_uuid",
+        "message_uuid",
+        "checkpoint_id",
+        "sessionId",
+        "parentUuid",
+    }
+)
+
+
+def _redact_document(document: Any) -> Any:
+    """A record's JSON document redacted value by value, its id fields as they are."""
+    if not isinstance(document, dict):
+        return redact(document)
+    kept = {k: v for k, v in document.items() if k in ID_FIELDS}
+    cleaned: dict[str, Any] = redact({k: v for k, v in document.items() if k not in ID_FIELDS})
+    return {**cleaned, **kept}
 
 
 def plan_secrets(plan: Mapping[str, Any]) -> list[str]:
@@ -174,8 +200,30 @@ def plan_secrets(plan: Mapping[str, Any]) -> list[str]:
     return found
 
 
+def mask_url(url: str) -> str:
+    """A store URL fit to show or keep: the password of its ``user:password@`` part and the
+    values of secret-named query options (``?password=``) replaced, and any key-shaped part.
+    Every message and record that names a store URL shows it through here."""
+    masked = URL_PASSWORD.sub(rf"\1{REDACTED}@", url)
+    base, mark, query = masked.partition("?")
+    if mark:
+        options = []
+        for option in query.split("&"):
+            name, equals, value = option.partition("=")
+            secret = bool(equals and value) and looks_secret(unquote_plus(name))
+            options.append(f"{name}={REDACTED}" if secret else option)
+        masked = base + mark + "&".join(options)
+    return redact_text(masked)
+
+
 def redact_plan(plan: Mapping[str, Any]) -> dict[str, Any]:
-    """A plan (as JSON) safe to store: secret-named values blanked, secret values replaced."""
+    """A plan (as JSON) safe to store: secret-named values blanked, secret values replaced,
+    the store's URL masked."""
+    store = plan.get("store")
+    if isinstance(store, Mapping) and isinstance(store.get("url"), str):
+        masked = mask_url(store["url"])
+        if masked != store["url"]:
+            plan = {**plan, "store": {**store, "url": masked}}
     named = plan_secrets(plan)
     register_secrets(named)
     text = jsoncodec.dumps(dict(plan))
@@ -194,26 +242,78 @@ def _encoded(value: str) -> str:
 
 
 def redact_json(data: str) -> str:
-    """JSON text with secrets replaced inside its strings; the result is still valid JSON.
+    """JSON text with secrets replaced inside its strings; the result is still valid JSON,
+    and a record's id fields (:data:`ID_FIELDS`) are never rewritten.
 
     The fast path works on the text; if a replacement would break the document
-    (a secret that also occurs as a number, say), the document is redacted
-    value by value instead.
+    (a secret that also occurs as a number, say) or touch an id, the document is
+    redacted value by value instead.
     """
     out = data
     for value in known_secrets():
         encoded = _encoded(value)
         if encoded in out:
             out = out.replace(encoded, REDACTED)
-    if may_hold_shape(out):  # the regular expression costs ten times the whole check
-        out = SECRET_SHAPES.sub(REDACTED, out)
+    out = redact_shapes(out)
     if out == data:
         return data
+    original = jsoncodec.loads(data)
     try:
-        jsoncodec.loads(out)
+        cleaned = jsoncodec.loads(out)
     except ValueError:
-        return jsoncodec.dumps(redact(jsoncodec.loads(data)))
-    return out
+        cleaned = None
+    if cleaned is not None and not isinstance(original, dict):
+        return out
+    if (
+        isinstance(original, dict)
+        and isinstance(cleaned, dict)
+        and all(cleaned.get(k) == original[k] for k in ID_FIELDS.intersection(original))
+    ):
+        return out
+    return jsoncodec.dumps(_redact_document(original))
+
+
+def secret_kind(value: str) -> str | None:
+    """What ``value`` holds that redaction would replace ("a GitHub token"), or None. Ids
+    and names are stored and shown as they are, so one that holds a secret is refused."""
+    if any(secret in value for secret in known_secrets()):
+        return "a secret from the environment or the plan"
+    return shape_label(value)
+
+
+# The fields of each record that carry text from outside swarm (prompts, replies, tool
+# results, errors, metadata a backend reported): the ones redact_record reads. No id is one.
+_FREE_TEXT: dict[type, tuple[str, ...]] = {
+    Message: ("content", "raw"),
+    AgentResult: ("output", "error"),
+    RunRecord: ("error", "attempts", "rehearsal"),
+    SessionRecord: ("metadata",),
+    Checkpoint: ("description", "files_modified"),
+}
+
+
+def redact_record(record: R) -> R:
+    """``record`` (a message, an agent's result, a run or session record, a checkpoint) with
+    secrets replaced in its free text, as the store keeps it; the same object when there is
+    nothing to replace. The executor applies it where a record enters a run, so the store,
+    the events, the hooks and the result it returns all hold this one object."""
+    changes: dict[str, Any] = {}
+    for name in _FREE_TEXT[type(record)]:
+        value = getattr(record, name)
+        if isinstance(value, str):
+            clean: Any = redact_text(value)
+        elif isinstance(value, dict | list | tuple) and value:
+            text = jsoncodec.dumps(value)
+            cleaned = redact_json(text)
+            if cleaned is text:
+                continue
+            clean = jsoncodec.loads(cleaned)
+            clean = tuple(clean) if isinstance(value, tuple) else clean
+        else:
+            continue
+        if clean != value:
+            changes[name] = clean
+    return evolve(record, changes) if changes else record
 
 
 def restore_secrets(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .checkpoints import SessionCheckpoints
 from .events import EventKind
 from .records import AgentStatus, Message, SessionRecord, Usage
+from .redaction import redact_record
 
 if TYPE_CHECKING:
     from .execution import Execution
@@ -47,15 +48,17 @@ class PersistingSink:
         self.session_id = session_id
         run = self.run
         await run.store.save_session(
-            SessionRecord(
-                session_id=session_id,
-                backend=run.executor.backend.name,
-                run_id=run.run_id,
-                agent_id=self.agent_id,
-                parent_session_id=self.parent_session_id,
-                fork_point=self.fork_point,
-                model=run.model_of(self.agent_id),
-                metadata=await run.describe_session(self.agent_id, metadata),
+            redact_record(
+                SessionRecord(
+                    session_id=session_id,
+                    backend=run.executor.backend.name,
+                    run_id=run.run_id,
+                    agent_id=self.agent_id,
+                    parent_session_id=self.parent_session_id,
+                    fork_point=self.fork_point,
+                    model=run.model_of(self.agent_id),
+                    metadata=await run.describe_session(self.agent_id, metadata),
+                )
             )
         )
         run.log.debug("session.started", agent_id=self.agent_id, session_id=session_id)
@@ -71,6 +74,8 @@ class PersistingSink:
             run.results[self.agent_id] = run.results[self.agent_id].evolve(session_id=session_id)
 
     async def message(self, message: Message) -> None:
+        # Redacted once, here: the store and the MESSAGE event hold the same record.
+        message = redact_record(message)
         await self.run.store.append_messages(message.session_id, [message])
         self.last_message = message.uuid
         self.message_count += 1

@@ -13,7 +13,7 @@ from typing import Any
 from .checkpoints import files_touched
 from .errors import NotFoundError, UsageError
 from .lineage import history, history_of, lineage
-from .names import is_safe_id
+from .names import is_safe_id, secret_id_problem
 from .plan import Plan
 from .records import Checkpoint, Message, SessionRecord, Usage, new_uuid
 from .stores.base import Store
@@ -193,6 +193,9 @@ def fork_plan(
         raise UsageError(
             f"agent id {name!r}: expected letters, digits, '_', '.' or '-' (at most 64)"
         )
+    problem = secret_id_problem(name)
+    if problem is not None:
+        raise UsageError(f"--agent-id: {problem}")
     agent: dict[str, Any] = {"id": name, "prompt": prompt}
     for spec in source.get("agents") or []:
         if isinstance(spec, dict) and spec.get("id") == like_agent:

@@ -193,7 +193,7 @@ class SimulatedBackend:
             usage = usage + per_turn
             text = (
                 f"{SIMULATED_MARK} agent {request.agent_id}, turn {turn + 1}/{turns}: "
-                f"placeholder for an answer to {task[:60]!r}"
+                f"placeholder for an answer to {_gist(task)!r}"
             )
             writes = [f for i, f in enumerate(settings.files) if i % turns == turn]
             reply = Message(
@@ -224,3 +224,20 @@ class SimulatedBackend:
 
     async def aclose(self) -> None:
         return None
+
+
+def _gist(task: str, size: int = 60) -> str:
+    """Whole words from a task's first line, for a placeholder. Never a word the size or a
+    line break cuts short: a key cut short no longer has the shape that gets it redacted."""
+    lines = task.strip().splitlines() or [""]
+    words = lines[0].split(" ")
+    if len(lines) > 1:
+        words = words[:-1]  # it may go on on the next line
+    shown = ""
+    for word in words:
+        longer = f"{shown} {word}" if shown else word
+        if len(longer) > size:
+            break
+        shown = longer
+    whole = len(lines) == 1 and shown == lines[0]
+    return shown if whole else f"{shown} ..." if shown else "..."

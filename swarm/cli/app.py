@@ -48,8 +48,14 @@ def _global(
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     """Print an error line and return the Exit to raise."""
-    typer.echo(f"swarm: error: {message}", err=True)
+    error_line(message)
     return typer.Exit(code)
+
+
+def error_line(message: str) -> None:
+    """The one way a ``swarm: error:`` line is printed: secrets in it (a key an API error
+    quoted, a URL's password) are redacted, as in the logs and the store."""
+    typer.echo(f"swarm: error: {redact_text(message)}", err=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,8 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help says it all
             getattr(exc, "show", lambda: None)()
             return EXIT_USAGE
-        line = usage_message(exc, sys.argv[1:] if argv is None else argv)
-        typer.echo(f"swarm: error: {line}", err=True)
+        error_line(usage_message(exc, sys.argv[1:] if argv is None else argv))
         return exc.exit_code
     except Exception as exc:
         return _unexpected(exc)
@@ -203,7 +208,7 @@ _flags_take_no_value()
 
 def _report(error: SwarmError) -> int:
     for line in str(error).splitlines() or [type(error).__name__]:
-        typer.echo(f"swarm: error: {line}", err=True)
+        error_line(line)
     return error.exit_code
 
 

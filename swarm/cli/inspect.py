@@ -12,6 +12,7 @@ from rich.table import Table
 from ..errors import NotFoundError
 from ..lineage import history as full_history
 from ..records import AgentResult, AgentStatus, RunRecord, SwarmResult
+from ..redaction import mask_url
 from .app import EXIT_OK, app, runs_app
 from .common import (
     JsonOption,
@@ -55,7 +56,7 @@ def runs_list(
         print_json([_run_summary(r.to_dict()) for r in runs])
         return EXIT_OK
     console = Console()
-    console.print(_runs_table(runs, f"runs in {store_url(store)}", console.width))
+    console.print(_runs_table(runs, f"runs in {mask_url(store_url(store))}", console.width))
     return EXIT_OK
 
 

@@ -22,7 +22,7 @@ from ..plan import Plan, plan_json_schema
 from ..planfile import PlanSource, read_plan
 from ..preflight import needs_store, store_problems
 from ..records import RunStatus, SwarmResult
-from ..redaction import redact_plan
+from ..redaction import mask_url, redact_plan
 from ..rehearsal import RehearsalSetup, open_backend, rehearsal_backend
 from ..stores import MemoryStore, SQLiteStore, open_store, parse_store_url
 from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app
@@ -167,7 +167,7 @@ def see_again(run_id: str, url: str) -> str | None:
     ``swarm runs show`` reads by default; none for a memory store (gone on exit)."""
     if url.startswith("memory:"):
         return None
-    where = "" if url == store_url(None) else f" --store {shlex.quote(url)}"
+    where = "" if url == store_url(None) else f" --store {shlex.quote(mask_url(url))}"
     return f"see it again: swarm runs show {run_id}{where}"
 
 
@@ -280,7 +280,7 @@ def validate(
     e = plan.execution
     print(
         f"{plan_file}: ok: {len(plan.agents)} agents, max_parallel {e.max_parallel}, "
-        f"mode {e.mode}, backend {plan.backend.name or '(auto)'}, store {plan.store.url}"
+        f"mode {e.mode}, backend {plan.backend.name or '(auto)'}, store {mask_url(plan.store.url)}"
     )
     return EXIT_OK
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from ..errors import StoreError, UsageError
+from ..redaction import mask_url
 from ..stores import sqlite_path
 from ..stores.integrity import Problem, VerifyReport, verify
 from ..stores.repair import RepairReport, repair
@@ -22,7 +23,7 @@ def _path(store: str | None) -> Path:
     url = store_url(store)
     path = sqlite_path(url)
     if path is None:
-        raise UsageError(f"store {url!r} lives in memory: there is no file to check")
+        raise UsageError(f"store {mask_url(url)!r} lives in memory: there is no file to check")
     return path
 
 

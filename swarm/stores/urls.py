@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import UsageError
+from ..redaction import mask_url
 
 SQLITE_OPTIONS = ("synchronous", "max_size_mb", "mode")
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -26,12 +27,13 @@ _EXPECTED = "expected sqlite:///path/to/file.db, a path to a file, or memory://"
 
 
 class StoreURLError(UsageError):
-    """A store URL that cannot name a store; ``problem`` says why, without the URL."""
+    """A store URL that cannot name a store; ``problem`` says why, without the URL (the
+    message shows the URL with its password masked)."""
 
     def __init__(self, url: str, problem: str) -> None:
         self.url = url
         self.problem = problem
-        super().__init__(f"store URL {url!r}: {problem}")
+        super().__init__(f"store URL {mask_url(url)!r}: {problem}")
 
 
 @dataclass(frozen=True, slots=True)
