@@ -44,7 +44,7 @@ from .names import (
     is_safe_id,
     secret_id_problem,
 )
-from .redaction import REDACTED, looks_secret, redact_text
+from .redaction import REDACTED, looks_secret, mask_url, redact_text
 from .stores.urls import StoreURLError, parse_store_url
 from .yamlfile import Lines, locate
 
@@ -415,7 +415,8 @@ class StoreSpec(_Model):
             try:
                 parse_store_url(value)
             except StoreURLError as exc:
-                raise _rule(exc.problem, show_input=False) from None
+                # Shown masked, as every store URL is: it may hold a password.
+                raise _rule(f"{exc.problem} (got {mask_url(value)!r})", show_input=False) from None
         return value
 
 

@@ -55,6 +55,8 @@ class MemoryStore:
             self._messages.pop(session.session_id, None)
             for checkpoint_id in self._session_checkpoints.pop(session.session_id, {}):
                 self._checkpoints.pop(checkpoint_id, None)
+            for key in [k for k in self._transcripts if k[1] == session.session_id]:
+                del self._transcripts[key]
 
     async def save_agents(self, run_id: str, agents: Sequence[AgentResult]) -> None:
         table = self._agents.setdefault(run_id, {})

@@ -237,6 +237,8 @@ class SQLiteStore:
             sessions = "SELECT session_id FROM sessions WHERE run_id = ?"
             c.execute(f"DELETE FROM messages WHERE session_id IN ({sessions})", (run_id,))
             c.execute(f"DELETE FROM checkpoints WHERE session_id IN ({sessions})", (run_id,))
+            # The CLI's mirrored transcripts of those sessions go too: gc keeps no copy.
+            c.execute(f"DELETE FROM transcript_entries WHERE session_id IN ({sessions})", (run_id,))
             c.execute("DELETE FROM sessions WHERE run_id = ?", (run_id,))
             c.execute("DELETE FROM agents WHERE run_id = ?", (run_id,))
             c.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))

@@ -82,6 +82,9 @@ def parse_store_url(url: str) -> StoreURL:
     path = raw[1:] if raw.startswith("/") else raw
     if not path:
         raise fail("has no file path (sqlite:///path/to/file.db)")
+    if "@" in raw.split("/", 1)[0]:
+        # A user or password has no meaning for a file; kept, it would become a folder name.
+        raise fail("a sqlite URL takes no user or password (sqlite:///path/to/file.db)")
     options: dict[str, str] = {}
     try:
         pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))

@@ -161,6 +161,22 @@ async def delete_run_removes_everything_of_it(store: Store) -> None:
     assert len(await store.get_messages("s-r2")) == 1
 
 
+async def delete_run_removes_the_transcripts_of_its_sessions(store: Store) -> None:
+    """delete_run also removes the CLI transcripts mirrored for the run's sessions (they
+    hold the same prompts and replies), and no other session's."""
+    if not isinstance(store, TranscriptStore):
+        return
+    for run_id in ("r1", "r2"):
+        await store.save_run(_run(run_id))
+        await store.save_session(SessionRecord(f"s-{run_id}", "simulated", run_id=run_id))
+        await store.append_transcript("p", f"s-{run_id}", "", [{"type": "u", "uuid": "1"}])
+        await store.append_transcript("p", f"s-{run_id}", "sub/a", [{"type": "u"}])
+    await store.delete_run("r1")
+    assert await store.load_transcript("p", "s-r1") is None
+    assert await store.load_transcript("p", "s-r1", "sub/a") is None
+    assert await store.load_transcript("p", "s-r2") == [{"type": "u", "uuid": "1"}]
+
+
 async def transcripts_keyed_and_idempotent(store: Store) -> None:
     """Raw transcript lines keep order per key, skip a stored uuid, and delete in cascade.
 
@@ -268,6 +284,7 @@ STORE_CONTRACTS: tuple[Contract, ...] = (
     concurrent_appends_lose_nothing,
     checkpoints_round_trip_and_delete,
     delete_run_removes_everything_of_it,
+    delete_run_removes_the_transcripts_of_its_sessions,
     message_ranges,
     transcripts_keyed_and_idempotent,
     leases_exclusive_until_expiry,
