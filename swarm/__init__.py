@@ -5,6 +5,8 @@ The public API is re-exported here; the implementation lives in focused modules.
 
 from __future__ import annotations
 
+from ._log import configure_logging
+from ._version import __version__
 from .backends import create_backend
 from .backends.base import AgentOutcome, AgentRequest, AgentSink, Backend, BaseRequest, BaseSession
 from .backends.simulated import SimulatedBackend
@@ -28,13 +30,15 @@ from .events import EventKind, SwarmEvent
 from .executor import ExecutorOptions, ParallelSwarmExecutor
 from .export import export_run
 from .lineage import history, lineage
-from .logging import configure_logging
 from .plan import AgentSpec, Plan, Priority
 from .planfile import load_plan, parse_plan
 from .records import (
     AgentResult,
     AgentStatus,
+    Attempt,
+    BaseEntry,
     Checkpoint,
+    Lease,
     Message,
     RunRecord,
     RunStatus,
@@ -47,8 +51,6 @@ from .retention import collect_garbage
 from .stores import MemoryStore, SQLiteStore, Store, open_store
 from .timetravel import CheckpointDiff, diff_checkpoints, fork_at, fork_plan
 
-__version__ = "0.1.0"
-
 __all__ = [
     "APIError",
     "AgentOutcome",
@@ -57,9 +59,11 @@ __all__ = [
     "AgentSink",
     "AgentSpec",
     "AgentStatus",
+    "Attempt",
     "Backend",
     "BackendError",
     "BackendUnavailable",
+    "BaseEntry",
     "BaseRequest",
     "BaseSession",
     "Checkpoint",
@@ -68,6 +72,7 @@ __all__ = [
     "EventKind",
     "ExecutorOptions",
     "IntegrityError",
+    "Lease",
     "LeaseHeld",
     "MemoryStore",
     "Message",

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 
 import trio
 
+from ._names import CHECKPOINT_NAME_RULE, checkpoint_name_problem
+from ._redaction import secret_kind
 from .errors import NotFoundError, UsageError
 from .lineage import messages_between
-from .names import CHECKPOINT_NAME_RULE, checkpoint_name_problem
 from .plan import CheckpointSpec
 from .records import Checkpoint, Message, SessionRecord, Usage, new_uuid
-from .redaction import secret_kind
 from .stores.base import Store
 
 DEFAULT_EVERY = 10

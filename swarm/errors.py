@@ -2,9 +2,9 @@
 
     SwarmError
     ├── SkipAgent            raised by a pre-agent hook: skip that agent (its message is why)
-    ├── PlanError            a plan or configuration file is invalid (exit code 2)
-    ├── UsageError           a command-line argument or API call is invalid (exit code 2)
-    │   └── LeaseHeld        another live process holds the run's lease (exit code 2)
+    ├── PlanError            a plan or configuration file is invalid
+    ├── UsageError           an argument given to a command or an API call is invalid
+    ├── LeaseHeld            another live process drives the run (holds its lease)
     ├── StoreError           the store cannot be opened, read or written
     │   ├── NotFoundError    a run, agent, session or checkpoint id is unknown
     │   └── IntegrityError   a record failed its checksum or the schema is unknown
@@ -14,7 +14,12 @@
             └── TransientAPIError  429, 529, 5xx, connection refused or dropped
 
 Every message names what was wrong and what was expected, so the CLI can print
-it as is; no command ever shows a traceback for one of these.
+it as is; no command ever shows a traceback for one of these. Exit codes are the
+CLI's (:mod:`swarm.cli.app`): the library only raises typed errors.
+
+``LeaseHeld`` is no usage error: nothing the caller passed is wrong, the run is busy.
+It is no store error either (the store answered; it says who holds the run), so code
+that stops a run on a failing store never mistakes it for one.
 """
 
 from __future__ import annotations
@@ -26,8 +31,6 @@ from typing import TypeVar
 
 class SwarmError(Exception):
     """Base class of every error swarm raises on purpose."""
-
-    exit_code: int = 1
 
 
 class SkipAgent(SwarmError):
@@ -53,8 +56,6 @@ class PlanIssue:
 class PlanError(SwarmError):
     """A plan (or the configuration merged under it) is invalid."""
 
-    exit_code = 2
-
     def __init__(self, issues: list[PlanIssue]) -> None:
         self.issues = issues
         super().__init__("\n".join(str(issue) for issue in issues))
@@ -63,10 +64,8 @@ class PlanError(SwarmError):
 class UsageError(SwarmError):
     """An argument given on the command line or to the Python API is invalid."""
 
-    exit_code = 2
 
-
-class LeaseHeld(UsageError):
+class LeaseHeld(SwarmError):
     """Another live process holds the lease of a run (it is running or resuming it)."""
 
 
@@ -76,8 +75,6 @@ class StoreError(SwarmError):
 
 class NotFoundError(StoreError):
     """No record has the id that was asked for."""
-
-    exit_code = 2
 
 
 class IntegrityError(StoreError):
@@ -90,8 +87,6 @@ class BackendError(SwarmError):
 
 class BackendUnavailable(BackendError):
     """The backend cannot run on this machine as configured."""
-
-    exit_code = 2
 
 
 class APIError(BackendError):

@@ -19,17 +19,25 @@ from typing import TYPE_CHECKING, Any
 import structlog
 import trio
 
+from ._log import get_logger
+from ._redaction import redact, redact_plan, redact_record, redact_text
 from .backends.base import AgentRequest, BaseSession
 from .checkpoints import CheckpointPolicy, RunCheckpoints
 from .errors import SkipAgent, StoreError, failure_reason, first_leaf, format_traceback
 from .events import EventKind, SwarmEvent
 from .forking import agent_request, base_request, recorded_base_retries
-from .leases import Lease
-from .logging import get_logger
 from .metrics import run_metrics
 from .plan import AgentSpec, Plan
-from .records import AgentResult, AgentStatus, RunRecord, RunStatus, SwarmResult, Usage, utc_now
-from .redaction import redact, redact_plan, redact_record, redact_text
+from .records import (
+    AgentResult,
+    AgentStatus,
+    Lease,
+    RunRecord,
+    RunStatus,
+    SwarmResult,
+    Usage,
+    utc_now,
+)
 from .resume import ResumeState, base_entry, merge_metrics, new_attempt, update_last
 from .scheduling import AIMDWindow, ReadyQueue
 from .session_meta import SessionDescriber

@@ -17,12 +17,12 @@ from typing import Any
 
 import trio
 
+from ._log import get_logger
 from .backends.base import AgentRequest, Backend
 from .errors import StoreError
 from .events import SwarmEvent
 from .execution import Execution
 from .leases import Clock, RunLease, run_lease_name
-from .logging import get_logger
 from .plan import Plan
 from .planfile import PlanSource
 from .preflight import store_problems

@@ -83,7 +83,6 @@ async def agent_request(
 def recorded_base_retries(record: RunRecord) -> int:
     """The retries recorded by the attempt that built a run's base session."""
     for attempt in reversed(record.attempts):
-        base = attempt.get("base")
-        if isinstance(base, Mapping) and base.get("session_id"):
-            return int(base.get("retries") or 0)
+        if attempt.base is not None:
+            return attempt.base.retries
     return 0

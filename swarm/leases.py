@@ -14,46 +14,21 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import psutil
 import trio
 
+from ._log import get_logger
 from .errors import LeaseHeld, StoreError
-from .logging import get_logger
+from .records import Lease
 
-if TYPE_CHECKING:  # the stores import Lease from here
+if TYPE_CHECKING:
     from .stores.base import Store
 
 log = get_logger("swarm.leases")
 
 Clock = Callable[[], float]
-
-
-@dataclass(frozen=True, slots=True)
-class Lease:
-    """Who holds lease ``name`` and until when (seconds since the epoch)."""
-
-    name: str
-    owner: str
-    acquired_at: float
-    expires_at: float
-
-    def expired(self, now: float) -> bool:
-        return now >= self.expires_at
-
-    def describe(self) -> str:
-        until = datetime.fromtimestamp(self.expires_at, UTC).isoformat(timespec="seconds")
-        return f"{self.owner} until {until}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Lease:
-        return cls(**data)
 
 
 def run_lease_name(run_id: str) -> str:

@@ -35,8 +35,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from .errors import PlanError, PlanIssue
-from .names import (
+from ._names import (
     CHECKPOINT_NAME_RULE,
     SAFE_ID,
     SAFE_ID_RULE,
@@ -44,9 +43,10 @@ from .names import (
     is_safe_id,
     secret_id_problem,
 )
-from .redaction import REDACTED, looks_secret, mask_url, redact_text
+from ._redaction import REDACTED, looks_secret, mask_url, redact_text
+from ._yamlfile import Lines, locate
+from .errors import PlanError, PlanIssue
 from .stores.urls import StoreURLError, parse_store_url
-from .yamlfile import Lines, locate
 
 # Validation context of plan files: turns on the rules stored plans are spared.
 PLAN_FILE_CONTEXT = {"plan_file": True}

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ._yamlfile import MAX_YAML_BYTES, Lines, locate, parse_yaml, read_text
 from .errors import PlanError, PlanIssue
 from .plan import (
     PLAN_FILE_CONTEXT,
@@ -27,7 +28,6 @@ from .plan import (
     _reference_errors,
 )
 from .stores.urls import StoreURLError, parse_store_url, store_location_problem
-from .yamlfile import MAX_YAML_BYTES, Lines, locate, parse_yaml, read_text
 
 
 def read_yaml(text: str, file: str) -> tuple[dict[str, Any], Lines]:

@@ -1,7 +1,8 @@
 """Records that flow between the executor, backends and stores.
 
 They are frozen dataclasses: cheap to build by the ten thousand, safe to share
-between tasks, and turned into JSON by ``to_dict`` for stores and ``--json``.
+between tasks, and turned into JSON by ``to_dict`` for stores and JSON output.
+Everything a store keeps is one of these, down to a lease and a run's attempts.
 """
 
 from __future__ import annotations
@@ -350,6 +351,142 @@ class SwarmMetrics:
 
 
 @dataclass(frozen=True, slots=True)
+class BaseEntry:
+    """The base session as the attempt that built it recorded it: what a resume reuses."""
+
+    session_id: str
+    fork_point: str | None = None
+    usage: Usage = Usage()
+    cost_usd: float = 0.0
+    seconds: float = 0.0
+    retries: int = 0  # API retries while it was built (counted with the agents')
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "fork_point": self.fork_point,
+            "usage": self.usage.to_dict(),
+            "cost_usd": self.cost_usd,
+            "seconds": self.seconds,
+            "retries": self.retries,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BaseEntry:
+        return cls(
+            session_id=str(data["session_id"]),
+            fork_point=data.get("fork_point"),
+            usage=Usage.from_dict(data.get("usage")),
+            cost_usd=float(data.get("cost_usd") or 0.0),
+            seconds=float(data.get("seconds") or 0.0),
+            retries=int(data.get("retries") or 0),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One execution of a run's plan: the first run, or one ``resume`` of it.
+
+    ``kept``, ``continued``, ``restarted`` and ``fresh`` say what a resume did with
+    each agent; ``base`` is set by the attempt that built the base session; the
+    figures from ``ended_at`` on are written when the attempt ends (a killed attempt
+    never writes them, and its times are estimated from its agents' records).
+    """
+
+    attempt: int
+    kind: str  # "run" or "resume"
+    owner: str = ""
+    started_at: str = field(default_factory=utc_now)
+    kept: list[str] = field(default_factory=list)
+    continued: list[str] = field(default_factory=list)
+    restarted: list[str] = field(default_factory=list)
+    fresh: list[str] = field(default_factory=list)
+    base: BaseEntry | None = None
+    ended_at: str | None = None
+    status: str | None = None
+    wall_s: float | None = None
+    agents_wall_s: float | None = None
+    peak_concurrency: int | None = None
+
+    def evolve(self, **changes: Any) -> Attempt:
+        return evolve(self, changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attempt": self.attempt,
+            "kind": self.kind,
+            "owner": self.owner,
+            "started_at": self.started_at,
+            "kept": list(self.kept),
+            "continued": list(self.continued),
+            "restarted": list(self.restarted),
+            "fresh": list(self.fresh),
+            "base": None if self.base is None else self.base.to_dict(),
+            "ended_at": self.ended_at,
+            "status": self.status,
+            "wall_s": self.wall_s,
+            "agents_wall_s": self.agents_wall_s,
+            "peak_concurrency": self.peak_concurrency,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Attempt:
+        # Attempts written before a field existed lack it: each one has its default.
+        base = data.get("base")
+        return cls(
+            attempt=int(data.get("attempt") or 0),
+            kind=str(data.get("kind") or "run"),
+            owner=str(data.get("owner") or ""),
+            started_at=str(data.get("started_at") or ""),
+            kept=list(data.get("kept") or ()),
+            continued=list(data.get("continued") or ()),
+            restarted=list(data.get("restarted") or ()),
+            fresh=list(data.get("fresh") or ()),
+            base=BaseEntry.from_dict(base)
+            if isinstance(base, dict) and base.get("session_id")
+            else None,
+            ended_at=data.get("ended_at"),
+            status=data.get("status"),
+            wall_s=data.get("wall_s"),
+            agents_wall_s=data.get("agents_wall_s"),
+            peak_concurrency=data.get("peak_concurrency"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Who holds lease ``name`` and until when (seconds since the epoch).
+
+    A store's :meth:`~swarm.stores.Store.acquire_lease` returns one; see
+    :mod:`swarm.stores` for how a run's lease is held and renewed.
+    """
+
+    name: str
+    owner: str
+    acquired_at: float
+    expires_at: float
+
+    def expired(self, now: float) -> bool:
+        return now >= self.expires_at
+
+    def describe(self) -> str:
+        until = datetime.fromtimestamp(self.expires_at, UTC).isoformat(timespec="seconds")
+        return f"{self.owner} until {until}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "owner": self.owner,
+            "acquired_at": self.acquired_at,
+            "expires_at": self.expires_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Lease:
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
 class RunRecord:
     """A run as the store keeps it: its plan, status, final metrics and attempts."""
 
@@ -365,11 +502,11 @@ class RunRecord:
     ended_at: str | None = None
     metrics: SwarmMetrics | None = None
     error: str | None = None
-    # One entry per execution of the plan: the first run, then each `swarm resume`
-    # (who ran it, when, what it kept and re-ran, how it ended); see swarm.resume.
-    attempts: list[dict[str, Any]] = field(default_factory=list)
-    # Set when the run was rehearsed against the fake Messages API (swarm.rehearsal): the
-    # fake API's script, so `swarm resume` rehearses it again and listings say so.
+    # One entry per execution of the plan: the first run, then each resume (who ran it,
+    # when, what it kept and re-ran, how it ended); see swarm.engine.
+    attempts: list[Attempt] = field(default_factory=list)
+    # Set when the run was rehearsed against the fake Messages API (swarm.backends): the
+    # fake API's script, so a resume rehearses it again and listings say so.
     rehearsal: dict[str, Any] | None = None
 
     def evolve(self, **changes: Any) -> RunRecord:
@@ -392,7 +529,7 @@ class RunRecord:
             "ended_at": self.ended_at,
             "metrics": None if self.metrics is None else self.metrics.to_dict(),
             "error": self.error,
-            "attempts": _plain(self.attempts),
+            "attempts": [attempt.to_dict() for attempt in self.attempts],
             "rehearsal": _plain(self.rehearsal),
         }
 
@@ -402,6 +539,7 @@ class RunRecord:
         data["status"] = RunStatus(data["status"])
         if data.get("metrics") is not None:
             data["metrics"] = SwarmMetrics.from_dict(data["metrics"])
+        data["attempts"] = [Attempt.from_dict(a) for a in data.get("attempts") or ()]
         return cls(**data)
 
 

@@ -24,13 +24,13 @@ from typing import Any
 import trio
 from pydantic import ValidationError
 
+from ._log import get_logger
+from ._scratch import cache_folder, scratch_dir
 from .backends import claude_credentials_available, create_backend
 from .backends.base import Backend
 from .errors import BackendUnavailable, UsageError, failure_reason
-from .logging import get_logger
 from .mockapi import MockAnthropicServer, MockAPIConfig, cli_env, open_mock_api
 from .plan import BackendSpec
-from .scratch import cache_folder, scratch_dir
 from .stores.base import Store
 
 log = get_logger("swarm.rehearsal")

@@ -28,11 +28,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ._redaction import restore_secrets
 from .backends.base import BaseSession
 from .errors import IntegrityError, NotFoundError, UsageError
 from .plan import Plan
-from .records import AgentResult, AgentStatus, RunRecord, SwarmMetrics, Usage, utc_now
-from .redaction import restore_secrets
+from .records import (
+    AgentResult,
+    AgentStatus,
+    Attempt,
+    BaseEntry,
+    RunRecord,
+    SwarmMetrics,
+    Usage,
+)
 from .stores.base import Store
 
 KEPT_STATUSES = frozenset({AgentStatus.SUCCEEDED, AgentStatus.FAILED, AgentStatus.TIMED_OUT})
@@ -184,18 +192,15 @@ async def _sessions_of_running(
 
 async def _base_of(store: Store, record: RunRecord, plan: Plan) -> tuple[BaseSession | None, float]:
     """The base session a run already has, as the attempt that built it recorded it."""
-    for attempt in reversed(record.attempts):
-        base = attempt.get("base")
-        if isinstance(base, Mapping) and base.get("session_id"):
-            return (
-                BaseSession(
-                    str(base["session_id"]),
-                    fork_point=base.get("fork_point"),
-                    usage=Usage.from_dict(base.get("usage")),
-                    cost_usd=float(base.get("cost_usd") or 0.0),
-                ),
-                float(base.get("seconds") or 0.0),
-            )
+    entry = recorded_base(record)
+    if entry is not None:
+        base = BaseSession(
+            entry.session_id,
+            fork_point=entry.fork_point,
+            usage=entry.usage,
+            cost_usd=entry.cost_usd,
+        )
+        return base, entry.seconds
     if record.base_session_id is None:
         return None, 0.0
     # A run written before attempts were recorded: rebuild what the messages tell.
@@ -206,53 +211,55 @@ async def _base_of(store: Store, record: RunRecord, plan: Plan) -> tuple[BaseSes
     return BaseSession(record.base_session_id, fork_point=plan.base.at, usage=usage), 0.0
 
 
+def recorded_base(record: RunRecord) -> BaseEntry | None:
+    """The base session as recorded by the (last) attempt that built it, if one did."""
+    for attempt in reversed(record.attempts):
+        if attempt.base is not None:
+            return attempt.base
+    return None
+
+
 # --- attempts -------------------------------------------------------------------
 
 
 def new_attempt(
-    attempts: Sequence[Mapping[str, Any]], kind: str, owner: str, **details: Any
-) -> list[dict[str, Any]]:
+    attempts: Sequence[Attempt], kind: str, owner: str, **details: Any
+) -> list[Attempt]:
     """``attempts`` with a new entry for the execution starting now."""
-    entry = {"attempt": len(attempts) + 1, "kind": kind, "owner": owner, "started_at": utc_now()}
-    return [*map(dict, attempts), {**entry, **details}]
+    return [*attempts, Attempt(len(attempts) + 1, kind, owner, **details)]
 
 
-def update_last(attempts: Sequence[Mapping[str, Any]], **changes: Any) -> list[dict[str, Any]]:
+def update_last(attempts: Sequence[Attempt], **changes: Any) -> list[Attempt]:
     """``attempts`` with the current (last) entry updated."""
     if not attempts:
-        return [dict(changes)]
-    return [*map(dict, attempts[:-1]), {**attempts[-1], **changes}]
+        return [Attempt(1, "run", **changes)]
+    return [*attempts[:-1], attempts[-1].evolve(**changes)]
 
 
-def base_entry(base: BaseSession, seconds: float, retries: int = 0) -> dict[str, Any]:
-    return {
-        "retries": retries,
-        "session_id": base.session_id,
-        "fork_point": base.fork_point,
-        "usage": {
-            "input_tokens": base.usage.input_tokens,
-            "output_tokens": base.usage.output_tokens,
-            "cache_creation_tokens": base.usage.cache_creation_tokens,
-            "cache_read_tokens": base.usage.cache_read_tokens,
-        },
-        "cost_usd": base.cost_usd,
-        "seconds": seconds,
-    }
+def base_entry(base: BaseSession, seconds: float, retries: int = 0) -> BaseEntry:
+    return BaseEntry(
+        session_id=base.session_id,
+        fork_point=base.fork_point,
+        usage=base.usage,
+        cost_usd=base.cost_usd,
+        seconds=seconds,
+        retries=retries,
+    )
 
 
-def _stamp(value: Any) -> float | None:
+def _stamp(value: str | None) -> float | None:
     try:
-        return datetime.fromisoformat(str(value)).timestamp() if value else None
+        return datetime.fromisoformat(value).timestamp() if value else None
     except ValueError:
         return None
 
 
 def _estimated_times(
-    attempt: Mapping[str, Any], until: float | None, agents: Sequence[AgentResult]
+    attempt: Attempt, until: float | None, agents: Sequence[AgentResult]
 ) -> tuple[float, float]:
     """(wall, agents wall) of an attempt that was killed and so never wrote them: from
     its start to the last agent record it wrote, estimated from the agents' timestamps."""
-    start = _stamp(attempt.get("started_at"))
+    start = _stamp(attempt.started_at)
     if start is None:
         return 0.0, 0.0
     spans = []
@@ -270,7 +277,7 @@ def _estimated_times(
 
 def merge_metrics(
     this: SwarmMetrics,
-    previous: Sequence[Mapping[str, Any]],
+    previous: Sequence[Attempt],
     kept: Sequence[AgentResult],
     *,
     base_s: float,
@@ -284,16 +291,16 @@ def merge_metrics(
     """
     wall, agents_wall, peak = this.wall_s, this.agents_wall_s, this.peak_concurrency
     for i, attempt in enumerate(previous):
-        if attempt.get("wall_s") is not None:
-            wall += float(attempt["wall_s"])
-            agents_wall += float(attempt.get("agents_wall_s") or 0.0)
+        if attempt.wall_s is not None:
+            wall += attempt.wall_s
+            agents_wall += attempt.agents_wall_s or 0.0
         else:
             following = previous[i + 1] if i + 1 < len(previous) else None
-            until = _stamp(following.get("started_at")) if following else None
+            until = _stamp(following.started_at) if following else None
             est_wall, est_agents = _estimated_times(attempt, until, kept)
             wall += est_wall
             agents_wall += est_agents
-        peak = max(peak, int(attempt.get("peak_concurrency") or 0))
+        peak = max(peak, attempt.peak_concurrency or 0)
     kept_durations = [a.duration_s or 0.0 for a in kept]
     total = this.total_agent_s + sum(kept_durations)
     longest = max([this.longest_agent_s, *kept_durations])

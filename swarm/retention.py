@@ -26,8 +26,8 @@ import trio
 
 from .browse import parse_time
 from .errors import LeaseHeld
-from .leases import Clock, Lease, RunLease, owner_is_dead, run_lease_name
-from .records import RunRecord, RunStatus, SessionRecord
+from .leases import Clock, RunLease, owner_is_dead, run_lease_name
+from .records import Lease, RunRecord, RunStatus, SessionRecord
 from .stores.base import Store
 
 DEFAULT_TTL = timedelta(days=7)

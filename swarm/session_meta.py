@@ -16,6 +16,8 @@ from typing import Any
 
 import trio
 
+from ._version import __version__
+
 GIT_TIMEOUT_S = 5.0
 
 
@@ -25,8 +27,6 @@ def swarm_version() -> str:
     try:
         return importlib_metadata.version("swarm")
     except importlib_metadata.PackageNotFoundError:
-        from . import __version__
-
         return __version__
 
 

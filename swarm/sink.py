@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._redaction import redact_record
 from .checkpoints import SessionCheckpoints
 from .events import EventKind
 from .records import AgentStatus, Message, SessionRecord, Usage
-from .redaction import redact_record
 
 if TYPE_CHECKING:
     from .execution import Execution

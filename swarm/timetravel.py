@@ -10,10 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._names import is_safe_id, secret_id_problem
 from .checkpoints import files_touched
 from .errors import NotFoundError, UsageError
 from .lineage import history, history_of, lineage
-from .names import is_safe_id, secret_id_problem
 from .plan import Plan
 from .records import Checkpoint, Message, SessionRecord, Usage, new_uuid
 from .stores.base import Store

@@ -59,11 +59,11 @@ from claude_agent_sdk import (
 )
 from claude_agent_sdk.types import SystemPromptFile
 
+from .._log import get_logger
+from .._redaction import environment_secrets, known_secrets
+from .._scratch import python_tempfiles_in, scratch_dir
 from ..errors import APIError, BackendError, BackendUnavailable
-from ..logging import get_logger
 from ..records import Message, Usage
-from ..redaction import environment_secrets, known_secrets
-from ..scratch import python_tempfiles_in, scratch_dir
 from ..stores.base import Store
 from .base import AgentOutcome, AgentRequest, AgentSink, BaseRequest, BaseSession
 from .claude_messages import (

@@ -69,9 +69,9 @@ def measure_here(agents: int, max_parallel: int) -> dict[str, Any]:
     import psutil
     import trio
 
+    from .._log import configure_logging
     from ..backends import create_backend
     from ..executor import ParallelSwarmExecutor
-    from ..logging import configure_logging
     from ..plan import Plan
     from ..records import SwarmResult
     from ..stores import open_store

@@ -14,9 +14,19 @@ from typing import Annotated, Any
 import typer
 import typer.core
 
-from ..errors import SwarmError, failure_reason, format_traceback, leaves
-from ..logging import configure_logging, get_logger
-from ..redaction import redact_text
+from .._log import configure_logging, get_logger
+from .._redaction import redact_text
+from ..errors import (
+    BackendUnavailable,
+    LeaseHeld,
+    NotFoundError,
+    PlanError,
+    SwarmError,
+    UsageError,
+    failure_reason,
+    format_traceback,
+    leaves,
+)
 
 app = typer.Typer(
     name="swarm",
@@ -29,6 +39,17 @@ runs_app = typer.Typer(help="Runs kept in the store.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+# The library raises typed errors; which of them are the user's to fix (exit 2) is
+# decided here, once. Any other SwarmError (a store or backend failure) exits 1.
+_USAGE_ERRORS = (PlanError, UsageError, LeaseHeld, NotFoundError, BackendUnavailable)
+
+
+def exit_code_of(error: SwarmError) -> int:
+    """The exit code of a command that stopped on ``error``: 2 for bad input (a plan, an
+    argument, an unknown id, a backend that cannot run here, a run another process
+    holds), 1 for a failure of the store or a backend."""
+    return EXIT_USAGE if isinstance(error, _USAGE_ERRORS) else EXIT_FAILED
 
 
 @app.callback()
@@ -209,7 +230,7 @@ _flags_take_no_value()
 def _report(error: SwarmError) -> int:
     for line in str(error).splitlines() or [type(error).__name__]:
         error_line(line)
-    return error.exit_code
+    return exit_code_of(error)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,8 +15,8 @@ import typer
 from rich import box
 from rich.table import Table
 
+from .._names import is_safe_id
 from ..errors import IntegrityError, NotFoundError, StoreError, UsageError
-from ..names import is_safe_id
 from ..planfile import default_config_path, load_config
 from ..records import RunRecord
 from ..stores import DEFAULT_STORE_URL, SQLiteStore, open_store, sqlite_path

@@ -9,10 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .._redaction import mask_url
 from ..errors import NotFoundError
 from ..lineage import history as full_history
 from ..records import AgentResult, AgentStatus, RunRecord, SwarmResult
-from ..redaction import mask_url
 from .app import EXIT_OK, app, runs_app
 from .common import (
     JsonOption,

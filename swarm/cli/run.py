@@ -14,6 +14,7 @@ import trio
 import typer
 from rich.console import Console
 
+from .._redaction import mask_url, redact_plan
 from ..durations import expected_durations_from_store
 from ..errors import PlanError, StoreError
 from ..events import SwarmEvent
@@ -22,7 +23,6 @@ from ..plan import Plan, plan_json_schema
 from ..planfile import PlanSource, read_plan
 from ..preflight import needs_store, store_problems
 from ..records import RunStatus, SwarmResult
-from ..redaction import mask_url, redact_plan
 from ..rehearsal import RehearsalSetup, open_backend, rehearsal_backend
 from ..stores import MemoryStore, SQLiteStore, open_store, parse_store_url
 from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app

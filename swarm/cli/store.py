@@ -7,12 +7,12 @@ from pathlib import Path
 
 import typer
 
+from .._redaction import mask_url
 from ..errors import StoreError, UsageError
-from ..redaction import mask_url
 from ..stores import sqlite_path
 from ..stores.integrity import Problem, VerifyReport, verify
 from ..stores.repair import RepairReport, repair
-from .app import EXIT_FAILED, EXIT_OK, app, fail
+from .app import EXIT_FAILED, EXIT_OK, app, exit_code_of, fail
 from .common import JsonOption, StoreOption, plural, print_json, store_url
 
 store_app = typer.Typer(help="Check and repair the store.", no_args_is_help=True)
@@ -87,7 +87,7 @@ def store_repair(store: StoreOption = None, as_json: JsonOption = False) -> int:
     try:
         report = repair(_path(store))
     except StoreError as exc:
-        raise fail(_plain(str(exc)), exc.exit_code) from None
+        raise fail(_plain(str(exc)), exit_code_of(exc)) from None
     if as_json:
         print_json(report.to_dict())
     else:

@@ -8,7 +8,7 @@ from typing import Any
 
 import trio
 
-from swarm.errors import SwarmError
+from swarm.errors import PlanError, SwarmError, UsageError
 
 from ._config import MockAPIConfig
 from ._server import serve_forever
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         trio.run(serve_forever, config, args.host, args.port)
     except SwarmError as error:
         print(f"error: {error}", file=sys.stderr)
-        return error.exit_code
+        return 2 if isinstance(error, PlanError | UsageError) else 1
     except KeyboardInterrupt:
         return 130
     return 0

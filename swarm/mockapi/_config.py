@@ -9,8 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from swarm._yamlfile import locate, read_yaml_file
 from swarm.errors import PlanError, PlanIssue
-from swarm.yamlfile import locate, read_yaml_file
 
 ErrorType = Literal[
     "invalid_request_error",

@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from ..leases import Lease
-from ..records import AgentResult, Checkpoint, Message, RunRecord, SessionRecord
+from ..records import AgentResult, Checkpoint, Lease, Message, RunRecord, SessionRecord
 
 
 @runtime_checkable

@@ -7,8 +7,7 @@ import time
 from collections.abc import Sequence
 
 from ..errors import NotFoundError
-from ..leases import Lease
-from ..records import AgentResult, Checkpoint, Message, RunRecord, SessionRecord
+from ..records import AgentResult, Checkpoint, Lease, Message, RunRecord, SessionRecord
 from .transcripts import TranscriptEntry
 
 

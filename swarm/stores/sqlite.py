@@ -16,11 +16,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .. import jsoncodec
+from .. import _jsoncodec as jsoncodec
+from .._redaction import redact_json
 from ..errors import IntegrityError, NotFoundError
-from ..leases import Lease
-from ..records import AgentResult, Checkpoint, Message, RunRecord, SessionRecord
-from ..redaction import redact_json
+from ..records import AgentResult, Checkpoint, Lease, Message, RunRecord, SessionRecord
 from .sqlite_db import SCHEMA_VERSION, SQLiteDatabase
 from .transcripts import TranscriptEntry
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+from .._redaction import mask_url
 from ..errors import UsageError
-from ..redaction import mask_url
 
 SQLITE_OPTIONS = ("synchronous", "max_size_mb", "mode")
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")

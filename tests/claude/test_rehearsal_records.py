@@ -15,13 +15,13 @@ import pytest
 import trio
 
 from swarm import ExecutorOptions, MemoryStore, ParallelSwarmExecutor, SQLiteStore, parse_plan
+from swarm._scratch import LEGACY_HOME_PREFIX, sweep_stale
 from swarm.backends import SimulatedBackend
 from swarm.backends.base import AgentRequest
 from swarm.cli import main
 from swarm.errors import UsageError
 from swarm.mockapi import MockAPIConfig
 from swarm.rehearsal import RehearsalSetup, rehearsal_again
-from swarm.scratch import LEGACY_HOME_PREFIX, sweep_stale
 
 PLAN = """
 name: marked

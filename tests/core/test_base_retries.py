@@ -36,6 +36,7 @@ async def test_base_retries_count_in_the_metrics_and_the_record(
     assert result.metrics.retries == 2
     assert all(agent.retries == 0 for agent in result.agents.values())
     record = await store.get_run(result.run_id)
-    assert record is not None and record.attempts[-1]["base"]["retries"] == 2
+    assert record is not None and record.attempts[-1].base is not None
+    assert record.attempts[-1].base.retries == 2
     lines = [_plain_line(e) for e in events if e.kind.value == "retry"]
     assert lines and all(line and "retry     base: HTTP 529" in line for line in lines)

@@ -13,7 +13,7 @@ import structlog
 import yaml
 
 from swarm import configure_logging
-from swarm.logging import REDACTED, RedactSecrets, get_logger
+from swarm._log import REDACTED, RedactSecrets, get_logger
 
 from .helpers import make_plan, run_plan
 

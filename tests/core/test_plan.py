@@ -343,7 +343,7 @@ def test_stored_plans_with_old_names_still_load() -> None:
 def test_store_urls_are_checked_with_the_plan(url: str, expected: str) -> None:
     """A store URL `swarm run` would refuse is refused by validation, at store.url's line,
     the URL shown masked (it may hold a password): the same parser decides both."""
-    from swarm.redaction import mask_url
+    from swarm._redaction import mask_url
     from swarm.stores import StoreURLError, parse_store_url
 
     (issue,) = issues_of(GOOD + f"store: {{url: {json.dumps(url)}}}\n")
@@ -411,7 +411,7 @@ def test_lax_values_elsewhere_are_refused(section: str, expected: str) -> None:
 def test_ids_and_names_share_one_rule() -> None:
     """`a..b` is refused as an agent id (and a fork_from agent) as it is as a plan name,
     with the same words."""
-    from swarm.names import SAFE_ID_RULE
+    from swarm._names import SAFE_ID_RULE
 
     for text, line, field in [
         (GOOD.replace("id: a\n", "id: a..b\n"), 8, "agents[0].id"),

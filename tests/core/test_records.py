@@ -10,7 +10,10 @@ import pytest
 from swarm.records import (
     AgentResult,
     AgentStatus,
+    Attempt,
+    BaseEntry,
     Checkpoint,
+    Lease,
     Message,
     RunRecord,
     RunStatus,
@@ -38,9 +41,15 @@ SAMPLES: list[Any] = [
         {"name": "p"},
         status=RunStatus.SUCCEEDED,
         metrics=SwarmMetrics(wall_s=1.0, counts={"succeeded": 1}),
-        attempts=[{"kind": "run"}],
+        attempts=[
+            Attempt(1, "run", owner="h:1:x"),
+            Attempt(2, "resume", kept=["a"], base=BaseEntry("s", usage=Usage(1)), wall_s=2.0),
+        ],
     ),
     Usage(1, 2, 3, 4),
+    Lease("run:r", "h:1:x", 1.0, 31.0),
+    Attempt(3, "resume", continued=["b"], ended_at="2026-01-01T00:00:00+00:00", status="failed"),
+    BaseEntry("s", "u1", Usage(1, 2), cost_usd=0.5, seconds=1.5, retries=2),
 ]
 
 
@@ -63,7 +72,7 @@ def test_to_dict_has_every_field_with_its_value(record: Any) -> None:
     assert _standard(record.to_dict()) == _standard(record)
 
 
-@pytest.mark.parametrize("record", SAMPLES[:5], ids=lambda r: type(r).__name__)
+@pytest.mark.parametrize("record", SAMPLES[:5] + SAMPLES[6:], ids=lambda r: type(r).__name__)
 def test_from_dict_round_trips(record: Any) -> None:
     """What to_dict writes, from_dict reads back as an equal record."""
     assert type(record).from_dict(record.to_dict()) == record

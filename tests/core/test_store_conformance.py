@@ -4,8 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from swarm import MemoryStore, SQLiteStore
-from swarm.leases import Lease
+from swarm import Lease, MemoryStore, SQLiteStore
 from swarm.testing import STORE_CONTRACTS, run_store_conformance
 from swarm.testing.store_conformance import Contract
 

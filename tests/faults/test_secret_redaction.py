@@ -17,12 +17,12 @@ import trio
 import yaml
 
 from swarm import ParallelSwarmExecutor, Plan, parse_plan
+from swarm._redaction import REDACTED, redact_json, redact_plan, restore_secrets
 from swarm.backends.anthropic import AnthropicBackend
 from swarm.backends.base import AgentRequest
 from swarm.events import SwarmEvent
 from swarm.mockapi import ErrorSpec, MockAPIConfig, ReplyRule, open_mock_api
 from swarm.records import AgentResult
-from swarm.redaction import REDACTED, redact_json, redact_plan, restore_secrets
 from swarm.stores import open_store
 
 API_KEY = "sk-ant-test-4f2a9c1e7b3d5a8f0e6c2b9d"
@@ -100,7 +100,7 @@ def test_redact_plan_blanks_secret_names_and_restore_brings_them_back() -> None:
 
 def test_redact_json_keeps_the_document_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     """A secret that also appears as a number is redacted value by value, never breaking JSON."""
-    from swarm import redaction
+    from swarm import _redaction as redaction
 
     monkeypatch.setattr(redaction, "_registered", set())
     monkeypatch.setattr(redaction, "_known", None)
@@ -220,7 +220,7 @@ def test_common_secret_names_and_shapes_reach_no_store_log_or_export(tmp_path: P
 def test_which_names_look_secret(name: str, secret: bool) -> None:
     """`pat` as a word and `key` as a name's last word after another one are secret; `key`
     inside a word, alone or first, identifying keys (public, project, cache...) and PWD are not."""
-    from swarm.redaction import looks_secret
+    from swarm._redaction import looks_secret
 
     assert looks_secret(name) is secret
 
@@ -267,7 +267,7 @@ _BASE64_SAMPLES = _base64_samples()
 def test_ordinary_text_is_left_alone(text: str) -> None:
     """Ids, hashes, words that merely start like a token and a public key are not redacted,
     neither in plain text nor inside a stored record's JSON."""
-    from swarm.redaction import redact_text
+    from swarm._redaction import redact_text
 
     assert redact_text(text, ()) == text
     record = json.dumps({"content": text, "role": "assistant"}, separators=(",", ":"))
@@ -278,7 +278,7 @@ def test_ordinary_text_is_left_alone(text: str) -> None:
 def test_each_secret_shape_is_redacted_in_text_and_json(name: str) -> None:
     """Every shape is replaced in plain text and in a record's JSON text (where a newline
     before it is an escape), and the JSON stays valid with the text around it intact."""
-    from swarm.redaction import redact_text
+    from swarm._redaction import redact_text
 
     secret = PEM if name == "pem" else SHAPES[name]
     text = f"before\n{secret}\nafter"
@@ -443,7 +443,7 @@ DISGUISES = {
 def test_url_encoded_and_glued_shapes_are_redacted(name: str, disguise: str) -> None:
     """A key after a URL escape (`%3D`, `%20`), a `+`, or glued to a letter or digit before it
     is replaced, in plain text and in a record's JSON, and nothing around it is."""
-    from swarm.redaction import redact_text
+    from swarm._redaction import redact_text
 
     secret = SHAPES[name]
     text = f"see {DISGUISES[disguise].format(secret)} now"
@@ -474,7 +474,7 @@ def test_a_key_split_by_a_line_break_is_redacted_whole(name: str, newline: str) 
     """The part of a key after a line break does not survive: the rest of a key of known
     length is taken up to that length (the line goes on after it), the rest of any other
     key when it is all the next line holds. In plain text and in a record's JSON."""
-    from swarm.redaction import redact_text
+    from swarm._redaction import redact_text
 
     secret = {**REAL_LENGTH, **NO_FIXED_LENGTH}[name]
     assert len(REAL_LENGTH["anthropic"]) == 108 and len(REAL_LENGTH["github classic"]) == 40
@@ -504,7 +504,7 @@ def test_a_key_split_by_a_line_break_is_redacted_whole(name: str, newline: str) 
 def test_the_line_after_a_key_stays_when_it_is_not_the_key(text: str) -> None:
     """Only the key goes: a complete key's next line, a plain word, the next variable of an
     .env listing are all kept."""
-    from swarm.redaction import redact_text
+    from swarm._redaction import redact_text
 
     expected = text
     for secret in [*REAL_LENGTH.values(), *SHAPES.values()]:
@@ -516,7 +516,7 @@ def test_the_line_after_a_key_stays_when_it_is_not_the_key(text: str) -> None:
 
 def test_url_encoded_forms_of_known_secrets_are_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
     """A registered secret with characters a URL escapes is also found in its escaped forms."""
-    from swarm import redaction
+    from swarm import _redaction as redaction
 
     monkeypatch.setattr(redaction, "_registered", set())
     monkeypatch.setattr(redaction, "_known", None)

@@ -98,6 +98,6 @@ def test_a_run_is_resumed_by_one_process_only(tmp_path: Path) -> None:
     view = read_store(tmp_path / "store.db", run_id)
     assert view.run is not None and view.run.status.value == "succeeded"
     assert len(view.run.attempts) == 2
-    assert view.run.attempts[1]["continued"] == running
+    assert view.run.attempts[1].continued == running
     # each running session: the first attempt's prompt, then exactly one continuation
     assert view.executions == {i: 2 if i in running else 1 for i in view.agents}

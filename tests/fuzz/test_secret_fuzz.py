@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from swarm import MemoryStore, ParallelSwarmExecutor
+from swarm._redaction import mask_url, redact_json, redact_text
 from swarm.backends import create_backend
 from swarm.backends.base import AgentRequest
 from swarm.cli import main
@@ -28,7 +29,6 @@ from swarm.errors import PlanError
 from swarm.events import SwarmEvent
 from swarm.planfile import parse_plan
 from swarm.records import AgentResult
-from swarm.redaction import mask_url, redact_json, redact_text
 
 FAST = settings(max_examples=300, deadline=None)
 SLOW = settings(

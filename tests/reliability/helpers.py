@@ -12,6 +12,7 @@ from swarm import (
     AgentResult,
     Checkpoint,
     ExecutorOptions,
+    Lease,
     MemoryStore,
     Message,
     ParallelSwarmExecutor,
@@ -22,7 +23,6 @@ from swarm import (
     SwarmResult,
     parse_plan,
 )
-from swarm.leases import Lease
 from swarm.stores.base import Store
 from swarm.testing import ScriptedBackend
 

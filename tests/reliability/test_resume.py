@@ -75,9 +75,9 @@ async def test_resume_after_death_matches_an_uninterrupted_run(
     assert backend.stats.bases == (1 if based else 2)  # a ready base is reused
     record = await inner.get_run("r1")
     assert record is not None and record.status is RunStatus.SUCCEEDED
-    assert [a["kind"] for a in record.attempts] == ["run", "resume"]
-    assert sorted(record.attempts[1]["kept"]) == sorted(finished)
-    assert record.attempts[1]["status"] == "succeeded"
+    assert [a.kind for a in record.attempts] == ["run", "resume"]
+    assert sorted(record.attempts[1].kept) == sorted(finished)
+    assert record.attempts[1].status == "succeeded"
 
 
 async def test_resume_is_refused_while_the_lease_is_live(
@@ -133,7 +133,7 @@ async def test_running_agents_continue_or_restart_by_policy(
     record = await inner.get_run("r1")
     assert record is not None
     key = "continued" if policy == "continue" else "restarted"
-    assert record.attempts[1][key] == ["long"]
+    assert getattr(record.attempts[1], key) == ["long"]
 
 
 async def test_final_states_are_kept_and_the_rest_runs(

@@ -16,8 +16,8 @@ from typing import Any, TextIO
 
 import structlog
 
-from . import redaction
-from .redaction import REDACTED, environment_secrets, known_secrets, looks_secret
+from . import _redaction as redaction
+from ._redaction import REDACTED, environment_secrets, known_secrets, looks_secret
 
 __all__ = [
     "REDACTED",

@@ -26,9 +26,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote, quote_plus, unquote_plus
 
-from . import jsoncodec
-from .records import AgentResult, Checkpoint, Message, RunRecord, SessionRecord, evolve
-from .secret_shapes import (
+from . import _jsoncodec as jsoncodec
+from ._secret_shapes import (
     REDACTED,
     SECRET_SHAPES,
     URL_PASSWORD,
@@ -36,6 +35,7 @@ from .secret_shapes import (
     redact_shapes,
     shape_label,
 )
+from .records import AgentResult, Checkpoint, Message, RunRecord, SessionRecord, evolve
 
 __all__ = [
     "ID_FIELDS",
@@ -302,6 +302,9 @@ def redact_record(record: R) -> R:
         value = getattr(record, name)
         if isinstance(value, str):
             clean: Any = redact_text(value)
+        elif isinstance(value, list) and value and hasattr(value[0], "to_dict"):
+            # Records inside a record (a run's attempts): each redacted as its document.
+            clean = [_redact_nested(item) for item in value]
         elif isinstance(value, dict | list | tuple) and value:
             text = jsoncodec.dumps(value)
             cleaned = redact_json(text)
@@ -314,6 +317,14 @@ def redact_record(record: R) -> R:
         if clean != value:
             changes[name] = clean
     return evolve(record, changes) if changes else record
+
+
+def _redact_nested(record: Any) -> Any:
+    """A nested record (an Attempt) with secrets replaced in its document; the same object
+    when there is nothing to replace."""
+    text = jsoncodec.dumps(record.to_dict())
+    cleaned = redact_json(text)
+    return record if cleaned is text else type(record).from_dict(jsoncodec.loads(cleaned))
 
 
 def restore_secrets(

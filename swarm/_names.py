@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from .redaction import secret_kind
+from ._redaction import secret_kind
 
 #: Agent ids, run ids and plan names: they become parts of file names and keys.
 SAFE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
