@@ -29,7 +29,6 @@ from .errors import (
 from .events import EventKind, SwarmEvent
 from .executor import ExecutorOptions, ParallelSwarmExecutor
 from .export import export_run
-from .lineage import history, lineage
 from .plan import AgentSpec, Plan, Priority
 from .planfile import load_plan, parse_plan
 from .records import (
@@ -48,7 +47,7 @@ from .records import (
     Usage,
 )
 from .retention import collect_garbage
-from .stores import MemoryStore, SQLiteStore, Store, open_store
+from .stores import MemoryStore, SQLiteStore, Store, history, lineage, open_store
 from .timetravel import CheckpointDiff, diff_checkpoints, fork_at, fork_plan
 
 __all__ = [

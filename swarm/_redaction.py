@@ -23,7 +23,7 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 from urllib.parse import quote, quote_plus, unquote_plus
 
 from . import _jsoncodec as jsoncodec
@@ -49,6 +49,7 @@ __all__ = [
     "may_hold_shape",
     "plan_secrets",
     "redact",
+    "redact_document",
     "redact_json",
     "redact_plan",
     "redact_record",
@@ -304,7 +305,7 @@ def redact_record(record: R) -> R:
             clean: Any = redact_text(value)
         elif isinstance(value, list) and value and hasattr(value[0], "to_dict"):
             # Records inside a record (a run's attempts): each redacted as its document.
-            clean = [_redact_nested(item) for item in value]
+            clean = [redact_document(item) for item in value]
         elif isinstance(value, dict | list | tuple) and value:
             text = jsoncodec.dumps(value)
             cleaned = redact_json(text)
@@ -319,9 +320,20 @@ def redact_record(record: R) -> R:
     return evolve(record, changes) if changes else record
 
 
-def _redact_nested(record: Any) -> Any:
-    """A nested record (an Attempt) with secrets replaced in its document; the same object
-    when there is nothing to replace."""
+class _Record(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self: ...
+
+
+D = TypeVar("D", bound=_Record)
+
+
+def redact_document(record: D) -> D:
+    """``record`` with secrets replaced in every field of its document but the ids (what a
+    store keeps, :class:`swarm.stores.RedactingStore`); the same object when it holds none
+    (the usual case)."""
     text = jsoncodec.dumps(record.to_dict())
     cleaned = redact_json(text)
     return record if cleaned is text else type(record).from_dict(jsoncodec.loads(cleaned))

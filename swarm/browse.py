@@ -12,9 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .errors import NotFoundError, UsageError
-from .lineage import lineage
 from .records import AgentResult, Checkpoint, RunRecord, SessionRecord
-from .stores.base import Store
+from .stores import Store, lineage
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

@@ -26,10 +26,9 @@ import trio
 from ._names import CHECKPOINT_NAME_RULE, checkpoint_name_problem
 from ._redaction import secret_kind
 from .errors import NotFoundError, UsageError
-from .lineage import messages_between
 from .plan import CheckpointSpec
 from .records import Checkpoint, Message, SessionRecord, Usage, new_uuid
-from .stores.base import Store
+from .stores import Store, messages_between
 
 DEFAULT_EVERY = 10
 DEFAULT_MAX_PER_SESSION = 50

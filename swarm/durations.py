@@ -19,7 +19,7 @@ import statistics
 
 from .plan import Plan
 from .records import AgentStatus, RunRecord
-from .stores.base import Store
+from .stores import Store
 
 #: How many of the newest runs in the store are looked at when searching history.
 SCAN_LIMIT = 500

@@ -22,14 +22,13 @@ from .backends.base import AgentRequest, Backend
 from .errors import StoreError
 from .events import SwarmEvent
 from .execution import Execution
-from .leases import Clock, RunLease, run_lease_name
 from .plan import Plan
 from .planfile import PlanSource
 from .preflight import store_problems
 from .records import AgentResult, RunStatus, SwarmResult
 from .resume import load_resume_state
 from .runids import new_run_id
-from .stores.base import Store
+from .stores import Clock, RunLease, Store, run_lease_name
 
 log = get_logger("swarm.executor")
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from .errors import UsageError
 from .records import AgentResult, Checkpoint, Message, RunRecord, SessionRecord
-from .stores.base import Store
+from .stores import Store
 
 EXPORT_FORMATS = ("json", "jsonl", "csv", "md")
 CSV_COLUMNS = (

@@ -12,7 +12,7 @@ from .checkpoints import find_checkpoint
 from .errors import BackendError, NotFoundError
 from .plan import AgentSpec, Plan
 from .records import AgentResult, RunRecord
-from .stores.base import Store
+from .stores import Store
 
 
 def base_request(plan: Plan, run_id: str) -> BaseRequest:

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import UsageError
-from .stores.readonly import is_sqlite_file
+from .stores import is_sqlite_file
 
 __all__ = ["check_output", "write_output"]
 

@@ -46,7 +46,7 @@ from ._names import (
 from ._redaction import REDACTED, looks_secret, mask_url, redact_text
 from ._yamlfile import Lines, locate
 from .errors import PlanError, PlanIssue
-from .stores.urls import StoreURLError, parse_store_url
+from .stores import DEFAULT_STORE_URL, StoreURLError, parse_store_url
 
 # Validation context of plan files: turns on the rules stored plans are spared.
 PLAN_FILE_CONTEXT = {"plan_file": True}
@@ -405,7 +405,7 @@ def _option_errors(key: str, value: Any) -> list[InitErrorDetails]:
 
 
 class StoreSpec(_Model):
-    url: str = "sqlite:///sessions/swarm.db"
+    url: str = DEFAULT_STORE_URL
 
     @field_validator("url")
     @classmethod

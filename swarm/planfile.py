@@ -27,7 +27,7 @@ from .plan import (
     _raw_references,
     _reference_errors,
 )
-from .stores.urls import StoreURLError, parse_store_url, store_location_problem
+from .stores import StoreURLError, parse_store_url, store_location_problem
 
 
 def read_yaml(text: str, file: str) -> tuple[dict[str, Any], Lines]:

@@ -31,7 +31,7 @@ from .backends.base import Backend
 from .errors import BackendUnavailable, UsageError, failure_reason
 from .mockapi import MockAnthropicServer, MockAPIConfig, cli_env, open_mock_api
 from .plan import BackendSpec
-from .stores.base import Store
+from .stores import Store
 
 log = get_logger("swarm.rehearsal")
 

@@ -41,7 +41,7 @@ from .records import (
     SwarmMetrics,
     Usage,
 )
-from .stores.base import Store
+from .stores import Store
 
 KEPT_STATUSES = frozenset({AgentStatus.SUCCEEDED, AgentStatus.FAILED, AgentStatus.TIMED_OUT})
 ON_RESUME_POLICIES = ("continue", "restart")

@@ -26,9 +26,8 @@ import trio
 
 from .browse import parse_time
 from .errors import LeaseHeld
-from .leases import Clock, RunLease, owner_is_dead, run_lease_name
 from .records import Lease, RunRecord, RunStatus, SessionRecord
-from .stores.base import Store
+from .stores import Clock, RunLease, Store, owner_is_dead, run_lease_name
 
 DEFAULT_TTL = timedelta(days=7)
 DEFAULT_MAX_RUNS = 100

@@ -13,10 +13,9 @@ from typing import Any
 from ._names import is_safe_id, secret_id_problem
 from .checkpoints import files_touched
 from .errors import NotFoundError, UsageError
-from .lineage import history, history_of, lineage
 from .plan import Plan
 from .records import Checkpoint, Message, SessionRecord, Usage, new_uuid
-from .stores.base import Store
+from .stores import Store, history, history_of, lineage
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import BackendUnavailable, UsageError
 from ..plan import BackendSpec
-from ..stores.base import Store
+from ..stores import Store
 from .base import AgentOutcome, AgentRequest, AgentSink, Backend, BaseRequest, BaseSession
 from .simulated import SimulatedBackend, SimulatedSettings
 

@@ -29,9 +29,8 @@ except ImportError:  # pragma: no cover - an anthropic SDK older than 2.0
     from httpx import TransportError as StreamBroken  # type: ignore[assignment]
 
 from ..errors import APIError, BackendError, NotFoundError, TransientAPIError
-from ..lineage import history, lineage
 from ..records import Message, Usage
-from ..stores.base import Store
+from ..stores import Store, history, lineage
 from .base import AgentOutcome, AgentRequest, AgentSink, BaseRequest, BaseSession
 from .retries import RetryPolicy, call_with_retries
 

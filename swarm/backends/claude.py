@@ -64,7 +64,7 @@ from .._redaction import environment_secrets, known_secrets
 from .._scratch import python_tempfiles_in, scratch_dir
 from ..errors import APIError, BackendError, BackendUnavailable
 from ..records import Message, Usage
-from ..stores.base import Store
+from ..stores import Store
 from .base import AgentOutcome, AgentRequest, AgentSink, BaseRequest, BaseSession
 from .claude_messages import (
     assistant_message,

@@ -21,7 +21,7 @@ from claude_agent_sdk.types import (
 )
 
 from ..errors import BackendUnavailable
-from ..stores.transcripts import TranscriptStore
+from ..stores import TranscriptStore, keeps_transcripts
 
 
 class StoreSessionStore:
@@ -33,10 +33,10 @@ class StoreSessionStore:
     """
 
     def __init__(self, store: object) -> None:
-        if not isinstance(store, TranscriptStore):
+        if not (keeps_transcripts(store) and isinstance(store, TranscriptStore)):
             raise BackendUnavailable(
                 f"{type(store).__name__} cannot keep Claude Code transcripts (it lacks the "
-                "TranscriptStore methods of swarm.stores.transcripts); use the SQLite or "
+                "TranscriptStore methods of swarm.stores); use the SQLite or "
                 "memory store, or set backend.options.session_store: false"
             )
         self.store: TranscriptStore = store

@@ -21,9 +21,8 @@ from typing import Any
 import trio
 
 from ..errors import BackendError, NotFoundError
-from ..lineage import history
 from ..records import Message, Usage
-from ..stores.base import Store
+from ..stores import Store, history
 from .base import AgentOutcome, AgentRequest, AgentSink, BaseRequest, BaseSession
 
 SIMULATED_MARK = "[simulated: no model was called]"

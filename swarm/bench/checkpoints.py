@@ -26,7 +26,7 @@ import trio
 
 from ..checkpoints import CheckpointPolicy, HistoryState, SessionCheckpoints, create_checkpoint
 from ..records import Message, SessionRecord, Usage, new_uuid
-from ..stores.sqlite import SQLiteStore
+from ..stores import SQLiteStore
 from ..timetravel import fork_at
 
 TARGET_CREATE_MS = 1.0

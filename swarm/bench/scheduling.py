@@ -32,7 +32,7 @@ from ..durations import expected_durations_from_store
 from ..executor import ExecutorOptions, ParallelSwarmExecutor
 from ..plan import Plan
 from ..records import SwarmMetrics
-from ..stores.memory import MemoryStore
+from ..stores import MemoryStore
 from .model import Check, Figure, WorkloadResult, WorkloadStatus
 
 MODES = ("sequential", "batch", "window", "window+history")

@@ -33,10 +33,9 @@ from typing import TYPE_CHECKING, Any, cast
 import trio
 
 from ..executor import ParallelSwarmExecutor
-from ..lineage import history
 from ..plan import Plan
 from ..records import SwarmResult, Usage
-from ..stores.memory import MemoryStore
+from ..stores import MemoryStore, history
 from .model import Check, Figure, WorkloadResult, WorkloadStatus
 
 if TYPE_CHECKING:  # imported when measuring: every `swarm` command imports this module

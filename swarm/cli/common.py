@@ -19,10 +19,15 @@ from .._names import is_safe_id
 from ..errors import IntegrityError, NotFoundError, StoreError, UsageError
 from ..planfile import default_config_path, load_config
 from ..records import RunRecord
-from ..stores import DEFAULT_STORE_URL, SQLiteStore, open_store, sqlite_path
-from ..stores.base import Store
-from ..stores.integrity import read_damaged, scan
-from ..stores.readonly import header_problem
+from ..stores import (
+    DEFAULT_STORE_URL,
+    SQLiteStore,
+    Store,
+    header_problem,
+    open_store,
+    run_ids_in_file,
+    sqlite_path,
+)
 
 StoreOption = Annotated[
     str | None,
@@ -134,7 +139,7 @@ async def readable_runs(
         if isinstance(exc, NotFoundError) or not isinstance(store, SQLiteStore):
             raise
         first = exc
-        ids = await trio.to_thread.run_sync(_run_ids, store.path)
+        ids = await trio.to_thread.run_sync(run_ids_in_file, store.path)
     runs: list[RunRecord] = []
     damaged: list[str] = []
     checksums_only = True  # every failure was a record failing its checksum or decoding
@@ -153,25 +158,6 @@ async def readable_runs(
     if not runs and not (damaged and checksums_only):
         raise first
     return runs, damaged
-
-
-def _run_ids(path: Path) -> list[str]:
-    """Every readable run id of a store file, newest first, read without decoding records."""
-    reader = read_damaged(path)
-    try:
-        rows = reader.run(
-            lambda conn: list(
-                scan(conn, "runs", '"run_id", "created_at"', lambda _after, _why: None)
-            )
-        )
-    finally:
-        reader.close()
-    text = [(_text(created), _text(run_id)) for _rowid, run_id, created in rows]
-    return [run_id for _created, run_id in sorted(text, reverse=True)]
-
-
-def _text(value: object) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def warn_damaged_runs(damaged: Sequence[str]) -> None:

@@ -11,8 +11,8 @@ from rich.table import Table
 
 from .._redaction import mask_url
 from ..errors import NotFoundError
-from ..lineage import history as full_history
 from ..records import AgentResult, AgentStatus, RunRecord, SwarmResult
+from ..stores import history as full_history
 from .app import EXIT_OK, app, runs_app
 from .common import (
     JsonOption,

@@ -9,9 +9,7 @@ import typer
 
 from .._redaction import mask_url
 from ..errors import StoreError, UsageError
-from ..stores import sqlite_path
-from ..stores.integrity import Problem, VerifyReport, verify
-from ..stores.repair import RepairReport, repair
+from ..stores import Problem, RepairReport, VerifyReport, repair, sqlite_path, verify
 from .app import EXIT_FAILED, EXIT_OK, app, exit_code_of, fail
 from .common import JsonOption, StoreOption, plural, print_json, store_url
 

@@ -1,7 +1,13 @@
 """Stores: where runs, sessions, messages and checkpoints are kept.
 
-``open_store(url)`` understands (parsed by :func:`~swarm.stores.urls.parse_store_url`,
-the one parser plan validation and every command use too):
+The layer beneath the engine and the backends: the :class:`Store` protocol and its
+optional capabilities, the store URL (parsed once), the wrappers every store passes
+through (:class:`DelegatingStore`, :class:`RedactingStore`), the two stores swarm
+ships, reading a session's lineage back, run leases, and checking and repairing a
+SQLite file.
+
+``open_store(url)`` understands (parsed by :func:`parse_store_url`, the one parser
+plan validation and every command use too):
 
 - ``sqlite:///relative/path.db`` and ``sqlite:////absolute/path.db`` (the default
   is ``sqlite:///sessions/swarm.db``), or a bare path; options
@@ -12,63 +18,59 @@ the one parser plan validation and every command use too):
 
 ``open_store(url, read_only=True)`` (what commands that only read use) opens a
 SQLite store without writing anything anywhere: no file, folder, schema or
-migration, not even SQLite's -wal and -shm (see :mod:`swarm.stores.readonly`).
+migration, not even SQLite's -wal and -shm (see :mod:`swarm.stores._readonly`).
 """
 
-from __future__ import annotations
-
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from pathlib import Path
-
-from .base import Store
-from .memory import MemoryStore
-from .sqlite import SQLiteStore
-from .urls import StoreURL, StoreURLError, parse_store_url, store_location_problem
-
-DEFAULT_STORE_URL = "sqlite:///sessions/swarm.db"
+from ._integrity import Problem, VerifyReport, run_ids_in_file, verify
+from ._leases import Clock, RunLease, new_owner_id, owner_is_dead, run_lease_name
+from ._lineage import history, history_of, lineage, messages_between
+from ._memory import MemoryStore
+from ._open import open_store, sqlite_path
+from ._protocol import MessageRangeReader, Store, TranscriptEntry, TranscriptStore
+from ._readonly import header_problem, is_sqlite_file
+from ._repair import RepairReport, repair
+from ._sqlite import SQLiteStore
+from ._urls import (
+    DEFAULT_STORE_URL,
+    StoreURL,
+    StoreURLError,
+    parse_store_url,
+    store_location_problem,
+)
+from ._wrappers import DelegatingStore, RedactingStore, keeps_transcripts
 
 __all__ = [
     "DEFAULT_STORE_URL",
+    "Clock",
+    "DelegatingStore",
     "MemoryStore",
+    "MessageRangeReader",
+    "Problem",
+    "RedactingStore",
+    "RepairReport",
+    "RunLease",
     "SQLiteStore",
     "Store",
     "StoreURL",
     "StoreURLError",
+    "TranscriptEntry",
+    "TranscriptStore",
+    "VerifyReport",
+    "header_problem",
+    "history",
+    "history_of",
+    "is_sqlite_file",
+    "keeps_transcripts",
+    "lineage",
+    "messages_between",
+    "new_owner_id",
     "open_store",
+    "owner_is_dead",
     "parse_store_url",
+    "repair",
+    "run_ids_in_file",
+    "run_lease_name",
     "sqlite_path",
     "store_location_problem",
+    "verify",
 ]
-
-
-async def _open(url: str, read_only: bool) -> Store:
-    parsed = parse_store_url(url)
-    if parsed.path is None:
-        return MemoryStore()
-    problem = store_location_problem(parsed)
-    if problem is not None:
-        raise StoreURLError(url, problem)
-    return await SQLiteStore.open(
-        parsed.path,
-        synchronous=parsed.synchronous,
-        max_size_mb=parsed.max_size_mb,
-        read_only=read_only or parsed.read_only,
-    )
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The file a store URL names, or None for ``memory://``."""
-    return parse_store_url(url).path
-
-
-@asynccontextmanager
-async def open_store(
-    url: str = DEFAULT_STORE_URL, *, read_only: bool = False
-) -> AsyncIterator[Store]:
-    """Open the store a URL names, and close it on exit; ``read_only`` writes nothing."""
-    store = await _open(url, read_only)
-    try:
-        yield store
-    finally:
-        await store.aclose()

@@ -17,10 +17,8 @@ import trio
 
 from ..backends.base import AgentOutcome, AgentRequest, Backend, BaseRequest, BaseSession
 from ..errors import BackendError
-from ..lineage import history
 from ..records import Message, SessionRecord
-from ..stores.base import Store
-from ..stores.memory import MemoryStore
+from ..stores import MemoryStore, Store, history
 
 BackendFactory: TypeAlias = Callable[[Store], Backend | Awaitable[Backend]]
 

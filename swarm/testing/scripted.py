@@ -25,7 +25,7 @@ from ..backends.base import AgentOutcome, AgentRequest, AgentSink, BaseRequest, 
 from ..backends.retries import RetryPolicy, call_with_retries
 from ..errors import BackendError, TransientAPIError
 from ..records import Message, Usage
-from ..stores.base import Store
+from ..stores import Store
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,10 @@
-"""The contracts every :class:`~swarm.stores.base.Store` implementation must keep.
+"""The contracts every :class:`~swarm.stores.Store` implementation must keep.
 
 Call :func:`run_store_conformance` from an async test with a factory that
 returns a fresh, empty store each time; every contract gets its own store.
+One contract is a guarantee more than a behaviour: a secret handed to any write
+never comes back from any read (a store gets it by wrapping its tables in
+:class:`~swarm.stores.RedactingStore`, as the built-in ones do).
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from ..records import (
     SwarmMetrics,
     Usage,
 )
-from ..stores.base import Store
-from ..stores.transcripts import TranscriptStore
+from .._redaction import REDACTED
+from ..stores import Store, TranscriptStore, keeps_transcripts
 
 StoreFactory: TypeAlias = Callable[[], Store | Awaitable[Store]]
 Contract: TypeAlias = Callable[[Store], Awaitable[None]]
@@ -164,7 +167,7 @@ async def delete_run_removes_everything_of_it(store: Store) -> None:
 async def delete_run_removes_the_transcripts_of_its_sessions(store: Store) -> None:
     """delete_run also removes the CLI transcripts mirrored for the run's sessions (they
     hold the same prompts and replies), and no other session's."""
-    if not isinstance(store, TranscriptStore):
+    if not (keeps_transcripts(store) and isinstance(store, TranscriptStore)):
         return
     for run_id in ("r1", "r2"):
         await store.save_run(_run(run_id))
@@ -182,7 +185,7 @@ async def transcripts_keyed_and_idempotent(store: Store) -> None:
 
     Only for stores with the optional TranscriptStore capability (both built-in ones).
     """
-    if not isinstance(store, TranscriptStore):
+    if not (keeps_transcripts(store) and isinstance(store, TranscriptStore)):
         return
     await store.append_transcript("p", "s", "", [{"type": "u", "uuid": "1"}, {"type": "t"}])
     await store.append_transcript("p", "s", "", [{"type": "u", "uuid": "1"}, {"type": "t"}])
@@ -209,7 +212,7 @@ async def message_ranges(store: Store) -> None:
     ``get_message_range`` when it has one, a slice of ``get_messages`` otherwise.
     """
     from ..errors import NotFoundError
-    from ..lineage import messages_between
+    from ..stores import messages_between
 
     await store.save_session(SessionRecord("s1", "simulated"))
     await store.append_messages("s1", [Message(f"m{i}", "s1", "user", "x") for i in range(5)])
@@ -275,6 +278,55 @@ async def concurrent_lease_claims_have_one_winner(store: Store) -> None:
     assert holder is not None and holder.owner == won[0]
 
 
+# Shaped like a real key (swarm._secret_shapes), so no registry or environment is needed.
+_SECRET = "sk-ant-api03-" + "Zq7" * 31 + "AA"
+
+
+def _leaks(value: object) -> bool:
+    return _SECRET in repr(value)
+
+
+async def secrets_never_come_back(store: Store) -> None:
+    """A secret given to every save_* and append_* (in any field but an id) never comes
+    back raw from any get_* or list_*; each record still comes back, redacted."""
+    key = _SECRET
+    run = RunRecord(
+        "r1",
+        {"agents": [{"id": "a", "prompt": f"use {key}"}]},
+        name="p",
+        plan_path=f"plans/{key}.yaml",
+        error=f"failed with {key}",
+    )
+    await store.save_run(run)
+    await store.save_agents("r1", [AgentResult("a", output=f"the key is {key}", error=key)])
+    session = SessionRecord("s1", "simulated", run_id="r1", agent_id="a", metadata={"k": key})
+    await store.save_session(session)
+    await store.append_messages(
+        "s1", [Message("m1", "s1", "user", f"here: {key}", raw={"content": [{"text": key}]})]
+    )
+    await store.save_checkpoint(
+        Checkpoint("c1", "s1", "m1", 1, description=f"at {key}", files_modified=(key,))
+    )
+    reads: list[object] = [
+        await store.get_run("r1"),
+        await store.list_runs(),
+        await store.list_agents("r1"),
+        await store.get_session("s1"),
+        await store.list_sessions("r1"),
+        await store.get_messages("s1"),
+        await store.list_checkpoints("s1"),
+    ]
+    if keeps_transcripts(store) and isinstance(store, TranscriptStore):
+        await store.append_transcript("p", "s1", "", [{"uuid": "t1", "text": key}])
+        reads.append(await store.load_transcript("p", "s1"))
+    for read in reads:
+        assert read, "every record written must come back (redacted, not dropped)"
+        assert not _leaks(read), f"a secret came back raw: {read!r:.200}"
+    assert REDACTED in repr(reads)
+    stored = await store.get_run("r1")
+    assert stored is not None and stored.run_id == "r1" and stored.name == "p"  # ids intact
+
+
 STORE_CONTRACTS: tuple[Contract, ...] = (
     runs_round_trip,
     runs_newest_first,
@@ -290,6 +342,7 @@ STORE_CONTRACTS: tuple[Contract, ...] = (
     leases_exclusive_until_expiry,
     leases_taken_over_only_from_the_named_owner,
     concurrent_lease_claims_have_one_winner,
+    secrets_never_come_back,
 )
 
 

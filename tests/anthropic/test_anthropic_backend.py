@@ -12,7 +12,7 @@ from swarm.backends.anthropic import AnthropicBackend, price_of
 from swarm.backends.retries import RetryPolicy
 from swarm.mockapi import ErrorSpec, MockAnthropicServer, MockAPIConfig, ReplyRule, open_mock_api
 from swarm.records import Usage
-from swarm.stores.base import Store
+from swarm.stores import Store
 from swarm.testing import run_backend_conformance
 
 BASE_PROMPT = "The shared context: " + "a long repository description. " * 200

@@ -10,7 +10,7 @@ import pytest
 
 from swarm import Checkpoint, Message, SessionRecord, Usage
 from swarm.cli import main
-from swarm.stores.base import Store
+from swarm.stores import Store
 
 
 def assistant(

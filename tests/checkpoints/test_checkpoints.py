@@ -15,7 +15,7 @@ from swarm.checkpoints import (
     find_checkpoint,
     state_at,
 )
-from swarm.lineage import history
+from swarm.stores import history
 from tests.core.helpers import make_plan, run_plan
 
 from .helpers import assistant, by_kind, session_with_messages

@@ -7,7 +7,7 @@ import trio
 
 from swarm import AgentResult, AgentStatus, MemoryStore, PlanError, parse_plan
 from swarm.checkpoints import create_checkpoint
-from swarm.lineage import history, lineage
+from swarm.stores import history, lineage
 from swarm.timetravel import diff_checkpoints, fork_at, fork_plan
 from tests.core.helpers import make_plan, run_plan
 

@@ -13,7 +13,7 @@ from swarm.backends.claude import ClaudeBackend
 from swarm.backends.retries import RetryPolicy
 from swarm.mockapi import MockAPIConfig
 from swarm.rehearsal import Rehearsal, open_rehearsal
-from swarm.stores.base import Store
+from swarm.stores import Store
 
 #: Short waits: these tests run on the real clock (real CLI processes).
 FAST_RETRY = RetryPolicy(max_attempts=4, initial_wait_s=0.05, max_wait_s=0.2, jitter_s=0.05)

@@ -9,7 +9,7 @@ import yaml
 
 from swarm import MemoryStore, ParallelSwarmExecutor, Plan, SwarmEvent, SwarmResult, parse_plan
 from swarm.backends import create_backend
-from swarm.stores.base import Store
+from swarm.stores import Store
 
 
 def make_plan(agents: list[dict[str, Any]], **sections: Any) -> Plan:

@@ -4,7 +4,7 @@ import pytest
 
 from swarm import SimulatedBackend
 from swarm.backends.simulated import SimulatedSettings
-from swarm.stores.base import Store
+from swarm.stores import Store
 from swarm.testing import BACKEND_CONTRACTS, run_backend_conformance
 from swarm.testing.backend_conformance import fork_is_a_new_session
 

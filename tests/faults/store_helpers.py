@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from swarm.records import AgentResult, AgentStatus, Message, RunRecord, SessionRecord
-from swarm.stores.sqlite import SQLiteStore
+from swarm.stores import SQLiteStore
 
 MARKER = "MARKER-a1b2c3d4e5"
 

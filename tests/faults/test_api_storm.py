@@ -18,7 +18,7 @@ from swarm.backends.claude import ClaudeBackend
 from swarm.backends.retries import RetryPolicy
 from swarm.mockapi import ErrorSpec, MockAPIConfig, RequestRecord, open_mock_api
 from swarm.rehearsal import open_rehearsal
-from swarm.stores.base import Store
+from swarm.stores import Store
 
 STORM = MockAPIConfig(
     error_rate=0.3,

@@ -14,8 +14,7 @@ import pytest
 import trio
 
 from swarm.cli import main
-from swarm.stores.integrity import verify
-from swarm.stores.sqlite import SQLiteStore
+from swarm.stores import SQLiteStore, verify
 
 AGENTS = "\n".join(f'  - {{id: a{i}, prompt: "task {i} {"x" * 300}"}}' for i in range(40))
 PLAN = f"""\

@@ -20,8 +20,8 @@ import trio
 from swarm.cli import main
 from swarm.errors import IntegrityError, StoreError
 from swarm.records import Checkpoint
-from swarm.stores.integrity import verify
-from swarm.stores.sqlite import SQLiteStore, checksum
+from swarm.stores import verify
+from swarm.stores._sqlite import SQLiteStore, checksum
 
 from .store_helpers import MARKER, fill_store, raw
 

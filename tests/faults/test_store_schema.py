@@ -13,8 +13,8 @@ import trio
 
 from swarm.cli import main
 from swarm.errors import IntegrityError, StoreError
-from swarm.stores.migrations import MIGRATIONS, Migration, add_column, latest_version, upgrade
-from swarm.stores.sqlite import SCHEMA, SQLiteStore
+from swarm.stores._migrations import MIGRATIONS, Migration, add_column, latest_version, upgrade
+from swarm.stores._sqlite import SCHEMA, SQLiteStore
 
 from .store_helpers import fill_store, raw
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from swarm.cli import main
-from swarm.stores.readonly import is_sqlite_file
+from swarm.stores import is_sqlite_file
 
 PLAN = """\
 base: {prompt: shared}

@@ -9,21 +9,16 @@ import trio
 import yaml
 
 from swarm import (
-    AgentResult,
-    Checkpoint,
     ExecutorOptions,
     Lease,
     MemoryStore,
-    Message,
     ParallelSwarmExecutor,
     Plan,
-    RunRecord,
-    SessionRecord,
     SwarmEvent,
     SwarmResult,
     parse_plan,
 )
-from swarm.stores.base import Store
+from swarm.stores import DelegatingStore, Store
 from swarm.testing import ScriptedBackend
 
 
@@ -50,7 +45,7 @@ class FakeClock:
         return self.now
 
 
-class DyingStore:
+class DyingStore(DelegatingStore):
     """A store whose process "dies" at ``die()``: from then on no write reaches it.
 
     Reads still work, so the dying executor can be cancelled cleanly; what is
@@ -58,60 +53,14 @@ class DyingStore:
     """
 
     def __init__(self, inner: Store) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.dead = False
 
     def die(self) -> None:
         self.dead = True
 
-    async def save_run(self, run: RunRecord) -> None:
-        if not self.dead:
-            await self.inner.save_run(run)
-
-    async def get_run(self, run_id: str) -> RunRecord | None:
-        return await self.inner.get_run(run_id)
-
-    async def list_runs(self, limit: int | None = None) -> list[RunRecord]:
-        return await self.inner.list_runs(limit)
-
-    async def delete_run(self, run_id: str) -> None:
-        if not self.dead:
-            await self.inner.delete_run(run_id)
-
-    async def save_agents(self, run_id: str, agents: Sequence[AgentResult]) -> None:
-        if not self.dead:
-            await self.inner.save_agents(run_id, agents)
-
-    async def list_agents(self, run_id: str) -> list[AgentResult]:
-        return await self.inner.list_agents(run_id)
-
-    async def save_session(self, session: SessionRecord) -> None:
-        if not self.dead:
-            await self.inner.save_session(session)
-
-    async def get_session(self, session_id: str) -> SessionRecord | None:
-        return await self.inner.get_session(session_id)
-
-    async def list_sessions(self, run_id: str | None = None) -> list[SessionRecord]:
-        return await self.inner.list_sessions(run_id)
-
-    async def append_messages(self, session_id: str, messages: Sequence[Message]) -> None:
-        if not self.dead:
-            await self.inner.append_messages(session_id, messages)
-
-    async def get_messages(self, session_id: str) -> list[Message]:
-        return await self.inner.get_messages(session_id)
-
-    async def save_checkpoint(self, checkpoint: Checkpoint) -> None:
-        if not self.dead:
-            await self.inner.save_checkpoint(checkpoint)
-
-    async def list_checkpoints(self, session_id: str | None = None) -> list[Checkpoint]:
-        return await self.inner.list_checkpoints(session_id)
-
-    async def delete_checkpoints(self, checkpoint_ids: Sequence[str]) -> None:
-        if not self.dead:
-            await self.inner.delete_checkpoints(checkpoint_ids)
+    def writable(self) -> bool:
+        return not self.dead
 
     async def acquire_lease(
         self, name: str, owner: str, ttl_s: float, *, now: float, steal_from: str | None = None
@@ -123,9 +72,6 @@ class DyingStore:
     async def release_lease(self, name: str, owner: str) -> None:
         if not self.dead:
             await self.inner.release_lease(name, owner)
-
-    async def get_lease(self, name: str) -> Lease | None:
-        return await self.inner.get_lease(name)
 
     async def aclose(self) -> None:
         return None

@@ -11,7 +11,7 @@ import trio
 
 from swarm import AgentStatus, MemoryStore, RunStatus
 from swarm.errors import LeaseHeld
-from swarm.leases import RunLease, owner_is_dead
+from swarm.stores import RunLease, owner_is_dead
 from swarm.testing import AgentScript, ScriptedBackend
 
 from .helpers import executor_for, scripted_plan

@@ -7,9 +7,9 @@ up to a root session.
 
 from __future__ import annotations
 
-from .errors import NotFoundError
-from .records import Message, SessionRecord
-from .stores.base import MessageRangeReader, Store
+from ..errors import NotFoundError
+from ..records import Message, SessionRecord
+from ._protocol import MessageRangeReader, Store
 
 
 async def lineage(store: Store, session_id: str) -> list[SessionRecord]:

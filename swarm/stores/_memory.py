@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 from ..errors import NotFoundError
 from ..records import AgentResult, Checkpoint, Lease, Message, RunRecord, SessionRecord
-from .transcripts import TranscriptEntry
+from ._protocol import TranscriptEntry
+from ._wrappers import RedactingStore
 
 
 class _Transcript:
@@ -22,8 +23,9 @@ class _Transcript:
         self.mtime_ms = 0
 
 
-class MemoryStore:
-    """Keeps everything in dicts for the life of the object. Records are immutable."""
+class MemoryTables:
+    """Keeps everything in dicts for the life of the object; records are stored as given
+    (use :class:`MemoryStore`, which redacts them first). Records are immutable."""
 
     def __init__(self) -> None:
         self._runs: dict[str, RunRecord] = {}
@@ -189,3 +191,11 @@ class MemoryStore:
 
     async def aclose(self) -> None:
         return None
+
+
+class MemoryStore(RedactingStore):
+    """A store that lives as long as the object, with every guarantee a store gives
+    (secrets are redacted before a record is kept, as in the SQLite store)."""
+
+    def __init__(self) -> None:
+        super().__init__(MemoryTables())

@@ -24,9 +24,9 @@ from typing import TypeVar
 import trio
 
 from ..errors import StoreError
-from .diagnosis import explain
-from .migrations import check_not_newer, latest_version, missing_from, upgrade, user_version
-from .readonly import ReadOnlyConnection, header_problem
+from ._diagnosis import explain
+from ._migrations import check_not_newer, latest_version, missing_from, upgrade, user_version
+from ._readonly import ReadOnlyConnection, header_problem
 
 SCHEMA_VERSION = latest_version()
 

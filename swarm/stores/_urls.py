@@ -20,6 +20,9 @@ from urllib.parse import parse_qsl, urlsplit
 from .._redaction import mask_url
 from ..errors import UsageError
 
+#: The store every command and plan uses when none is named.
+DEFAULT_STORE_URL = "sqlite:///sessions/swarm.db"
+
 SQLITE_OPTIONS = ("synchronous", "max_size_mb", "mode")
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _MEMORY = ("memory", "memory:", "memory://")

@@ -24,10 +24,10 @@ from typing import Any
 
 from ..errors import NotFoundError
 from ..records import AgentResult, Checkpoint, Message, RunRecord, SessionRecord
-from .diagnosis import explain
-from .migrations import latest_version, missing_from
-from .readonly import ReadOnlyConnection, header_problem, page_count_problem
-from .sqlite import SCHEMA, checksum
+from ._diagnosis import explain
+from ._migrations import latest_version, missing_from
+from ._readonly import ReadOnlyConnection, header_problem, page_count_problem
+from ._sqlite import SCHEMA, checksum
 
 QUARANTINE_PREFIX = "quarantine_"
 
@@ -421,3 +421,19 @@ def _text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode(errors="replace")
     return str(value)
+
+
+def run_ids_in_file(path: Path) -> list[str]:
+    """Every readable run id of a store file, newest first, read without decoding records
+    (what still names a run when its record is damaged)."""
+    reader = read_damaged(path)
+    try:
+        rows = reader.run(
+            lambda conn: list(
+                scan(conn, "runs", '"run_id", "created_at"', lambda _after, _why: None)
+            )
+        )
+    finally:
+        reader.close()
+    text = [(_text(created), _text(run_id)) for _rowid, run_id, created in rows]
+    return [run_id for _created, run_id in sorted(text, reverse=True)]

@@ -1,18 +1,27 @@
-"""The store plug-in point.
+"""The store plug-in point: the protocol every store implements, and its optional capabilities.
 
 A store keeps runs, agents, sessions (with their lineage), every message of
-every session, and checkpoints. Implementations: :class:`~swarm.stores.memory.MemoryStore`
-(a real fake for tests) and :class:`~swarm.stores.sqlite.SQLiteStore` (the embedded
-default). Every implementation passes ``swarm.testing.store_conformance``.
+every session, checkpoints and leases. Implementations: :class:`~swarm.stores.MemoryStore`
+(a real fake for tests) and :class:`~swarm.stores.SQLiteStore` (the embedded
+default). Every implementation passes :func:`swarm.testing.run_store_conformance`.
 
 Writes are idempotent upserts keyed by ids, so a retried or replayed write
 never duplicates a record; messages are keyed by ``(session_id, uuid)``.
+
+Optional capabilities, found with ``isinstance``: :class:`MessageRangeReader` (part
+of a session without all of it) and :class:`TranscriptStore` (the raw Claude Code
+transcript lines the ``claude`` backend mirrors, so a session can be resumed or
+forked on a machine that never saw its local file: lines are opaque JSON objects
+keyed by ``(project_key, session_id, subpath)``, ``subpath`` ``""`` for the main
+transcript, and a line's ``uuid``, when it has one, makes its append idempotent).
+A third-party store without transcripts still runs the ``claude`` backend, with
+transcripts kept on local disk only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 from ..records import AgentResult, Checkpoint, Lease, Message, RunRecord, SessionRecord
 
@@ -98,4 +107,42 @@ class MessageRangeReader(Protocol):
         """A session's own messages after ``after`` (else from its first) up to and
         including ``upto`` (else to its last); empty when ``upto`` precedes ``after``;
         :class:`~swarm.errors.NotFoundError` when either is not a message of the session."""
+        ...
+
+
+TranscriptEntry: TypeAlias = dict[str, Any]
+
+
+@runtime_checkable
+class TranscriptStore(Protocol):
+    """Append-only transcript lines per ``(project_key, session_id, subpath)``."""
+
+    async def append_transcript(
+        self, project_key: str, session_id: str, subpath: str, entries: Sequence[TranscriptEntry]
+    ) -> None:
+        """Append lines in order; a line whose ``uuid`` is already stored there is skipped."""
+        ...
+
+    async def load_transcript(
+        self, project_key: str, session_id: str, subpath: str = ""
+    ) -> list[TranscriptEntry] | None:
+        """Every line in append order, or ``None`` when nothing was ever appended there."""
+        ...
+
+    async def list_transcript_sessions(self, project_key: str) -> list[tuple[str, int]]:
+        """``(session_id, mtime in epoch ms)`` of the main transcripts of a project."""
+        ...
+
+    async def list_transcript_subpaths(self, project_key: str, session_id: str) -> list[str]:
+        """The non-empty subpaths (subagent transcripts) stored under a session."""
+        ...
+
+    async def delete_transcript(
+        self, project_key: str, session_id: str, subpath: str | None = None
+    ) -> None:
+        """Delete one subpath, or (``None``) the main transcript with all its subpaths."""
+        ...
+
+    async def transcript_projects(self, session_id: str) -> list[str]:
+        """The project keys holding a main transcript of ``session_id``, oldest first."""
         ...

@@ -29,8 +29,8 @@ from typing import Any
 
 from ..errors import IntegrityError, StoreError
 from ..records import utc_now
-from .diagnosis import explain
-from .integrity import (
+from ._diagnosis import explain
+from ._integrity import (
     QUARANTINE_PREFIX,
     REFERENCES,
     Problem,
@@ -42,9 +42,9 @@ from .integrity import (
     scan,
     verify,
 )
-from .migrations import backup, backup_path, create_private_file, latest_version, upgrade
-from .readonly import header_problem
-from .sqlite import SCHEMA
+from ._migrations import backup, backup_path, create_private_file, latest_version, upgrade
+from ._readonly import header_problem
+from ._sqlite import SCHEMA
 
 
 @dataclass(slots=True)

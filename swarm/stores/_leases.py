@@ -1,4 +1,4 @@
-"""Leases: at most one process drives a run (and so resumes its sessions) at a time.
+"""Run leases: at most one process drives a run (and so resumes its sessions) at a time.
 
 A lease is a named row in the store: an owner id (``host:pid:random``) and an
 expiry in wall-clock seconds. Taking it is one atomic compare-and-set in the
@@ -14,17 +14,14 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import psutil
 import trio
 
-from ._log import get_logger
-from .errors import LeaseHeld, StoreError
-from .records import Lease
-
-if TYPE_CHECKING:
-    from .stores.base import Store
+from .._log import get_logger
+from ..errors import LeaseHeld, StoreError
+from ..records import Lease
+from ._protocol import Store
 
 log = get_logger("swarm.leases")
 

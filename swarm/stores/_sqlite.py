@@ -1,9 +1,10 @@
 """The SQLite store: the embedded default (``sessions/swarm.db``, WAL).
 
-Every record is a JSON document (:mod:`swarm.jsoncodec`) with a checksum,
-verified on read; secrets are redacted before a record is written. The file,
-its group commit and its reads are :class:`~swarm.stores.sqlite_db.SQLiteDatabase`;
-this module maps records to its tables.
+Every record is a JSON document (:mod:`swarm._jsoncodec`) with a checksum,
+verified on read. The file, its group commit and its reads are
+:class:`~swarm.stores._sqlite_db.SQLiteDatabase`; :class:`SQLiteTables` maps records
+to its tables, and :class:`SQLiteStore`, the public store, is those tables behind the
+redacting wrapper (:mod:`swarm.stores._wrappers`): no secret reaches the file.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .. import _jsoncodec as jsoncodec
-from .._redaction import redact_json
 from ..errors import IntegrityError, NotFoundError
 from ..records import AgentResult, Checkpoint, Lease, Message, RunRecord, SessionRecord
-from .sqlite_db import SCHEMA_VERSION, SQLiteDatabase
-from .transcripts import TranscriptEntry
+from ._protocol import TranscriptEntry
+from ._sqlite_db import SCHEMA_VERSION, SQLiteDatabase
+from ._wrappers import RedactingStore
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "SQLiteStore", "checksum"]
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "SQLiteStore", "SQLiteTables", "checksum"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -94,8 +95,8 @@ def checksum(data: str) -> str:
 
 
 def _encode(record: dict[str, Any]) -> tuple[str, str]:
-    # Secrets (API keys, tokens) never reach the file, whichever record carries them.
-    data = redact_json(jsoncodec.dumps(record))
+    # Records arrive redacted (SQLiteStore is a RedactingStore): encoded as they are.
+    data = jsoncodec.dumps(record)
     return data, checksum(data)
 
 
@@ -159,8 +160,9 @@ def _messages(rows: list[tuple[str, str, str]]) -> list[Message]:
     return messages
 
 
-class SQLiteStore:
-    """A :class:`~swarm.stores.base.Store` in one SQLite file, safe for many processes."""
+class SQLiteTables:
+    """The tables of one SQLite store file, safe for many processes; records are stored
+    as given (use :class:`SQLiteStore`, which redacts them first)."""
 
     def __init__(
         self,
@@ -185,19 +187,9 @@ class SQLiteStore:
         """The backup made before this open migrated an older file, if it did."""
         return self._db.backup_taken
 
-    @classmethod
-    async def open(
-        cls,
-        path: str | Path,
-        *,
-        synchronous: str = "FULL",
-        max_size_mb: float | None = None,
-        read_only: bool = False,
-    ) -> SQLiteStore:
-        """Open (creating it 0600 unless ``read_only``) and migrate a store file."""
-        store = cls(path, synchronous=synchronous, max_size_mb=max_size_mb, read_only=read_only)
-        await store._db.open(SCHEMA)
-        return store
+    async def open(self) -> None:
+        """Open (creating it 0600 unless read-only) and migrate the file."""
+        await self._db.open(SCHEMA)
 
     async def aclose(self) -> None:
         await self._db.aclose()
@@ -526,3 +518,44 @@ class SQLiteStore:
             ).fetchall()
         )
         return [str(project) for (project,) in rows]
+
+
+class SQLiteStore(RedactingStore):
+    """A :class:`~swarm.stores.Store` in one SQLite file, safe for many processes; secrets
+    are redacted before any record reaches the file."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: str = "FULL",
+        max_size_mb: float | None = None,
+        read_only: bool = False,
+    ) -> None:
+        self.tables = SQLiteTables(
+            path, synchronous=synchronous, max_size_mb=max_size_mb, read_only=read_only
+        )
+        super().__init__(self.tables)
+
+    @property
+    def path(self) -> Path:
+        return self.tables.path
+
+    @property
+    def backup_taken(self) -> Path | None:
+        """The backup made before this open migrated an older file, if it did."""
+        return self.tables.backup_taken
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        synchronous: str = "FULL",
+        max_size_mb: float | None = None,
+        read_only: bool = False,
+    ) -> SQLiteStore:
+        """Open (creating it 0600 unless ``read_only``) and migrate a store file."""
+        store = cls(path, synchronous=synchronous, max_size_mb=max_size_mb, read_only=read_only)
+        await store.tables.open()
+        return store
