@@ -7,9 +7,16 @@ from __future__ import annotations
 
 from ._log import configure_logging
 from ._version import __version__
-from .backends import create_backend
-from .backends.base import AgentOutcome, AgentRequest, AgentSink, Backend, BaseRequest, BaseSession
-from .backends.simulated import SimulatedBackend
+from .backends import (
+    AgentOutcome,
+    AgentRequest,
+    AgentSink,
+    Backend,
+    BaseRequest,
+    BaseSession,
+    SimulatedBackend,
+    create_backend,
+)
 from .checkpoints import CheckpointPolicy, create_checkpoint, find_checkpoint
 from .durations import expected_durations_from_store
 from .errors import (
@@ -29,8 +36,7 @@ from .errors import (
 from .events import EventKind, SwarmEvent
 from .executor import ExecutorOptions, ParallelSwarmExecutor
 from .export import export_run
-from .plan import AgentSpec, Plan, Priority
-from .planfile import load_plan, parse_plan
+from .plan import AgentSpec, Plan, Priority, load_plan, parse_plan
 from .records import (
     AgentResult,
     AgentStatus,

@@ -26,12 +26,9 @@ import trio
 from ._names import CHECKPOINT_NAME_RULE, checkpoint_name_problem
 from ._redaction import secret_kind
 from .errors import NotFoundError, UsageError
-from .plan import CheckpointSpec
+from .plan import DEFAULT_CHECKPOINT_EVERY, DEFAULT_MAX_CHECKPOINTS, CheckpointSpec
 from .records import Checkpoint, Message, SessionRecord, Usage, new_uuid
 from .stores import Store, messages_between
-
-DEFAULT_EVERY = 10
-DEFAULT_MAX_PER_SESSION = 50
 
 # Tool name -> the input field holding the path it writes.
 WRITE_TOOLS = {
@@ -48,8 +45,8 @@ _DROP_ORDER = {"auto": 0, "fork": 1, "final": 2}
 class CheckpointPolicy:
     """``every``: a checkpoint every N messages of a session (0: off); ``max_per_session``."""
 
-    every: int = DEFAULT_EVERY
-    max_per_session: int = DEFAULT_MAX_PER_SESSION
+    every: int = DEFAULT_CHECKPOINT_EVERY
+    max_per_session: int = DEFAULT_MAX_CHECKPOINTS
 
     @classmethod
     def from_spec(cls, spec: CheckpointSpec) -> CheckpointPolicy:
@@ -207,7 +204,7 @@ async def create_checkpoint(
     name: str,
     *,
     message_uuid: str | None = None,
-    max_per_session: int = DEFAULT_MAX_PER_SESSION,
+    max_per_session: int = DEFAULT_MAX_CHECKPOINTS,
 ) -> Checkpoint:
     """Take a named checkpoint of a session at a message (default: its last one).
 

@@ -17,6 +17,10 @@ Every message names what was wrong and what was expected, so the CLI can print
 it as is; no command ever shows a traceback for one of these. Exit codes are the
 CLI's (:mod:`swarm.cli.app`): the library only raises typed errors.
 
+A message never names a command or a flag: where the library knows a way out (list
+the runs, verify the store), the error carries a :class:`Remedy` and the front end
+words it in its own terms (the CLI appends ``(see `swarm runs list`)``).
+
 ``LeaseHeld`` is no usage error: nothing the caller passed is wrong, the run is busy.
 It is no store error either (the store answered; it says who holds the run), so code
 that stops a run on a failing store never mistakes it for one.
@@ -24,13 +28,30 @@ that stops a run on a failing store never mistakes it for one.
 
 from __future__ import annotations
 
+import enum
 import traceback
 from dataclasses import dataclass
 from typing import TypeVar
 
 
+class Remedy(enum.Enum):
+    """A way out of an error that the library knows and a front end words."""
+
+    LIST_RUNS = "list_runs"  # the id named no run: see which there are
+    LIST_SESSIONS = "list_sessions"
+    LIST_CHECKPOINTS = "list_checkpoints"
+    VERIFY_STORE = "verify_store"  # a record or the file is damaged: find out what
+    VERIFY_OR_REPAIR = "verify_or_repair"  # ... and quarantine what is damaged
+    REHEARSE_OR_SIMULATE = "rehearse_or_simulate"  # no credentials: run it for free instead
+
+
 class SwarmError(Exception):
-    """Base class of every error swarm raises on purpose."""
+    """Base class of every error swarm raises on purpose; ``remedy`` is the way out, if
+    the library knows one (see :class:`Remedy`)."""
+
+    def __init__(self, *args: object, remedy: Remedy | None = None) -> None:
+        super().__init__(*args)
+        self.remedy = remedy
 
 
 class SkipAgent(SwarmError):
@@ -45,6 +66,7 @@ class PlanIssue:
     line: int | None
     field: str
     message: str
+    remedy: Remedy | None = None
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
@@ -92,9 +114,11 @@ class BackendUnavailable(BackendError):
 class APIError(BackendError):
     """The model API answered with an error; ``status`` is its HTTP status if known."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, remedy: Remedy | None = None
+    ) -> None:
         self.status = status
-        super().__init__(message if status is None else f"HTTP {status}: {message}")
+        super().__init__(message if status is None else f"HTTP {status}: {message}", remedy=remedy)
 
 
 class TransientAPIError(APIError):

@@ -21,7 +21,7 @@ import trio
 
 from ._log import get_logger
 from ._redaction import redact, redact_plan, redact_record, redact_text
-from .backends.base import AgentRequest, BaseSession
+from .backends import AgentRequest, BaseSession
 from .checkpoints import CheckpointPolicy, RunCheckpoints
 from .errors import SkipAgent, StoreError, failure_reason, first_leaf, format_traceback
 from .events import EventKind, SwarmEvent

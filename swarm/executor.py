@@ -18,12 +18,11 @@ from typing import Any
 import trio
 
 from ._log import get_logger
-from .backends.base import AgentRequest, Backend
+from .backends import AgentRequest, Backend
 from .errors import StoreError
 from .events import SwarmEvent
 from .execution import Execution
-from .plan import Plan
-from .planfile import PlanSource
+from .plan import Plan, PlanSource
 from .preflight import store_problems
 from .records import AgentResult, RunStatus, SwarmResult
 from .resume import load_resume_state

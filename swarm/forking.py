@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .backends.base import AgentRequest, BaseRequest, BaseSession
+from .backends import AgentRequest, BaseRequest, BaseSession
 from .checkpoints import find_checkpoint
 from .errors import BackendError, NotFoundError
 from .plan import AgentSpec, Plan

@@ -29,9 +29,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from ._redaction import restore_secrets
-from .backends.base import BaseSession
+from .backends import BaseSession
 from .errors import IntegrityError, NotFoundError, UsageError
-from .plan import Plan
+from .plan import DEFAULT_CONTINUE_PROMPT, ON_RESUME_POLICIES, Plan
 from .records import (
     AgentResult,
     AgentStatus,
@@ -44,21 +44,14 @@ from .records import (
 from .stores import Store
 
 KEPT_STATUSES = frozenset({AgentStatus.SUCCEEDED, AgentStatus.FAILED, AgentStatus.TIMED_OUT})
-ON_RESUME_POLICIES = ("continue", "restart")
-DEFAULT_CONTINUE_PROMPT = (
-    "The previous attempt was interrupted. Continue the task where it stopped."
-)
 
 
 def continue_prompt(plan: Plan) -> str:
-    """The message a continued session gets: ``execution.continue_prompt`` if the plan
-    format has that field and the plan sets it, else :data:`DEFAULT_CONTINUE_PROMPT`."""
-    configured = getattr(plan.execution, "continue_prompt", None)
-    return (
-        configured
-        if isinstance(configured, str) and configured.strip()
-        else DEFAULT_CONTINUE_PROMPT
-    )
+    """The message a continued session gets: the plan's ``execution.continue_prompt``
+    (:data:`~swarm.plan.DEFAULT_CONTINUE_PROMPT` unless set), or that default where a
+    stored plan holds only spaces there (plan files may not)."""
+    configured = plan.execution.continue_prompt
+    return configured if configured.strip() else DEFAULT_CONTINUE_PROMPT
 
 
 async def _continuing(

@@ -33,7 +33,7 @@ from typing import Any
 
 import trio
 
-from ..backends.base import AgentRequest
+from ..backends import AgentRequest
 from ..errors import BackendUnavailable
 from ..plan import Plan
 from ..records import SwarmResult
@@ -51,8 +51,7 @@ class RealCLISetup:
 def available() -> str | None:
     """None when the workload can run here, else the reason it cannot."""
     try:
-        from ..backends import claude  # noqa: F401
-        from ..rehearsal import open_rehearsal  # noqa: F401
+        import claude_agent_sdk  # noqa: F401  - what the claude backend runs on
     except ImportError as exc:
         return f"claude backend not available ({exc})"
     return None
@@ -95,10 +94,9 @@ def _children_cpu_s() -> float | None:
 
 
 async def _measure(setup: RealCLISetup) -> dict[str, Any]:
-    from ..backends import create_backend
+    from ..backends import create_backend, open_rehearsal
     from ..executor import ExecutorOptions, ParallelSwarmExecutor
     from ..mockapi import LatencyModel, MockAPIConfig
-    from ..rehearsal import open_rehearsal
     from ..stores import open_store
 
     config = MockAPIConfig(latency=LatencyModel(ttft=setup.turn_s))

@@ -21,6 +21,7 @@ from ..errors import (
     LeaseHeld,
     NotFoundError,
     PlanError,
+    Remedy,
     SwarmError,
     UsageError,
     failure_reason,
@@ -43,6 +44,37 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # The library raises typed errors; which of them are the user's to fix (exit 2) is
 # decided here, once. Any other SwarmError (a store or backend failure) exits 1.
 _USAGE_ERRORS = (PlanError, UsageError, LeaseHeld, NotFoundError, BackendUnavailable)
+
+
+# The ways out the library knows (errors carry a Remedy), in this front end's words.
+_REMEDIES = {
+    Remedy.LIST_RUNS: " (see `swarm runs list`)",
+    Remedy.LIST_SESSIONS: " (see `swarm sessions list`)",
+    Remedy.LIST_CHECKPOINTS: " (see `swarm checkpoints list`)",
+    Remedy.VERIFY_STORE: "; run `swarm store verify`",
+    Remedy.VERIFY_OR_REPAIR: (
+        " (`swarm store verify` says what is wrong, `swarm store repair` quarantines it)"
+    ),
+    Remedy.REHEARSE_OR_SIMULATE: (
+        ". Rehearse the plan for free with real Claude Code sessions against the bundled "
+        "fake API: `--backend claude --rehearse`; or run it offline with `--backend simulated`."
+    ),
+}
+
+
+def remedy_text(remedy: Remedy | None) -> str:
+    """What the CLI adds to an error's message for its remedy (nothing without one)."""
+    return _REMEDIES[remedy] if remedy is not None else ""
+
+
+def error_lines(error: SwarmError) -> list[str]:
+    """The lines an error prints as: its message (a plan error's issues, one a line), each
+    with the way out it names in this CLI's commands and flags."""
+    if isinstance(error, PlanError):
+        return [str(issue) + remedy_text(issue.remedy) for issue in error.issues]
+    lines = str(error).splitlines() or [type(error).__name__]
+    lines[-1] += remedy_text(error.remedy)
+    return lines
 
 
 def exit_code_of(error: SwarmError) -> int:
@@ -228,7 +260,7 @@ _flags_take_no_value()
 
 
 def _report(error: SwarmError) -> int:
-    for line in str(error).splitlines() or [type(error).__name__]:
+    for line in error_lines(error) or [type(error).__name__]:
         error_line(line)
     return exit_code_of(error)
 

@@ -11,12 +11,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..backends import RehearsalSetup
 from ..browse import find_session
-from ..checkpoints import DEFAULT_MAX_PER_SESSION, create_checkpoint, find_checkpoint
-from ..plan import Plan
+from ..checkpoints import create_checkpoint, find_checkpoint
+from ..plan import DEFAULT_MAX_CHECKPOINTS, Plan
 from ..records import Checkpoint, RunStatus, SwarmResult
-from ..rehearsal import RehearsalSetup, rehearsal_again, rehearsal_backend, require_credentials
 from ..timetravel import CheckpointDiff, checkpoint_origin, diff_checkpoints, fork_plan
+from ._rehearse import rehearsal_again, rehearsal_backend, require_credentials
 from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app
 from .common import (
     JsonOption,
@@ -182,7 +183,7 @@ def checkpoints_create(
     ] = None,
     max_per_session: Annotated[
         int, typer.Option("--max-per-session", min=1, help="Retention cap of the session.")
-    ] = DEFAULT_MAX_PER_SESSION,
+    ] = DEFAULT_MAX_CHECKPOINTS,
     store: StoreOption = None,
     as_json: JsonOption = False,
 ) -> int:

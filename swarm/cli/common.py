@@ -17,7 +17,7 @@ from rich.table import Table
 
 from .._names import is_safe_id
 from ..errors import IntegrityError, NotFoundError, StoreError, UsageError
-from ..planfile import default_config_path, load_config
+from ..plan import default_config_path, load_config
 from ..records import RunRecord
 from ..stores import (
     DEFAULT_STORE_URL,

@@ -12,20 +12,13 @@ import trio
 import typer
 from rich.console import Console
 
-from ..backends.base import Backend
-from ..backends.idle import IdleBackend
+from ..backends import Backend, IdleBackend, RehearsalSetup, open_backend
 from ..errors import SwarmError, leaves
 from ..executor import ExecutorOptions, ParallelSwarmExecutor
-from ..plan import Plan
+from ..plan import ON_RESUME_POLICIES, Plan
 from ..records import RunRecord, RunStatus, SwarmResult
-from ..rehearsal import (
-    RehearsalSetup,
-    open_backend,
-    rehearsal_again,
-    rehearsal_backend,
-    require_credentials,
-)
-from ..resume import ON_RESUME_POLICIES, load_resume_state
+from ..resume import load_resume_state
+from ._rehearse import rehearsal_again, rehearsal_backend, require_credentials
 from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app
 from .common import (
     JsonOption,

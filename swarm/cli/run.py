@@ -15,16 +15,16 @@ import typer
 from rich.console import Console
 
 from .._redaction import mask_url, redact_plan
+from ..backends import RehearsalSetup, open_backend
 from ..durations import expected_durations_from_store
 from ..errors import PlanError, StoreError
 from ..events import SwarmEvent
 from ..executor import ExecutorOptions, ParallelSwarmExecutor
-from ..plan import Plan, plan_json_schema
-from ..planfile import PlanSource, read_plan
+from ..plan import Plan, PlanSource, plan_json_schema, read_plan
 from ..preflight import needs_store, store_problems
 from ..records import RunStatus, SwarmResult
-from ..rehearsal import RehearsalSetup, open_backend, rehearsal_backend
 from ..stores import MemoryStore, SQLiteStore, open_store, parse_store_url
+from ._rehearse import rehearsal_backend
 from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app
 from .common import JsonOption, RehearseConfigOption, StoreOption, print_json, store_url
 from .display import show_progress, summary_table

@@ -15,7 +15,7 @@ from typing import Any, TypeAlias
 
 import trio
 
-from ..backends.base import AgentOutcome, AgentRequest, Backend, BaseRequest, BaseSession
+from ..backends import AgentOutcome, AgentRequest, Backend, BaseRequest, BaseSession
 from ..errors import BackendError
 from ..records import Message, SessionRecord
 from ..stores import MemoryStore, Store, history

@@ -21,8 +21,15 @@ from dataclasses import dataclass, field
 
 import trio
 
-from ..backends.base import AgentOutcome, AgentRequest, AgentSink, BaseRequest, BaseSession
-from ..backends.retries import RetryPolicy, call_with_retries
+from ..backends import (
+    AgentOutcome,
+    AgentRequest,
+    AgentSink,
+    BaseRequest,
+    BaseSession,
+    RetryPolicy,
+    call_with_retries,
+)
 from ..errors import BackendError, TransientAPIError
 from ..records import Message, Usage
 from ..stores import Store

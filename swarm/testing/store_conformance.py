@@ -15,6 +15,7 @@ from typing import TypeAlias
 
 import trio
 
+from .._redaction import REDACTED
 from ..records import (
     AgentResult,
     AgentStatus,
@@ -26,7 +27,6 @@ from ..records import (
     SwarmMetrics,
     Usage,
 )
-from .._redaction import REDACTED
 from ..stores import Store, TranscriptStore, keeps_transcripts
 
 StoreFactory: TypeAlias = Callable[[], Store | Awaitable[Store]]

@@ -8,8 +8,8 @@ import anthropic
 import pytest
 
 from swarm import AgentStatus, MemoryStore, ParallelSwarmExecutor, parse_plan
+from swarm.backends import RetryPolicy
 from swarm.backends.anthropic import AnthropicBackend, price_of
-from swarm.backends.retries import RetryPolicy
 from swarm.mockapi import ErrorSpec, MockAnthropicServer, MockAPIConfig, ReplyRule, open_mock_api
 from swarm.records import Usage
 from swarm.stores import Store

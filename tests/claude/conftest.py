@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from swarm import MemoryStore, ParallelSwarmExecutor, SwarmResult, parse_plan
+from swarm.backends import Rehearsal, RetryPolicy, open_rehearsal
 from swarm.backends.claude import ClaudeBackend
-from swarm.backends.retries import RetryPolicy
 from swarm.mockapi import MockAPIConfig
-from swarm.rehearsal import Rehearsal, open_rehearsal
 from swarm.stores import Store
 
 #: Short waits: these tests run on the real clock (real CLI processes).

@@ -7,12 +7,11 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from swarm.backends.base import AgentRequest, BaseRequest
+from swarm.backends import AgentRequest, BaseRequest, open_rehearsal
 from swarm.backends.claude import ClaudeBackend
-from swarm.backends.claude_messages import STDERR_PLACEHOLDER, stderr_reason
+from swarm.backends.claude._messages import STDERR_PLACEHOLDER, stderr_reason
 from swarm.errors import BackendError
 from swarm.mockapi import MockAPIConfig
-from swarm.rehearsal import open_rehearsal
 from swarm.stores import MemoryStore
 from swarm.testing import RecordingSink
 

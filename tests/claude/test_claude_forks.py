@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from swarm import AgentStatus, lineage
+from swarm.backends import open_rehearsal
 from swarm.mockapi import ErrorSpec, MockAPIConfig, ReplyRule
-from swarm.rehearsal import open_rehearsal
 from swarm.stores import MemoryStore
 
 from .conftest import Harness

@@ -8,7 +8,7 @@ import pytest
 from claude_agent_sdk import ResultMessage
 
 from swarm.backends.claude import tool_fields
-from swarm.backends.claude_messages import own_cost, result_error
+from swarm.backends.claude._messages import own_cost, result_error
 from swarm.errors import APIError, BackendError, TransientAPIError
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from swarm.backends import open_rehearsal
 from swarm.mockapi import MockAPIConfig, ReplyRule, ToolUse
-from swarm.rehearsal import open_rehearsal
 from swarm.stores import MemoryStore
 
 from .conftest import Harness

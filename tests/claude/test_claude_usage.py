@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from swarm.backends.base import AgentRequest, BaseRequest
+from swarm.backends import AgentRequest, BaseRequest, Rehearsal, open_rehearsal
 from swarm.backends.claude import ClaudeBackend
 from swarm.mockapi import MockAPIConfig, ReplyRule, ToolUse
 from swarm.records import Message, Usage
-from swarm.rehearsal import Rehearsal, open_rehearsal
 from swarm.stores import MemoryStore
 from swarm.testing import RecordingSink
 

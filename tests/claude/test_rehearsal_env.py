@@ -7,11 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from swarm.backends.base import BaseRequest
+from swarm.backends import REHEARSAL_CLI_ENV, BaseRequest, RetryPolicy, open_rehearsal
 from swarm.backends.claude import ClaudeBackend
-from swarm.backends.retries import RetryPolicy
 from swarm.mockapi import MockAPIConfig, RequestRecord, cli_env
-from swarm.rehearsal import REHEARSAL_CLI_ENV, open_rehearsal
 from swarm.stores import MemoryStore
 from swarm.testing import RecordingSink
 

@@ -16,12 +16,11 @@ import trio
 
 from swarm import ExecutorOptions, MemoryStore, ParallelSwarmExecutor, SQLiteStore, parse_plan
 from swarm._scratch import LEGACY_HOME_PREFIX, sweep_stale
-from swarm.backends import SimulatedBackend
-from swarm.backends.base import AgentRequest
+from swarm.backends import AgentRequest, RehearsalSetup, SimulatedBackend
 from swarm.cli import main
+from swarm.cli._rehearse import rehearsal_again
 from swarm.errors import UsageError
 from swarm.mockapi import MockAPIConfig
-from swarm.rehearsal import RehearsalSetup, rehearsal_again
 
 PLAN = """
 name: marked

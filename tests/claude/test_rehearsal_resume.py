@@ -21,7 +21,7 @@ import yaml
 from swarm import AgentStatus, RunStatus, SQLiteStore
 from swarm._scratch import CACHE_ENV, host_dir
 from swarm.cli import main
-from swarm.resume import DEFAULT_CONTINUE_PROMPT
+from swarm.plan import DEFAULT_CONTINUE_PROMPT
 
 from ..faults.killing import swarm_process
 from ..reliability.test_cli_resume import interrupt_agent

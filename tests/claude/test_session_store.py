@@ -9,7 +9,7 @@ import pytest
 from claude_agent_sdk import SessionStore
 from claude_agent_sdk.testing import run_session_store_conformance
 
-from swarm.backends.session_store import StoreSessionStore
+from swarm.backends.claude._session_store import StoreSessionStore
 from swarm.errors import BackendUnavailable
 from swarm.stores import MemoryStore, SQLiteStore
 

@@ -3,7 +3,7 @@
 import pytest
 
 from swarm import SimulatedBackend
-from swarm.backends.simulated import SimulatedSettings
+from swarm.backends import SimulatedSettings
 from swarm.stores import Store
 from swarm.testing import BACKEND_CONTRACTS, run_backend_conformance
 from swarm.testing.backend_conformance import fork_is_a_new_session

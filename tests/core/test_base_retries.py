@@ -5,7 +5,7 @@ from __future__ import annotations
 import trio
 
 from swarm import MemoryStore, ParallelSwarmExecutor, SimulatedBackend, SwarmEvent
-from swarm.backends.base import AgentSink, BaseRequest, BaseSession
+from swarm.backends import AgentSink, BaseRequest, BaseSession
 from swarm.cli.display import _plain_line
 
 from .helpers import make_plan

@@ -153,7 +153,7 @@ def test_overrides_are_validated() -> None:
 
 def test_packaged_default_config_is_identical_to_the_repository_one() -> None:
     """The default configuration shipped in the package is byte-for-byte configs/default.yaml."""
-    from swarm.planfile import PACKAGED_CONFIG
+    from swarm.plan import PACKAGED_CONFIG
 
     shipped = (REPO / "configs" / "default.yaml").read_bytes()
     assert PACKAGED_CONFIG.read_bytes() == shipped, (
@@ -163,7 +163,7 @@ def test_packaged_default_config_is_identical_to_the_repository_one() -> None:
 
 def test_defaults_do_not_depend_on_the_working_directory(in_tmp_cwd: Path) -> None:
     """Without ./configs/default.yaml the packaged defaults apply, e.g. the per-agent timeout."""
-    from swarm.planfile import PACKAGED_CONFIG, default_config_path
+    from swarm.plan import PACKAGED_CONFIG, default_config_path
 
     assert default_config_path() == PACKAGED_CONFIG
     (in_tmp_cwd / "plan.yaml").write_text("base: {prompt: x}\nagents: [{id: a, prompt: p}]\n")
@@ -494,7 +494,7 @@ def test_plan_files_must_be_small_regular_files(tmp_path: Path) -> None:
     """A directory, a FIFO, a device or a file over the size cap is refused, never read."""
     import os
 
-    from swarm.planfile import MAX_PLAN_BYTES
+    from swarm.plan import MAX_PLAN_BYTES
 
     fifo = tmp_path / "fifo.yaml"
     os.mkfifo(fifo)
@@ -517,7 +517,7 @@ def test_plan_files_must_be_small_regular_files(tmp_path: Path) -> None:
 
 def test_continue_prompt_has_a_default() -> None:
     """execution.continue_prompt defaults to a sentence and is described in the schema."""
-    from swarm.resume import DEFAULT_CONTINUE_PROMPT
+    from swarm.plan import DEFAULT_CONTINUE_PROMPT
 
     plan = parse_plan(GOOD)
     assert plan.execution.continue_prompt == DEFAULT_CONTINUE_PROMPT  # resume's own fallback

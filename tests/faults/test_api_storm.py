@@ -13,11 +13,10 @@ import anthropic
 import pytest
 
 from swarm import MemoryStore, ParallelSwarmExecutor, SwarmResult, parse_plan
+from swarm.backends import RetryPolicy, open_rehearsal
 from swarm.backends.anthropic import AnthropicBackend
 from swarm.backends.claude import ClaudeBackend
-from swarm.backends.retries import RetryPolicy
 from swarm.mockapi import ErrorSpec, MockAPIConfig, RequestRecord, open_mock_api
-from swarm.rehearsal import open_rehearsal
 from swarm.stores import Store
 
 STORM = MockAPIConfig(

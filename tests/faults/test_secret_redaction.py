@@ -18,8 +18,8 @@ import yaml
 
 from swarm import ParallelSwarmExecutor, Plan, parse_plan
 from swarm._redaction import REDACTED, redact_json, redact_plan, restore_secrets
+from swarm.backends import AgentRequest
 from swarm.backends.anthropic import AnthropicBackend
-from swarm.backends.base import AgentRequest
 from swarm.events import SwarmEvent
 from swarm.mockapi import ErrorSpec, MockAPIConfig, ReplyRule, open_mock_api
 from swarm.records import AgentResult
@@ -569,7 +569,7 @@ async def test_a_run_record_keeps_its_store_url_without_the_password(tmp_path: P
     """The plan stored with a run (what `runs show` and `swarm resume` read) names its store
     with the password masked."""
     from swarm import ParallelSwarmExecutor
-    from swarm.backends.simulated import SimulatedBackend
+    from swarm.backends import SimulatedBackend
 
     # Built in code: plan files take only the store schemes swarm ships (sqlite, memory).
     plan = Plan.model_validate(

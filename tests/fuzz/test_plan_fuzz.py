@@ -14,10 +14,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from swarm._names import is_safe_id
 from swarm.cli import main
 from swarm.errors import PlanError
-from swarm.plan import Plan, is_safe_id
-from swarm.planfile import parse_plan
+from swarm.plan import Plan, parse_plan
 from swarm.stores import StoreURLError, parse_store_url
 
 VALID: dict[str, Any] = {

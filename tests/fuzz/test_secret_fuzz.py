@@ -22,12 +22,11 @@ from hypothesis import strategies as st
 
 from swarm import MemoryStore, ParallelSwarmExecutor
 from swarm._redaction import mask_url, redact_json, redact_text
-from swarm.backends import create_backend
-from swarm.backends.base import AgentRequest
+from swarm.backends import AgentRequest, create_backend
 from swarm.cli import main
 from swarm.errors import PlanError
 from swarm.events import SwarmEvent
-from swarm.planfile import parse_plan
+from swarm.plan import parse_plan
 from swarm.records import AgentResult
 
 FAST = settings(max_examples=300, deadline=None)

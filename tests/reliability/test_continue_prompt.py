@@ -10,7 +10,7 @@ import trio
 
 from swarm import SQLiteStore
 from swarm.cli.app import main
-from swarm.resume import DEFAULT_CONTINUE_PROMPT
+from swarm.plan import DEFAULT_CONTINUE_PROMPT
 
 from .test_cli_resume import interrupt_agent, write_plan
 

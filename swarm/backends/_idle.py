@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import BackendError
-from .base import AgentOutcome, AgentRequest, AgentSink, BaseRequest, BaseSession
+from ._protocol import AgentOutcome, AgentRequest, AgentSink, BaseRequest, BaseSession
 
 
 class IdleBackend:

@@ -20,8 +20,8 @@ from claude_agent_sdk.types import (
     SessionStoreListEntry,
 )
 
-from ..errors import BackendUnavailable
-from ..stores import TranscriptStore, keeps_transcripts
+from ...errors import BackendUnavailable
+from ...stores import TranscriptStore, keeps_transcripts
 
 
 class StoreSessionStore:

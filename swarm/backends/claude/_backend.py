@@ -59,14 +59,15 @@ from claude_agent_sdk import (
 )
 from claude_agent_sdk.types import SystemPromptFile
 
-from .._log import get_logger
-from .._redaction import environment_secrets, known_secrets
-from .._scratch import python_tempfiles_in, scratch_dir
-from ..errors import APIError, BackendError, BackendUnavailable
-from ..records import Message, Usage
-from ..stores import Store
-from .base import AgentOutcome, AgentRequest, AgentSink, BaseRequest, BaseSession
-from .claude_messages import (
+from ..._log import get_logger
+from ..._redaction import environment_secrets, known_secrets
+from ..._scratch import python_tempfiles_in, scratch_dir
+from ...errors import APIError, BackendError, BackendUnavailable
+from ...records import Message, Usage
+from ...stores import Store
+from .._protocol import AgentOutcome, AgentRequest, AgentSink, BaseRequest, BaseSession
+from .._retries import RetryPolicy, call_with_retries
+from ._messages import (
     assistant_message,
     own_cost,
     result_error,
@@ -74,8 +75,7 @@ from .claude_messages import (
     usage_of,
     user_message,
 )
-from .retries import RetryPolicy, call_with_retries
-from .session_store import StoreSessionStore
+from ._session_store import StoreSessionStore
 
 log = get_logger("swarm.backends.claude")
 

@@ -3,12 +3,11 @@
 ``open_rehearsal()`` serves :mod:`swarm.mockapi` on loopback inside the current
 trio run and yields the environment that points every Claude Code CLI at it,
 with a throwaway config dir so no user settings, credentials or transcripts are
-touched. ``swarm run PLAN --backend claude --rehearse`` runs a plan inside it.
+touched; :func:`open_backend` builds a plan's backend inside one.
 
 A rehearsed run says so in its record (``RunRecord.rehearsal``: the fake API's
-script), so ``swarm resume`` and ``swarm fork`` rehearse it again by default and
-the listings never show it as a billed run; going to the real API after a
-rehearsal takes an explicit ``--no-rehearse``.
+script, :meth:`RehearsalSetup.record`), so a resume or a fork can rehearse it again
+and the listings never show it as a billed run (the CLI's choices: ``swarm.cli``).
 """
 
 from __future__ import annotations
@@ -19,19 +18,24 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 from pydantic import ValidationError
 
-from ._log import get_logger
-from ._scratch import cache_folder, scratch_dir
-from .backends import claude_credentials_available, create_backend
-from .backends.base import Backend
-from .errors import BackendUnavailable, UsageError, failure_reason
-from .mockapi import MockAnthropicServer, MockAPIConfig, cli_env, open_mock_api
-from .plan import BackendSpec
-from .stores import Store
+from .._log import get_logger
+from .._scratch import cache_folder, scratch_dir
+from ..errors import UsageError, failure_reason
+from ..stores import Store
+from ._entry import BackendConfig
+from ._protocol import Backend
+from ._registry import create_backend
+
+if TYPE_CHECKING:
+    from ..mockapi import MockAnthropicServer, MockAPIConfig
+
+# The fake API (swarm.mockapi) is imported by the functions that serve or read one, so
+# importing the backends (and swarm) never loads it.
 
 log = get_logger("swarm.rehearsal")
 
@@ -45,6 +49,11 @@ log = get_logger("swarm.rehearsal")
 REHEARSAL_CLI_ENV: Mapping[str, str] = {"BUN_GC_TIMER_DISABLE": "1"}
 
 
+class RecordedRehearsalInvalid(UsageError):
+    """The fake API's script recorded with a run no longer validates (another version of
+    swarm wrote it): the caller must give the script again."""
+
+
 @dataclass(frozen=True, slots=True)
 class Rehearsal:
     """A running fake API and the CLI environment that uses it."""
@@ -56,6 +65,8 @@ class Rehearsal:
 
 def rehearsal_config(plan_options: Mapping[str, Any], path: Path | None = None) -> MockAPIConfig:
     """The fake API's script: ``--rehearse-config FILE``, else ``backend.options.rehearsal``."""
+    from ..mockapi import MockAPIConfig
+
     if path is not None:
         return MockAPIConfig.from_file(path)
     return MockAPIConfig.model_validate(plan_options.get("rehearsal") or {})
@@ -80,72 +91,17 @@ class RehearsalSetup:
 
     @classmethod
     def from_record(cls, data: Mapping[str, Any]) -> RehearsalSetup:
+        from ..mockapi import MockAPIConfig
+
         try:
             config = MockAPIConfig.model_validate(data.get("config") or {})
         except ValidationError as exc:
-            raise UsageError(
+            raise RecordedRehearsalInvalid(
                 f"the rehearsal recorded with this run no longer validates "
-                f"({exc.error_count()} errors); give it again with --rehearse-config FILE"
+                f"({exc.error_count()} errors)"
             ) from None
         file = data.get("config_file")
         return cls(config, file if isinstance(file, str) else None)
-
-
-def rehearsal_again(
-    recorded: Mapping[str, Any] | None,
-    *,
-    rehearse: bool | None,
-    config_file: Path | None,
-    plan_options: Mapping[str, Any],
-    what: str,
-) -> tuple[RehearsalSetup | None, str | None]:
-    """Whether a command continuing ``what`` (a run, a checkpoint's run) rehearses, and a
-    note saying why when that is the default rather than what the user typed.
-
-    ``rehearse`` is ``--rehearse`` (True), ``--no-rehearse`` (False) or neither (None):
-    then a rehearsed run is rehearsed again, with the script it recorded, so real API
-    calls after a rehearsal are always an explicit choice.
-    """
-    if rehearse is False:
-        if config_file is not None:
-            raise UsageError("--rehearse-config needs --rehearse (got --no-rehearse)")
-        if recorded is None:
-            return None, None
-        return None, f"{what} was a rehearsal; --no-rehearse: this one calls the real API"
-    if rehearse is None and recorded is None and config_file is None:
-        return None, None
-    if config_file is not None:
-        setup = RehearsalSetup.of_plan(plan_options, config_file)
-    elif recorded is not None:
-        setup = RehearsalSetup.from_record(recorded)
-    else:
-        setup = RehearsalSetup.of_plan(plan_options)
-    note = None
-    if rehearse is None and recorded is not None:
-        note = (
-            f"{what} was a rehearsal: rehearsing again against the fake Messages API "
-            "(--no-rehearse to call the real API)"
-        )
-    return setup, note
-
-
-def require_credentials(backend: str | None, *, rehearsed: bool, what: str) -> None:
-    """Refuse at once to drive the real ``claude`` backend without credentials.
-
-    Otherwise every agent fails ``Not logged in``, and a failed agent is final: no
-    later resume would run it again. ``rehearsed``: ``what`` was a rehearsal.
-    """
-    if backend != "claude" or claude_credentials_available():
-        return
-    hint = (
-        "it was a rehearsal: rehearse it again with --rehearse"
-        if rehearsed
-        else "rehearse it for free with --rehearse"
-    )
-    raise BackendUnavailable(
-        f"{what} uses the claude backend and no Claude credentials were found "
-        f"(ANTHROPIC_API_KEY or a Claude login); nothing was run; {hint}"
-    )
 
 
 @asynccontextmanager
@@ -163,6 +119,8 @@ async def open_rehearsal(
         home = Path(tempfile.mkdtemp(prefix="rehearsal-", dir=scratch)) if owned else config_dir
         assert home is not None
         try:
+            from ..mockapi import MockAPIConfig, cli_env, open_mock_api
+
             async with open_mock_api(config or MockAPIConfig()) as server:
                 env = {**cli_env(server.base_url, home), **REHEARSAL_CLI_ENV}
                 yield Rehearsal(server, home, env)
@@ -184,7 +142,7 @@ async def maybe_rehearsal(
         yield rehearsal.env
 
 
-def kept_transcripts_home(spec: BackendSpec) -> Path | None:
+def kept_transcripts_home(spec: BackendConfig) -> Path | None:
     """The config dir that outlives a rehearsal whose transcripts stay on local disk.
 
     With ``session_store: false`` the store mirrors no transcript, so continuing a
@@ -199,7 +157,7 @@ def kept_transcripts_home(spec: BackendSpec) -> Path | None:
 
 @asynccontextmanager
 async def open_backend(
-    spec: BackendSpec, store: Store, name: str | None, rehearsal: RehearsalSetup | None
+    spec: BackendConfig, store: Store, name: str | None, rehearsal: RehearsalSetup | None
 ) -> AsyncIterator[Backend]:
     """The backend a plan (or ``name``) picks, closed on exit. With ``rehearsal``, its
     Claude Code CLIs talk to a fake API served for the block (the executor records the
@@ -215,13 +173,3 @@ async def open_backend(
                     await backend.aclose()
                 except Exception as exc:  # the run is over and recorded: say so, go on
                     log.warning("backend.close_failed", error=failure_reason(exc))
-
-
-def rehearsal_backend(requested: str | None) -> str:
-    """``--rehearse`` drives the ``claude`` backend; any other named one is a usage error."""
-    if requested not in (None, "claude"):
-        raise UsageError(
-            f"--rehearse runs real Claude Code sessions against the fake API, so it needs "
-            f"--backend claude (got --backend {requested})"
-        )
-    return "claude"

@@ -1,41 +1,36 @@
-"""Plan files: YAML validated into typed models.
+"""The plan's models: the one definition of its vocabulary and defaults.
 
-A plan is merged over the default configuration (``./configs/default.yaml``,
-else the copy packaged with swarm) and validated with pydantic. Every error
-names the file, the line and the field, and says what was expected.
+A plan is a base session, agent defaults, agents and how to run them, validated
+with pydantic. Every name and default a plan speaks in is declared here once and
+used by the rest: priorities, on-resume policies, the continue prompt, checkpoint
+defaults, the default store URL (:data:`swarm.stores.DEFAULT_STORE_URL`), and the
+backend names and options, which each backend declares in the registry
+(:data:`swarm.backends.BACKENDS`).
 
 Some rules apply to plan files only (``parse_plan``, command-line overrides),
 not to ``Plan.model_validate``: a plan stored with an earlier run must still
 load, to be resumed or replayed, even if written before the rule existed.
-
-This module holds the models and turns validation errors into plan issues;
-reading files (YAML with line numbers, the default configuration) is
-:mod:`swarm.planfile`.
 """
 
 from __future__ import annotations
 
 import enum
-import itertools
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
-    AllowInfNan,
     BaseModel,
     ConfigDict,
     Field,
-    Strict,
-    TypeAdapter,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core import InitErrorDetails
 
-from ._names import (
+from .._names import (
     CHECKPOINT_NAME_RULE,
     SAFE_ID,
     SAFE_ID_RULE,
@@ -43,29 +38,19 @@ from ._names import (
     is_safe_id,
     secret_id_problem,
 )
-from ._redaction import REDACTED, looks_secret, mask_url, redact_text
-from ._yamlfile import Lines, locate
-from .errors import PlanError, PlanIssue
-from .stores import DEFAULT_STORE_URL, StoreURLError, parse_store_url
-
-# Validation context of plan files: turns on the rules stored plans are spared.
-PLAN_FILE_CONTEXT = {"plan_file": True}
-
-
-def _from_plan_file(info: ValidationInfo) -> bool:
-    return isinstance(info.context, dict) and bool(info.context.get("plan_file"))
-
-
-def _rule(message: str, *, show_input: bool = True) -> PydanticCustomError:
-    """A validation error whose message is shown as is (with the value unless told not)."""
-    return PydanticCustomError("plan", "{message}", {"message": message, "show_input": show_input})
+from .._redaction import mask_url
+from .._values import PLAN_FILE_CONTEXT, Bool, Int, ModelName, Number, from_plan_file, rule
+from ..backends import BACKEND_NAMES, BACKENDS, SimulatedSpec
+from ..errors import PlanError
+from ..stores import DEFAULT_STORE_URL, StoreURLError, parse_store_url
+from ._errors import blame_flag, describe, issues_of, plan_error
 
 
 def _safe_id(value: str, info: ValidationInfo) -> str:
     # Ids and names go into file names, keys and listings: one rule for both. Stored
     # plans keep the rule they were written under (ids matched SAFE_ID, '..' allowed).
-    if _from_plan_file(info) and not is_safe_id(value):
-        raise _rule(SAFE_ID_RULE)
+    if from_plan_file(info) and not is_safe_id(value):
+        raise rule(SAFE_ID_RULE)
     # A secret-shaped id would be one thing in its key and another in its redacted record.
     problem = secret_id_problem(value)
     if problem is not None:
@@ -80,19 +65,13 @@ SafeId = Annotated[
     AfterValidator(_safe_id),
 ]
 
-# Numbers are what they say: YAML's `true`, `"5"` or `5.5` is not a count, and a
-# timeout of `.inf` or `.nan` is no timeout (it is written to the store as null).
-Int = Annotated[int, Strict()]
-Number = Annotated[float, Strict(), AllowInfNan(False)]
-Bool = Annotated[bool, Strict()]
-
 #: Beyond any real agent (the claude CLI takes it as a JavaScript number).
 MAX_TURNS = 1_000_000
 
 
 def _text(value: str, info: ValidationInfo) -> str:
-    if _from_plan_file(info) and not value.strip():
-        raise _rule("expected some text, not only spaces")
+    if from_plan_file(info) and not value.strip():
+        raise rule("expected some text, not only spaces")
     return value
 
 
@@ -100,15 +79,15 @@ Text = Annotated[str, Field(min_length=1), AfterValidator(_text)]
 
 
 def _env_name(value: str, info: ValidationInfo) -> str:
-    if _from_plan_file(info) and (not value or "=" in value or "\0" in value):
-        raise _rule("expected a variable name: not empty, without '=' or a NUL character")
+    if from_plan_file(info) and (not value or "=" in value or "\0" in value):
+        raise rule("expected a variable name: not empty, without '=' or a NUL character")
     return value
 
 
 def _env_value(value: str, info: ValidationInfo) -> str:
-    if _from_plan_file(info) and "\0" in value:
+    if from_plan_file(info) and "\0" in value:
         # Not shown: env values are where secrets go.
-        raise _rule("has a NUL character, which no environment variable can hold", show_input=False)
+        raise rule("has a NUL character, which no environment variable can hold", show_input=False)
     return value
 
 
@@ -117,21 +96,13 @@ EnvValue = Annotated[str, AfterValidator(_env_value)]
 
 
 def _checkpoint_ref(value: str, info: ValidationInfo) -> str:
-    problem = checkpoint_name_problem(value) if _from_plan_file(info) else None
+    problem = checkpoint_name_problem(value) if from_plan_file(info) else None
     if problem is not None:
-        raise _rule(
+        raise rule(
             f"{problem}; expected `latest`, or a checkpoint id or name: {CHECKPOINT_NAME_RULE}"
         )
     return value
 
-
-def _model_name(value: str) -> str:
-    if not value.strip():
-        raise ValueError("expected a model name such as claude-sonnet-4-6, or no model field")
-    return value
-
-
-ModelName = Annotated[str, AfterValidator(_model_name), Field(json_schema_extra={"minLength": 1})]
 
 # claude_agent_sdk's PermissionMode, spelt out so that reading a plan does not import the
 # SDK; tests/core/test_plan.py checks that the two agree.
@@ -176,20 +147,6 @@ class BaseSpec(_Model):
         return self
 
 
-class SimulatedSpec(_Model):
-    """Settings of the ``simulated`` backend, plan-wide or per agent."""
-
-    latency_s: Number | None = Field(None, ge=0, description="mean seconds per agent")
-    jitter: Number | None = Field(None, ge=0, description="sigma of a log-normal factor")
-    input_tokens: Int | None = Field(None, ge=0)
-    output_tokens: Int | None = Field(None, ge=0)
-    failure_rate: Number | None = Field(None, ge=0, le=1)
-    turns: Int | None = Field(None, ge=1, le=10_000)
-    files: list[str] | None = Field(
-        None, description="paths each agent 'writes' (a Write tool use), to test checkpoints"
-    )
-
-
 class AgentDefaults(_Model):
     """Settings merged into every agent that does not set its own."""
 
@@ -229,8 +186,8 @@ class AgentSpec(AgentDefaults):
 
     @model_validator(mode="after")
     def _one_fork_point(self, info: ValidationInfo) -> AgentSpec:
-        if _from_plan_file(info) and self.fork_at is not None and self.fork_from is not None:
-            error = _plan_error(
+        if from_plan_file(info) and self.fork_at is not None and self.fork_from is not None:
+            error = plan_error(
                 ("fork_at",),
                 self.fork_at,
                 "fork_at is a message of the base session, and fork_from forks another "
@@ -249,120 +206,105 @@ class Budget(_Model):
     )
 
 
+#: What becomes of an agent a crash caught running: its session continued, or forked afresh.
+OnResume = Literal["continue", "restart"]
+ON_RESUME_POLICIES: tuple[str, ...] = get_args(OnResume)
+#: What a continued session is told first (its task is in its history already).
+DEFAULT_CONTINUE_PROMPT = (
+    "The previous attempt was interrupted. Continue the task where it stopped."
+)
+#: How agents share the window: a slot freed goes at once to the next agent (``window``),
+#: or fixed batches wait for their slowest agent (``batch``, claude-flow's, for comparison).
+Mode = Literal["window", "batch"]
+MODES: tuple[str, ...] = get_args(Mode)
+
+
 class ExecutionSpec(_Model):
     max_parallel: Int = Field(4, ge=1, le=1000)
-    mode: Literal["window", "batch"] = "window"
+    mode: Mode = "window"
     fail_fast: Bool = False
     budget: Budget | None = None
-    on_resume: Literal["continue", "restart"] = Field(
+    on_resume: OnResume = Field(
         "continue", description="agents that were running at a crash: continue their session"
     )
     continue_prompt: Text = Field(
-        "The previous attempt was interrupted. Continue the task where it stopped.",
+        DEFAULT_CONTINUE_PROMPT,
         description="what an agent continued after an interruption is told first",
     )
+
+
+#: A checkpoint every N messages of a session, and at most so many per session.
+DEFAULT_CHECKPOINT_EVERY = 10
+DEFAULT_MAX_CHECKPOINTS = 50
 
 
 class CheckpointSpec(_Model):
     """When checkpoints are taken automatically, and how many a session keeps."""
 
-    every: Int = Field(10, ge=0, description="a checkpoint every N messages of a session; 0: off")
+    every: Int = Field(
+        DEFAULT_CHECKPOINT_EVERY,
+        ge=0,
+        description="a checkpoint every N messages of a session; 0: off",
+    )
     max_per_session: Int = Field(
-        50, ge=1, description="the oldest automatic ones go first; named ones are always kept"
+        DEFAULT_MAX_CHECKPOINTS,
+        ge=1,
+        description="the oldest automatic ones go first; named ones are always kept",
     )
 
 
-# --- backend options -----------------------------------------------------------------
+# --- the backend section -------------------------------------------------------------
+# Which backends there are and which options each reads is the registry's
+# (swarm.backends.BACKENDS: each backend declares its own); validation reads it there.
 
+if TYPE_CHECKING:
+    BackendName = str
+else:
+    BackendName = Literal[BACKEND_NAMES]
 
-class RetryOptions(_Model):
-    """``backend.options.retry`` (swarm.backends.retries.RetryPolicy)."""
-
-    max_attempts: Int = Field(6, ge=1, le=100)
-    initial_wait_s: Number = Field(1.0, ge=0)
-    max_wait_s: Number = Field(30.0, ge=0)
-    jitter_s: Number = Field(1.0, ge=0)
-    max_retry_after_s: Number = Field(120.0, ge=0)
-
-
-class PriceOptions(_Model):
-    """US dollars per million tokens of one model family (``backend.options.prices``)."""
-
-    input: Number = Field(ge=0)
-    output: Number = Field(ge=0)
-    cache_write: Number = Field(ge=0)
-    cache_read: Number = Field(ge=0)
-
-
-def _http_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise ValueError("expected an http:// or https:// URL")
-    return value
-
-
-# The type of each backend option; which backend reads which is BACKEND_OPTIONS.
-_OPTION_TYPES: dict[str, Any] = {
-    "model": ModelName,
-    "cwd": str,
-    "cli_path": Annotated[str, Field(min_length=1)],
-    "session_store": Bool,
-    "retry": RetryOptions,
-    "rehearsal": dict[str, Any],
-    "base_url": Annotated[str, AfterValidator(_http_url)],
-    "api_key": Annotated[str, Field(min_length=1)],
-    "max_tokens": Annotated[int, Strict(), Field(ge=1)],
-    "prices": dict[str, PriceOptions],
-    "prompt_caching": Bool,
-}
-_OPTION_ADAPTERS = {name: TypeAdapter(kind) for name, kind in _OPTION_TYPES.items()}
-
-# The backend.options each backend reads (swarm.backends.create_backend; `rehearsal` is read
-# by swarm.rehearsal under --rehearse). The simulated backend reads none: its settings are
-# backend.simulated.
-BACKEND_OPTIONS: dict[str, frozenset[str]] = {
-    "simulated": frozenset(),
-    "claude": frozenset({"model", "cwd", "cli_path", "session_store", "retry", "rehearsal"}),
-    "anthropic": frozenset(
-        {"model", "base_url", "api_key", "max_tokens", "prices", "prompt_caching"}
-    ),
-}
-_ANY_BACKEND_OPTION = frozenset().union(*BACKEND_OPTIONS.values())
+_ANY_BACKEND_OPTION = frozenset().union(*(entry.option_names for entry in BACKENDS.values()))
 
 
 def _backend_from_flag(info: ValidationInfo) -> bool:
     return isinstance(info.context, dict) and bool(info.context.get("backend_from_flag"))
 
 
+def _options_description() -> str:
+    takes = [
+        f"{name}: {', '.join(sorted(entry.option_names))}"
+        for name, entry in BACKENDS.items()
+        if entry.option_names
+    ]
+    return (
+        "settings of the named backend: "
+        + "; ".join(takes)
+        + " (the simulated backend takes none; its settings are backend.simulated)"
+    )
+
+
 class BackendSpec(_Model):
-    name: Literal["simulated", "claude", "anthropic"] | None = None
+    name: BackendName | None = None
     seed: Int = 0
     simulated: SimulatedSpec = SimulatedSpec()
-    options: dict[str, Any] = Field(
-        default_factory=dict,
-        description="settings of the named backend: claude: "
-        + ", ".join(sorted(BACKEND_OPTIONS["claude"]))
-        + "; anthropic: "
-        + ", ".join(sorted(BACKEND_OPTIONS["anthropic"]))
-        + " (the simulated backend takes none; its settings are backend.simulated)",
-    )
+    options: dict[str, Any] = Field(default_factory=dict, description=_options_description())
 
     @model_validator(mode="after")
     def _known_options(self, info: ValidationInfo) -> BackendSpec:
-        if not _from_plan_file(info):
+        if not from_plan_file(info):
             return self
         if self.name is None or (self.name == "simulated" and _backend_from_flag(info)):
             # No backend named: the one chosen at run time reads its own. `--backend
             # simulated` rehearses a plan written for a real backend offline: it ignores them.
             known, owner = _ANY_BACKEND_OPTION, "any backend"
         else:
-            known, owner = BACKEND_OPTIONS[self.name], f"the {self.name} backend"
+            known, owner = BACKENDS[self.name].option_names, f"the {self.name} backend"
         takes = (
             f"expected one of: {', '.join(sorted(known))}"
             if known
             else "it takes none (its settings are backend.simulated)"
         )
         errors = [
-            _plan_error(
+            plan_error(
                 ("options", key),
                 key,
                 f"not an option of {owner}; {takes}",
@@ -373,35 +315,26 @@ class BackendSpec(_Model):
         ]
         for key, value in self.options.items():
             if key in known:
-                errors += _option_errors(key, value)
+                errors += _option_errors(self.name, key, value)
         if errors:
             raise ValidationError.from_exception_data("BackendSpec", errors)
         return self
 
 
-def _option_errors(key: str, value: Any) -> list[InitErrorDetails]:
-    """The errors of one backend option's value, located under ``options.<key>``."""
-    adapters = [_OPTION_ADAPTERS[key]]
-    if key == "rehearsal" and isinstance(value, dict):
-        # The fake API's own model checks the script; imported only for a plan that has
-        # one, as plans load without the server.
-        from .mockapi import MockAPIConfig
-
-        adapters.append(TypeAdapter(MockAPIConfig))
-    for adapter in adapters:
-        try:
-            adapter.validate_python(value, context=PLAN_FILE_CONTEXT)
-        except ValidationError as exc:
-            return [
-                _plan_error(
-                    ("options", key, *error["loc"]),
-                    error.get("input"),
-                    _describe(error),
-                    show_input=False,  # _describe shows it where it helps
-                )
-                for error in exc.errors()
-            ]
-    return []
+def _option_errors(backend: str | None, key: str, value: Any) -> list[InitErrorDetails]:
+    """The errors of one backend option's value, located under ``options.<key>``: checked
+    as ``backend`` declares it, or (no backend named) as the first backend reading it."""
+    named = BACKENDS.get(backend or "")
+    entry = next(e for e in (named, *BACKENDS.values()) if e is not None and key in e.option_names)
+    return [
+        plan_error(
+            ("options", *error["loc"]),
+            error.get("input"),
+            describe(error, MODELS),
+            show_input=False,  # describe shows it where it helps
+        )
+        for error in entry.option_errors(key, value)
+    ]
 
 
 class StoreSpec(_Model):
@@ -411,12 +344,12 @@ class StoreSpec(_Model):
     @classmethod
     def _parses(cls, value: str, info: ValidationInfo) -> str:
         # The syntax only; a directory where the file goes is planfile's check (the disk).
-        if _from_plan_file(info):
+        if from_plan_file(info):
             try:
                 parse_store_url(value)
             except StoreURLError as exc:
                 # Shown masked, as every store URL is: it may hold a password.
-                raise _rule(f"{exc.problem} (got {mask_url(value)!r})", show_input=False) from None
+                raise rule(f"{exc.problem} (got {mask_url(value)!r})", show_input=False) from None
         return value
 
 
@@ -440,10 +373,10 @@ class Plan(_Model):
     def _check_agents(self, info: ValidationInfo) -> Plan:
         # Errors carry the path of the offending field, so they get its file:line.
         pairs = [(a.id, a.fork_from.agent if a.fork_from else None) for a in self.agents]
-        errors = _reference_errors(pairs)
-        if _from_plan_file(info) and self.base.session is None:
+        errors = reference_errors(pairs)
+        if from_plan_file(info) and self.base.session is None:
             errors += [
-                _plan_error(
+                plan_error(
                     ("agents", i, "fork_at"),
                     agent.fork_at,
                     "fork_at needs base.session: it is a message uuid of that session, and a "
@@ -477,38 +410,24 @@ class Plan(_Model):
         """
         data = self.model_dump(mode="json", exclude_none=False)
         for section, values in sections.items():
-            data[section] = _deep_merge(data.get(section) or {}, dict(values))
+            data[section] = deep_merge(data.get(section) or {}, dict(values))
         try:
             # `--backend simulated` over a plan for a real backend rehearses it offline.
             context = {**PLAN_FILE_CONTEXT, "backend_from_flag": "backend.name" in (flags or {})}
             return Plan.model_validate(data, context=context if flags else None)
         except ValidationError as exc:
             raise PlanError(
-                [_blame_flag(issue, flags or {}) for issue in _issues(exc, [], "command line")]
+                [
+                    blame_flag(issue, flags or {})
+                    for issue in issues_of(exc, [], "command line", MODELS)
+                ]
             ) from None
 
 
-def _blame_flag(issue: PlanIssue, flags: Mapping[str, str]) -> PlanIssue:
-    """``issue`` as the error of the flag that set its field, or of its section."""
-    for field, flag in flags.items():
-        if issue.field == field:
-            return PlanIssue(flag, None, "", issue.message)
-    for field, flag in flags.items():
-        if issue.field.split(".")[0].split("[")[0] == field.split(".")[0]:
-            return PlanIssue(flag, None, issue.field, issue.message)
-    return issue
+# --- plan-wide rules, also run on raw data (swarm.plan._file) -------------------
 
 
-def _plan_error(
-    loc: tuple[str | int, ...], value: Any, message: str, *, show_input: bool = True
-) -> InitErrorDetails:
-    context = {"message": message, "show_input": show_input}
-    return InitErrorDetails(
-        type=PydanticCustomError("plan", "{message}", context), loc=loc, input=value
-    )
-
-
-def _reference_errors(agents: list[tuple[Any, Any]]) -> list[InitErrorDetails]:
+def reference_errors(agents: list[tuple[Any, Any]]) -> list[InitErrorDetails]:
     """Duplicate ids, unknown fork_from agents and fork_from cycles among ``(id, parent)``.
 
     Works on validated agents and on raw plan data alike, so the raw form can be
@@ -519,14 +438,14 @@ def _reference_errors(agents: list[tuple[Any, Any]]) -> list[InitErrorDetails]:
     for i, (agent_id, _) in enumerate(agents):
         if agent_id in seen:
             errors.append(
-                _plan_error(("agents", i, "id"), agent_id, "is used twice; ids must be unique")
+                plan_error(("agents", i, "id"), agent_id, "is used twice; ids must be unique")
             )
         if isinstance(agent_id, str):
             seen.add(agent_id)
     for i, (agent_id, parent) in enumerate(agents):
         if isinstance(parent, str) and parent not in seen:
             errors.append(
-                _plan_error(
+                plan_error(
                     ("agents", i, "fork_from", "agent"),
                     parent,
                     f"agent {agent_id!r} forks from an unknown agent; expected one of: "
@@ -537,7 +456,7 @@ def _reference_errors(agents: list[tuple[Any, Any]]) -> list[InitErrorDetails]:
     if cycle:
         index = next(i for i, (agent_id, _) in enumerate(agents) if agent_id == cycle[0])
         errors.append(
-            _plan_error(
+            plan_error(
                 ("agents", index, "fork_from", "agent"),
                 cycle[1],
                 "fork_from makes a cycle: " + " -> ".join(cycle),
@@ -546,7 +465,7 @@ def _reference_errors(agents: list[tuple[Any, Any]]) -> list[InitErrorDetails]:
     return errors
 
 
-def _raw_references(data: Mapping[str, Any]) -> list[tuple[Any, Any]]:
+def raw_references(data: Mapping[str, Any]) -> list[tuple[Any, Any]]:
     """``(id, fork_from.agent)`` of each agent of unvalidated plan data; None where absent."""
     agents = data.get("agents")
     pairs: list[tuple[Any, Any]] = []
@@ -576,29 +495,8 @@ def _find_cycle(agents: list[tuple[Any, Any]]) -> list[str] | None:
     return None
 
 
-# --- loading -----------------------------------------------------------------
-
-
-def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-_AGENT_SHAPE = "a mapping with at least id and prompt"
-# What a mapping expected in a place is, in plan terms, by the model that reads it.
-_MAPPING_OF = {
-    "AgentSpec": f"each agent is {_AGENT_SHAPE}",
-    "BaseSpec": "expected a mapping with `prompt` (or `session`, and optionally `at`)",
-    "ForkFrom": "expected a mapping with `agent` (and optionally `checkpoint`)",
-}
-
-
-_MODELS: dict[str, type[BaseModel]] = {
+#: The plan's models by class name, for errors that say what a mapping holds.
+MODELS: dict[str, type[BaseModel]] = {
     model.__name__: model
     for model in (
         BaseSpec,
@@ -616,72 +514,14 @@ _MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-def _got(value: Any, loc: tuple[str | int, ...]) -> str:
-    """The bad value, quoted back; never a secret: a secret-shaped value (or the part of it
-    that is) and the value of a secret-named env entry or option are shown redacted."""
-    if value is None:
-        return " (got null)"
-    named = any(
-        parent in ("env", "options") and isinstance(name, str) and looks_secret(name)
-        for parent, name in itertools.pairwise(loc)
-    )
-    return f" (got {REDACTED})" if named else f" (got {redact_text(repr(value))})"
-
-
-def _describe(error: Any) -> str:
-    kind = error["type"]
-    loc = tuple(error["loc"])
-    value = error.get("input")
-    if kind == "extra_forbidden":
-        return "unknown field (check its spelling)"
-    if kind == "missing":
-        return "required field is missing"
-    if loc == ("agents",) and kind == "list_type":
-        return f"expected a list of agents, each {_AGENT_SHAPE}" + _got(value, loc)
-    if loc == ("agents",) and kind == "too_short":
-        return "needs at least one agent"
-    if kind == "model_type":
-        name = str((error.get("ctx") or {}).get("class_name", ""))
-        model = _MODELS.get(name)
-        fields = ", ".join(model.model_fields) if model is not None else ""
-        expected = _MAPPING_OF.get(name) or f"expected a mapping of {fields}"
-        return expected + ("" if isinstance(value, dict | list) else _got(value, loc))
-    if kind == "dict_type":
-        return "expected a mapping" + ("" if isinstance(value, list) else _got(value, loc))
-    if kind == "list_type":
-        return "expected a list" + ("" if isinstance(value, dict) else _got(value, loc))
-    if kind == "plan" and not (error.get("ctx") or {}).get("show_input", True):
-        return str(error["msg"])
-    if kind == "string_pattern_mismatch":
-        return SAFE_ID_RULE + _got(error["input"], loc)
-    message = str(error["msg"])
-    if message.startswith("Value error, "):
-        message = message[len("Value error, ") :]
-    if "input" in error and not isinstance(value, dict | list):
-        message += _got(value, loc)
-    return message
-
-
-def _issues(
-    exc: ValidationError, sources: list[tuple[str, Lines]], fallback_file: str
-) -> list[PlanIssue]:
-    issues = []
-    for error in exc.errors():
-        # A dict key's error ends in "[key]": the key names the field already.
-        loc = tuple(
-            part
-            for part in error["loc"]
-            if not str(part).startswith("function-") and part != "[key]"
-        )
-        file, line = locate(loc, sources, fallback_file)
-        # A message may quote what the plan holds (an id in a custom message): never a secret.
-        issues.append(PlanIssue(file, line, _field_name(loc), redact_text(_describe(error))))
-    return issues
-
-
-def _field_name(loc: tuple[str | int, ...]) -> str:
-    parts = (f"[{p}]" if isinstance(p, int) else str(p) or "''" for p in loc)
-    return ".".join(parts).replace(".[", "[")
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def plan_json_schema() -> dict[str, Any]:

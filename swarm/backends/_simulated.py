@@ -19,13 +19,39 @@ from dataclasses import dataclass
 from typing import Any
 
 import trio
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict
 
+from .._values import Int, Number
 from ..errors import BackendError, NotFoundError
 from ..records import Message, Usage
 from ..stores import Store, history
-from .base import AgentOutcome, AgentRequest, AgentSink, BaseRequest, BaseSession
+from ._entry import BackendConfig, BackendEntry
+from ._protocol import AgentOutcome, AgentRequest, AgentSink, Backend, BaseRequest, BaseSession
 
 SIMULATED_MARK = "[simulated: no model was called]"
+
+
+class SimulatedSpec(BaseModel):
+    """Settings of the ``simulated`` backend, plan-wide (``backend.simulated``) or per agent
+    (an agent's ``simulated``); unset ones come from :class:`SimulatedSettings`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    latency_s: Number | None = Field(None, ge=0, description="mean seconds per agent")
+    jitter: Number | None = Field(None, ge=0, description="sigma of a log-normal factor")
+    input_tokens: Int | None = Field(None, ge=0)
+    output_tokens: Int | None = Field(None, ge=0)
+    failure_rate: Number | None = Field(None, ge=0, le=1)
+    turns: Int | None = Field(None, ge=1, le=10_000)
+    files: list[str] | None = Field(
+        None, description="paths each agent 'writes' (a Write tool use), to test checkpoints"
+    )
+
+
+class SimulatedOptions(TypedDict, total=False):
+    """The simulated backend reads no ``backend.options``: its settings are
+    ``backend.simulated`` (:class:`SimulatedSpec`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,3 +266,11 @@ def _gist(task: str, size: int = 60) -> str:
         shown = longer
     whole = len(lines) == 1 and shown == lines[0]
     return shown if whole else f"{shown} ..." if shown else "..."
+
+
+def _create(spec: BackendConfig, store: Store, cli_env: Mapping[str, str] | None) -> Backend:
+    settings = SimulatedSettings().merged(spec.simulated.model_dump(exclude_none=True))
+    return SimulatedBackend(store, seed=spec.seed, settings=settings)
+
+
+SIMULATED = BackendEntry("simulated", SimulatedOptions, _create)

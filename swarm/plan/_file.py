@@ -1,6 +1,6 @@
 """Reading plan files: the default configuration, the plan merged over it, and the
 checks of what it points at. The YAML itself (line numbers, size and alias limits,
-regular files only) is read by :mod:`swarm.yamlfile`, as for every file swarm reads.
+regular files only) is read by :mod:`swarm._yamlfile`, as for every file swarm reads.
 
 ``parse_plan`` and ``load_plan`` turn a file into a :class:`~swarm.plan.Plan` or a
 :class:`~swarm.errors.PlanError` whose issues name file, line and field.
@@ -15,19 +15,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ._yamlfile import MAX_YAML_BYTES, Lines, locate, parse_yaml, read_text
-from .errors import PlanError, PlanIssue
-from .plan import (
-    PLAN_FILE_CONTEXT,
-    Plan,
-    _deep_merge,
-    _field_name,
-    _got,
-    _issues,
-    _raw_references,
-    _reference_errors,
-)
-from .stores import StoreURLError, parse_store_url, store_location_problem
+from .._values import PLAN_FILE_CONTEXT
+from .._yamlfile import MAX_YAML_BYTES, Lines, locate, parse_yaml, read_text
+from ..errors import PlanError, PlanIssue
+from ..stores import StoreURLError, parse_store_url, store_location_problem
+from ._errors import field_name, got, issues_of
+from ._models import MODELS, Plan, deep_merge, raw_references, reference_errors
 
 
 def read_yaml(text: str, file: str) -> tuple[dict[str, Any], Lines]:
@@ -61,21 +54,21 @@ def _parse(
     sources = [(file, lines)]
     if config is not None:
         config_data, config_lines, config_file = config
-        data = _deep_merge(config_data, data)
+        data = deep_merge(config_data, data)
         sources.append((config_file, config_lines))
     plan: Plan | None = None
     issues: list[PlanIssue] = []
     try:
         plan = Plan.model_validate(data, context=PLAN_FILE_CONTEXT)
     except ValidationError as exc:
-        issues = _issues(exc, sources, file)
+        issues = issues_of(exc, sources, file, MODELS)
         # Any other error stops validation before the plan-wide checks (unknown
         # fork_from agents, duplicate ids): run those on the raw data, so that one
         # report holds them all.
-        references = _reference_errors(_raw_references(data))
+        references = reference_errors(raw_references(data))
         if references:
             found = ValidationError.from_exception_data("Plan", references)
-            issues += [i for i in _issues(found, sources, file) if i not in issues]
+            issues += [i for i in issues_of(found, sources, file, MODELS) if i not in issues]
     if check_directories:
         issues += _directory_issues(data, sources, file) + _store_issues(data, sources, file)
     if plan is None or issues:
@@ -147,7 +140,7 @@ class PlanSource:
         """A PlanError of ``(field path, message)`` problems, each at its file and line."""
         return PlanError(
             [
-                PlanIssue(*locate(loc, list(self.sources), self.file), _field_name(loc), message)
+                PlanIssue(*locate(loc, list(self.sources), self.file), field_name(loc), message)
                 for loc, message in problems
             ]
         )
@@ -182,9 +175,9 @@ def _directory_issues(
         else:
             # A wrong type is the schema's to report, but options are not typed.
             untyped = value is not None and loc[0] == "backend"
-            problem = f"expected the path of a directory{_got(value, loc)}" if untyped else None
+            problem = f"expected the path of a directory{got(value, loc)}" if untyped else None
         if problem is not None:
-            issues.append(PlanIssue(*locate(loc, sources, file), _field_name(loc), problem))
+            issues.append(PlanIssue(*locate(loc, sources, file), field_name(loc), problem))
     return issues
 
 
@@ -204,7 +197,7 @@ def _store_issues(
     if problem is None:
         return []
     loc = ("store", "url")
-    return [PlanIssue(*locate(loc, sources, file), _field_name(loc), problem)]
+    return [PlanIssue(*locate(loc, sources, file), field_name(loc), problem)]
 
 
 def _directory_problem(value: str) -> str | None:

@@ -28,9 +28,9 @@ from claude_agent_sdk import (
     UserMessage,
 )
 
-from .._redaction import redact_text
-from ..errors import APIError, BackendError, TransientAPIError
-from ..records import Message, Usage
+from ..._redaction import redact_text
+from ...errors import APIError, BackendError, TransientAPIError
+from ...records import Message, Usage
 
 _BLOCK_TYPES: dict[type[Any], str] = {
     TextBlock: "text",

@@ -28,14 +28,13 @@ try:
 except ImportError:  # pragma: no cover - an anthropic SDK older than 2.0
     from httpx import TransportError as StreamBroken  # type: ignore[assignment]
 
-from ..errors import APIError, BackendError, NotFoundError, TransientAPIError
-from ..records import Message, Usage
-from ..stores import Store, history, lineage
-from .base import AgentOutcome, AgentRequest, AgentSink, BaseRequest, BaseSession
-from .retries import RetryPolicy, call_with_retries
+from ...errors import APIError, BackendError, NotFoundError, TransientAPIError
+from ...records import Message, Usage
+from ...stores import Store, history, lineage
+from .._protocol import AgentOutcome, AgentRequest, AgentSink, BaseRequest, BaseSession
+from .._retries import RetryPolicy, call_with_retries
+from ._options import DEFAULT_MAX_TOKENS, DEFAULT_MODEL
 
-DEFAULT_MODEL = "claude-sonnet-4-6"  # current; sonnet-4-5 reached end-of-life on 2026-11-30
-DEFAULT_MAX_TOKENS = 2048
 CACHE = {"type": "ephemeral"}
 
 #: The HTTP status of each error type the API documents, for an error that arrives as an
