@@ -17,8 +17,6 @@ from .backends import (
     SimulatedBackend,
     create_backend,
 )
-from .checkpoints import CheckpointPolicy, create_checkpoint, find_checkpoint
-from .durations import expected_durations_from_store
 from .errors import (
     APIError,
     BackendError,
@@ -35,7 +33,6 @@ from .errors import (
 )
 from .events import EventKind, SwarmEvent
 from .executor import ExecutorOptions, ParallelSwarmExecutor
-from .export import export_run
 from .plan import AgentSpec, Plan, Priority, load_plan, parse_plan
 from .records import (
     AgentResult,
@@ -52,9 +49,19 @@ from .records import (
     SwarmResult,
     Usage,
 )
-from .retention import collect_garbage
 from .stores import MemoryStore, SQLiteStore, Store, history, lineage, open_store
-from .timetravel import CheckpointDiff, diff_checkpoints, fork_at, fork_plan
+from .timeline import (
+    CheckpointDiff,
+    CheckpointPolicy,
+    collect_garbage,
+    create_checkpoint,
+    diff_checkpoints,
+    expected_durations_from_store,
+    export_run,
+    find_checkpoint,
+    fork_at,
+    fork_plan,
+)
 
 __all__ = [
     "APIError",

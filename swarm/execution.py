@@ -22,7 +22,6 @@ import trio
 from ._log import get_logger
 from ._redaction import redact, redact_plan, redact_record, redact_text
 from .backends import AgentRequest, BaseSession
-from .checkpoints import CheckpointPolicy, RunCheckpoints
 from .errors import SkipAgent, StoreError, failure_reason, first_leaf, format_traceback
 from .events import EventKind, SwarmEvent
 from .forking import agent_request, base_request, recorded_base_retries
@@ -42,6 +41,7 @@ from .resume import ResumeState, base_entry, merge_metrics, new_attempt, update_
 from .scheduling import AIMDWindow, ReadyQueue
 from .session_meta import SessionDescriber
 from .sink import PersistingSink, ending
+from .timeline import CheckpointPolicy, RunCheckpoints
 
 if TYPE_CHECKING:
     from .executor import ParallelSwarmExecutor

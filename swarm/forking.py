@@ -8,11 +8,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from .backends import AgentRequest, BaseRequest, BaseSession
-from .checkpoints import find_checkpoint
 from .errors import BackendError, NotFoundError
 from .plan import AgentSpec, Plan
 from .records import AgentResult, RunRecord
 from .stores import Store
+from .timeline import find_checkpoint
 
 
 def base_request(plan: Plan, run_id: str) -> BaseRequest:

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._redaction import redact_record
-from .checkpoints import SessionCheckpoints
 from .events import EventKind
 from .records import AgentStatus, Message, SessionRecord, Usage
+from .timeline import SessionCheckpoints
 
 if TYPE_CHECKING:
     from .execution import Execution

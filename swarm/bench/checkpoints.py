@@ -24,10 +24,15 @@ from typing import Any
 
 import trio
 
-from ..checkpoints import CheckpointPolicy, HistoryState, SessionCheckpoints, create_checkpoint
 from ..records import Message, SessionRecord, Usage, new_uuid
 from ..stores import SQLiteStore
-from ..timetravel import fork_at
+from ..timeline import (
+    CheckpointPolicy,
+    HistoryState,
+    SessionCheckpoints,
+    create_checkpoint,
+    fork_at,
+)
 
 TARGET_CREATE_MS = 1.0
 TARGET_FORK_AT_MS = 10.0

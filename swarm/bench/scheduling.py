@@ -28,11 +28,11 @@ import trio
 import trio.testing
 
 from ..backends import create_backend
-from ..durations import expected_durations_from_store
 from ..executor import ExecutorOptions, ParallelSwarmExecutor
 from ..plan import Plan
 from ..records import SwarmMetrics
 from ..stores import MemoryStore
+from ..timeline import expected_durations_from_store
 from .model import Check, Figure, WorkloadResult, WorkloadStatus
 
 MODES = ("sequential", "batch", "window", "window+history")

@@ -11,12 +11,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .._names import secret_id_problem
 from ..backends import RehearsalSetup
-from ..browse import find_session
-from ..checkpoints import create_checkpoint, find_checkpoint
+from ..errors import UsageError
 from ..plan import DEFAULT_MAX_CHECKPOINTS, Plan
 from ..records import Checkpoint, RunStatus, SwarmResult
-from ..timetravel import CheckpointDiff, checkpoint_origin, diff_checkpoints, fork_plan
+from ..timeline import (
+    CheckpointDiff,
+    check_run_ref,
+    checkpoint_origin,
+    create_checkpoint,
+    diff_checkpoints,
+    find_checkpoint,
+    find_session,
+    fork_plan,
+)
 from ._rehearse import rehearsal_again, rehearsal_backend, require_credentials
 from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app
 from .common import (
@@ -25,10 +34,9 @@ from .common import (
     RehearseConfigOption,
     StoreOption,
     check_choice,
-    check_run_ref,
     existing_store,
-    find_run,
     listing,
+    lookup_run,
     nothing_listed,
     plural,
     print_json,
@@ -114,7 +122,7 @@ def checkpoints_list(
                 return [c for c in every if c.session_id == found.session_id], short
             if run is None and agent is None:
                 return every, short
-            run_id = (await find_run(db, run)).run_id if run is not None else None
+            run_id = (await lookup_run(db, run)).run_id if run is not None else None
             wanted = {
                 s.session_id
                 for s in sessions
@@ -291,6 +299,12 @@ def fork(
     rehearse_config: RehearseConfigOption = None,
 ) -> int:
     """Branch a new session at a checkpoint and run it; the original stays intact."""
+    # What the library would refuse too, refused here in terms of the flags.
+    if not prompt.strip():
+        raise UsageError("the fork needs a prompt (--prompt TEXT)")
+    problem = secret_id_problem(agent_id) if agent_id is not None else None
+    if problem is not None:
+        raise UsageError(f"--agent-id: {problem}")
     url = store_url(store)
 
     async def prepare() -> tuple[Checkpoint, Plan, RehearsalSetup | None]:

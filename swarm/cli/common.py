@@ -10,24 +10,21 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
-import trio
 import typer
 from rich import box
 from rich.table import Table
 
-from .._names import is_safe_id
-from ..errors import IntegrityError, NotFoundError, StoreError, UsageError
+from ..errors import NotFoundError, StoreError, UsageError
 from ..plan import default_config_path, load_config
 from ..records import RunRecord
 from ..stores import (
     DEFAULT_STORE_URL,
-    SQLiteStore,
     Store,
     header_problem,
     open_store,
-    run_ids_in_file,
     sqlite_path,
 )
+from ..timeline import find_run
 
 StoreOption = Annotated[
     str | None,
@@ -124,40 +121,10 @@ async def existing_store(
         yield db
 
 
-async def readable_runs(
-    store: Store, limit: int | None = None
-) -> tuple[list[RunRecord], list[str]]:
-    """Runs, newest first, and the ids of damaged run records left out.
-
-    ``list_runs`` fails whole on one damaged record; then each run is read on its
-    own (SQLite stores only: their ids come from the read-only scanner of
-    ``swarm store verify``), so one bad record hides only itself.
-    """
-    try:
-        return await store.list_runs(limit=limit), []
-    except StoreError as exc:
-        if isinstance(exc, NotFoundError) or not isinstance(store, SQLiteStore):
-            raise
-        first = exc
-        ids = await trio.to_thread.run_sync(run_ids_in_file, store.path)
-    runs: list[RunRecord] = []
-    damaged: list[str] = []
-    checksums_only = True  # every failure was a record failing its checksum or decoding
-    for run_id in ids:
-        if limit is not None and len(runs) >= limit:
-            break
-        try:
-            run = await store.get_run(run_id)
-        except StoreError as exc:  # undecodable bytes, a bad page, ... or the whole file
-            damaged.append(run_id)
-            checksums_only = checksums_only and isinstance(exc, IntegrityError)
-            continue
-        if run is not None:
-            runs.append(run)
-    # Nothing readable and not only damaged records: the file is the trouble (locked, I/O).
-    if not runs and not (damaged and checksums_only):
-        raise first
-    return runs, damaged
+async def lookup_run(store: Store, ref: str) -> RunRecord:
+    """:func:`swarm.timeline.find_run`, with the one warning line about any damaged run
+    records it left out."""
+    return await find_run(store, ref, on_damaged=warn_damaged_runs)
 
 
 def warn_damaged_runs(damaged: Sequence[str]) -> None:
@@ -168,43 +135,6 @@ def warn_damaged_runs(damaged: Sequence[str]) -> None:
             f"{plural(len(damaged), 'run record')} damaged, not shown: {which} "
             "(`swarm store verify` says what is wrong, `swarm store repair` quarantines it)"
         )
-
-
-def check_run_ref(ref: str | None) -> None:
-    """Refuse what cannot name a run (path traversal, odd characters) before any lookup."""
-    if ref is not None and ref != "latest" and not is_safe_id(ref):
-        raise UsageError(
-            f"{ref!r} is not a run id: expected letters, digits, '_', '.' or '-' "
-            "(at most 64, no '..'), a unique prefix of one, or 'latest'"
-        )
-
-
-async def find_run(store: Store, ref: str) -> RunRecord:
-    """A run by id, unique id prefix, or ``latest``."""
-    check_run_ref(ref)
-    if ref != "latest":
-        run = await store.get_run(ref)
-        if run is not None:
-            return run
-    runs, damaged = await readable_runs(store, limit=1 if ref == "latest" else None)
-    hit = [d for d in damaged if ref != "latest" and d.startswith(ref)]
-    if hit and not any(r.run_id.startswith(ref) for r in runs):
-        raise IntegrityError(
-            f"run {ref!r}: the record of {', '.join(hit)} is damaged "
-            "(`swarm store verify` says what is wrong, `swarm store repair` quarantines it)"
-        )
-    warn_damaged_runs(damaged)
-    if ref == "latest":
-        if not runs:
-            raise NotFoundError("the store has no runs yet")
-        return runs[0]
-    matches = [r for r in runs if r.run_id.startswith(ref)]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise NotFoundError(f"no run {ref!r} in the store (see `swarm runs list`)")
-    ids = ", ".join(r.run_id for r in matches[:5])
-    raise NotFoundError(f"run prefix {ref!r} is ambiguous: {ids}")
 
 
 def unique_prefixes(ids: Iterable[str], shortest: int = 8) -> dict[str, str]:

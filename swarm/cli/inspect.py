@@ -13,18 +13,17 @@ from .._redaction import mask_url
 from ..errors import NotFoundError
 from ..records import AgentResult, AgentStatus, RunRecord, SwarmResult
 from ..stores import history as full_history
+from ..timeline import check_run_ref, readable_runs
 from .app import EXIT_OK, app, runs_app
 from .common import (
     JsonOption,
     NoStore,
     StoreOption,
-    check_run_ref,
     existing_store,
-    find_run,
     listing,
+    lookup_run,
     nothing_listed,
     print_json,
-    readable_runs,
     store_url,
     warn_damaged_runs,
 )
@@ -109,7 +108,7 @@ def runs_show(
 
     async def main() -> None:
         async with existing_store(store) as db:
-            run = await find_run(db, run_id)
+            run = await lookup_run(db, run_id)
             agents = await db.list_agents(run.run_id)
             result = SwarmResult.from_records(run, agents)
             if as_json:
@@ -141,7 +140,7 @@ def history(
 
     async def main() -> None:
         async with existing_store(store) as db:
-            run = await find_run(db, run_id)
+            run = await lookup_run(db, run_id)
             agents = {a.agent_id: a for a in await db.list_agents(run.run_id)}
             if agent_id not in agents:
                 known = ", ".join(agents) or "none"

@@ -18,15 +18,15 @@ from ..executor import ExecutorOptions, ParallelSwarmExecutor
 from ..plan import ON_RESUME_POLICIES, Plan
 from ..records import RunRecord, RunStatus, SwarmResult
 from ..resume import load_resume_state
+from ..timeline import check_run_ref
 from ._rehearse import rehearsal_again, rehearsal_backend, require_credentials
 from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app
 from .common import (
     JsonOption,
     RehearseConfigOption,
     StoreOption,
-    check_run_ref,
     existing_store,
-    find_run,
+    lookup_run,
     print_json,
     store_url,
 )
@@ -86,7 +86,7 @@ async def resume_run(
     check_run_ref(ref)  # a bad id is refused as one, store or no store
     # With no store there is no run: say so, and create nothing.
     async with existing_store(store, "nothing to resume; run a plan first", writes=True) as db:
-        record = await find_run(db, ref)
+        record = await lookup_run(db, ref)
         plan = Plan.model_validate(record.plan)
         state = await load_resume_state(db, record.run_id, on_resume=on_resume)
         rehearsed = record.rehearsal is not None

@@ -9,8 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..browse import parse_duration
-from ..retention import DEFAULT_MAX_RUNS, GcReport, RunVerdict, collect_garbage
+from ..timeline import DEFAULT_MAX_RUNS, GcReport, RunVerdict, collect_garbage, parse_duration
 from .app import EXIT_OK, app
 from .common import JsonOption, NoStore, StoreOption, existing_store, listing, plural, print_json
 

@@ -16,7 +16,6 @@ from rich.console import Console
 
 from .._redaction import mask_url, redact_plan
 from ..backends import RehearsalSetup, open_backend
-from ..durations import expected_durations_from_store
 from ..errors import PlanError, StoreError
 from ..events import SwarmEvent
 from ..executor import ExecutorOptions, ParallelSwarmExecutor
@@ -24,6 +23,7 @@ from ..plan import Plan, PlanSource, plan_json_schema, read_plan
 from ..preflight import needs_store, store_problems
 from ..records import RunStatus, SwarmResult
 from ..stores import MemoryStore, SQLiteStore, open_store, parse_store_url
+from ..timeline import expected_durations_from_store
 from ._rehearse import rehearsal_backend
 from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app
 from .common import JsonOption, RehearseConfigOption, StoreOption, print_json, store_url

@@ -12,28 +12,29 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from ..browse import (
+from ..output_files import check_output, write_output
+from ..records import AgentStatus, RunRecord
+from ..stores import sqlite_path
+from ..timeline import (
+    EXPORT_FORMATS,
     SessionView,
+    check_run_ref,
+    export_run,
     find_session,
     list_session_views,
     parse_since,
     session_detail,
     session_tree,
 )
-from ..export import EXPORT_FORMATS, export_run
-from ..output_files import check_output, write_output
-from ..records import AgentStatus, RunRecord
-from ..stores import sqlite_path
 from .app import EXIT_OK, app
 from .common import (
     JsonOption,
     NoStore,
     StoreOption,
     check_choice,
-    check_run_ref,
     existing_store,
-    find_run,
     listing,
+    lookup_run,
     nothing_listed,
     plural,
     print_json,
@@ -72,11 +73,11 @@ def sessions_list(
     """Sessions in the store, oldest first, with their status and lineage, one table a run."""
     check_choice("--status", status, SESSION_STATUSES)
     check_run_ref(run)
-    moment = parse_since(since) if since is not None else None
+    moment = parse_since(since, what="--since") if since is not None else None
 
     async def main() -> tuple[list[SessionView], dict[str, str]]:
         async with existing_store(store) as db:
-            run_id = (await find_run(db, run)).run_id if run is not None else None
+            run_id = (await lookup_run(db, run)).run_id if run is not None else None
             views = await list_session_views(
                 db, run_id=run_id, agent_id=agent, status=status, since=moment
             )
@@ -151,7 +152,7 @@ def sessions_tree(run: RunArg, store: StoreOption = None, as_json: JsonOption = 
 
     async def main() -> tuple[RunRecord, list[SessionView]]:
         async with existing_store(store) as db:
-            record = await find_run(db, run)
+            record = await lookup_run(db, run)
             return record, await session_tree(db, record)
 
     record, roots = trio.run(main)
@@ -235,7 +236,7 @@ def export(
 
     async def main() -> str:
         async with existing_store(store) as db:
-            return await export_run(db, await find_run(db, run), fmt)
+            return await export_run(db, await lookup_run(db, run), fmt)
 
     text = trio.run(main)
     if output is None:

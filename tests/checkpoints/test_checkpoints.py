@@ -6,7 +6,8 @@ import pytest
 import trio
 
 from swarm import MemoryStore, Message, NotFoundError, SessionRecord, UsageError
-from swarm.checkpoints import (
+from swarm.stores import history
+from swarm.timeline import (
     CheckpointPolicy,
     HistoryState,
     SessionCheckpoints,
@@ -15,7 +16,6 @@ from swarm.checkpoints import (
     find_checkpoint,
     state_at,
 )
-from swarm.stores import history
 from tests.core.helpers import make_plan, run_plan
 
 from .helpers import assistant, by_kind, session_with_messages

@@ -6,9 +6,8 @@ import pytest
 import trio
 
 from swarm import AgentResult, AgentStatus, MemoryStore, PlanError, parse_plan
-from swarm.checkpoints import create_checkpoint
 from swarm.stores import history, lineage
-from swarm.timetravel import diff_checkpoints, fork_at, fork_plan
+from swarm.timeline import create_checkpoint, diff_checkpoints, fork_at, fork_plan
 from tests.core.helpers import make_plan, run_plan
 
 from .helpers import by_kind

@@ -12,8 +12,8 @@ import pytest
 
 from swarm import Checkpoint, MemoryStore, RunRecord, RunStatus, SessionRecord
 from swarm.cli import main
-from swarm.retention import collect_garbage
 from swarm.stores import run_lease_name
+from swarm.timeline import collect_garbage
 
 from .helpers import cli_json, run_plan_cli
 

@@ -666,10 +666,9 @@ def test_a_secret_shaped_id_or_name_is_refused_naming_the_field(
 def test_fork_ids_and_checkpoint_names_shaped_like_a_token_are_refused() -> None:
     """`swarm fork --agent-id` and `swarm checkpoints create --name` refuse a secret-shaped
     id or name the same way (both are stored and looked up as they are)."""
-    from swarm.checkpoints import check_name
     from swarm.errors import UsageError
     from swarm.records import Checkpoint
-    from swarm.timetravel import fork_plan
+    from swarm.timeline import check_name, fork_plan
 
     checkpoint = Checkpoint("c1", "s1", "m1", 1)
     with pytest.raises(UsageError, match="looks like a GitHub token") as forked:

@@ -24,10 +24,10 @@ from typing import Any
 
 import trio
 
-from .browse import parse_time
-from .errors import LeaseHeld
-from .records import Lease, RunRecord, RunStatus, SessionRecord
-from .stores import Clock, RunLease, Store, owner_is_dead, run_lease_name
+from ..errors import LeaseHeld
+from ..records import Lease, RunRecord, RunStatus, SessionRecord
+from ..stores import Clock, RunLease, Store, owner_is_dead, run_lease_name
+from ._browse import parse_time
 
 DEFAULT_TTL = timedelta(days=7)
 DEFAULT_MAX_RUNS = 100

@@ -8,9 +8,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from .errors import UsageError
-from .records import AgentResult, Checkpoint, Message, RunRecord, SessionRecord
-from .stores import Store
+from ..errors import UsageError
+from ..records import AgentResult, Checkpoint, Message, RunRecord, SessionRecord
+from ..stores import Store
 
 EXPORT_FORMATS = ("json", "jsonl", "csv", "md")
 CSV_COLUMNS = (

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 
 import trio
 
-from ._names import CHECKPOINT_NAME_RULE, checkpoint_name_problem
-from ._redaction import secret_kind
-from .errors import NotFoundError, UsageError
-from .plan import DEFAULT_CHECKPOINT_EVERY, DEFAULT_MAX_CHECKPOINTS, CheckpointSpec
-from .records import Checkpoint, Message, SessionRecord, Usage, new_uuid
-from .stores import Store, messages_between
+from .._names import CHECKPOINT_NAME_RULE, checkpoint_name_problem
+from .._redaction import secret_kind
+from ..errors import NotFoundError, Remedy, UsageError
+from ..plan import DEFAULT_CHECKPOINT_EVERY, DEFAULT_MAX_CHECKPOINTS, CheckpointSpec
+from ..records import Checkpoint, Message, SessionRecord, Usage, new_uuid
+from ..stores import Store, messages_between
 
 # Tool name -> the input field holding the path it writes.
 WRITE_TOOLS = {
@@ -152,7 +152,7 @@ async def _state_and_checkpoints(
 async def _session(store: Store, session_id: str) -> SessionRecord:
     session = await store.get_session(session_id)
     if session is None:
-        raise NotFoundError(f"no session {session_id} in the store (see `swarm sessions list`)")
+        raise NotFoundError(f"no session {session_id} in the store", remedy=Remedy.LIST_SESSIONS)
     return session
 
 
@@ -268,7 +268,7 @@ async def find_checkpoint(store: Store, ref: str, session_id: str | None = None)
                 f"checkpoint {ref!r}{where} is ambiguous: {len(matches)} match "
                 f"({shown}{more}); give more of the id or name"
             )
-    raise NotFoundError(f"no checkpoint {ref!r}{where} (see `swarm checkpoints list`)")
+    raise NotFoundError(f"no checkpoint {ref!r}{where}", remedy=Remedy.LIST_CHECKPOINTS)
 
 
 def _candidate(checkpoint: Checkpoint) -> str:

@@ -10,12 +10,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._names import is_safe_id, secret_id_problem
-from .checkpoints import files_touched
-from .errors import NotFoundError, UsageError
-from .plan import Plan
-from .records import Checkpoint, Message, SessionRecord, Usage, new_uuid
-from .stores import Store, history, history_of, lineage
+from .._names import is_safe_id, secret_id_problem
+from ..errors import NotFoundError, UsageError
+from ..plan import Plan
+from ..records import Checkpoint, Message, SessionRecord, Usage, new_uuid
+from ..stores import Store, history, history_of, lineage
+from ._checkpoints import files_touched
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +185,7 @@ def fork_plan(
     the settings of agent ``like_agent``. Run it with the normal executor.
     """
     if not prompt.strip():
-        raise UsageError("the fork needs a prompt (--prompt TEXT)")
+        raise UsageError("the fork needs a prompt")
     source = dict(like or {})
     name = agent_id or f"{like_agent or 'base'}-fork"
     if not is_safe_id(name):
@@ -194,7 +194,7 @@ def fork_plan(
         )
     problem = secret_id_problem(name)
     if problem is not None:
-        raise UsageError(f"--agent-id: {problem}")
+        raise UsageError(f"agent id: {problem}")
     agent: dict[str, Any] = {"id": name, "prompt": prompt}
     for spec in source.get("agents") or []:
         if isinstance(spec, dict) and spec.get("id") == like_agent:

@@ -7,13 +7,17 @@ so it stays quick on a store with many long sessions.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .errors import NotFoundError, UsageError
-from .records import AgentResult, Checkpoint, RunRecord, SessionRecord
-from .stores import Store, lineage
+import trio
+
+from .._names import is_safe_id
+from ..errors import IntegrityError, NotFoundError, Remedy, StoreError, UsageError
+from ..records import AgentResult, Checkpoint, RunRecord, SessionRecord
+from ..stores import SQLiteStore, Store, lineage, run_ids_in_file
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -33,21 +37,22 @@ def parse_duration(text: str, what: str = "duration") -> timedelta:
         ) from None
 
 
-def parse_since(text: str, now: datetime | None = None) -> datetime:
-    """A moment: a duration ago (``2h``, ``7d``) or an ISO date/time (UTC if no zone)."""
+def parse_since(text: str, now: datetime | None = None, what: str = "since") -> datetime:
+    """A moment: a duration ago (``2h``, ``7d``) or an ISO date/time (UTC if no zone);
+    ``what`` names it in errors."""
     now = now or datetime.now(UTC)
     if _DURATION.match(text):
         try:
-            return now - parse_duration(text, "--since")
+            return now - parse_duration(text, what)
         except OverflowError:
             raise UsageError(
-                f"--since {text!r} reaches back before the year 1: expected a shorter duration"
+                f"{what} {text!r} reaches back before the year 1: expected a shorter duration"
             ) from None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise UsageError(
-            f"--since {text!r}: expected a duration (2h, 7d) or an ISO date (2026-01-31)"
+            f"{what} {text!r}: expected a duration (2h, 7d) or an ISO date (2026-01-31)"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -67,7 +72,7 @@ async def find_session(store: Store, ref: str) -> SessionRecord:
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise NotFoundError(f"no session {ref!r} in the store (see `swarm sessions list`)")
+        raise NotFoundError(f"no session {ref!r} in the store", remedy=Remedy.LIST_SESSIONS)
     ids = ", ".join(s.session_id[:12] for s in matches[:5])
     raise NotFoundError(f"session prefix {ref!r} is ambiguous: {ids}")
 
@@ -201,3 +206,83 @@ def _link(session: SessionRecord) -> dict[str, Any]:
         "agent_id": session.agent_id,
         "fork_point": session.fork_point,
     }
+
+
+# --- runs -----------------------------------------------------------------------
+
+
+async def readable_runs(
+    store: Store, limit: int | None = None
+) -> tuple[list[RunRecord], list[str]]:
+    """Runs, newest first, and the ids of damaged run records left out.
+
+    ``list_runs`` fails whole on one damaged record; then each run is read on its
+    own (SQLite stores only: their ids come from the read-only scanner of
+    :func:`~swarm.stores.verify`), so one bad record hides only itself.
+    """
+    try:
+        return await store.list_runs(limit=limit), []
+    except StoreError as exc:
+        if isinstance(exc, NotFoundError) or not isinstance(store, SQLiteStore):
+            raise
+        first = exc
+        ids = await trio.to_thread.run_sync(run_ids_in_file, store.path)
+    runs: list[RunRecord] = []
+    damaged: list[str] = []
+    checksums_only = True  # every failure was a record failing its checksum or decoding
+    for run_id in ids:
+        if limit is not None and len(runs) >= limit:
+            break
+        try:
+            run = await store.get_run(run_id)
+        except StoreError as exc:  # undecodable bytes, a bad page, ... or the whole file
+            damaged.append(run_id)
+            checksums_only = checksums_only and isinstance(exc, IntegrityError)
+            continue
+        if run is not None:
+            runs.append(run)
+    # Nothing readable and not only damaged records: the file is the trouble (locked, I/O).
+    if not runs and not (damaged and checksums_only):
+        raise first
+    return runs, damaged
+
+
+def check_run_ref(ref: str | None) -> None:
+    """Refuse what cannot name a run (path traversal, odd characters) before any lookup."""
+    if ref is not None and ref != "latest" and not is_safe_id(ref):
+        raise UsageError(
+            f"{ref!r} is not a run id: expected letters, digits, '_', '.' or '-' "
+            "(at most 64, no '..'), a unique prefix of one, or 'latest'"
+        )
+
+
+async def find_run(
+    store: Store, ref: str, *, on_damaged: Callable[[Sequence[str]], None] | None = None
+) -> RunRecord:
+    """A run by id, unique id prefix, or ``latest``. Damaged run records are left out of
+    the search; ``on_damaged`` is told their ids (the CLI warns about them)."""
+    check_run_ref(ref)
+    if ref != "latest":
+        run = await store.get_run(ref)
+        if run is not None:
+            return run
+    runs, damaged = await readable_runs(store, limit=1 if ref == "latest" else None)
+    hit = [d for d in damaged if ref != "latest" and d.startswith(ref)]
+    if hit and not any(r.run_id.startswith(ref) for r in runs):
+        raise IntegrityError(
+            f"run {ref!r}: the record of {', '.join(hit)} is damaged",
+            remedy=Remedy.VERIFY_OR_REPAIR,
+        )
+    if damaged and on_damaged is not None:
+        on_damaged(damaged)
+    if ref == "latest":
+        if not runs:
+            raise NotFoundError("the store has no runs yet")
+        return runs[0]
+    matches = [r for r in runs if r.run_id.startswith(ref)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise NotFoundError(f"no run {ref!r} in the store", remedy=Remedy.LIST_RUNS)
+    ids = ", ".join(r.run_id for r in matches[:5])
+    raise NotFoundError(f"run prefix {ref!r} is ambiguous: {ids}")

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import statistics
 
-from .plan import Plan
-from .records import AgentStatus, RunRecord
-from .stores import Store
+from ..plan import Plan
+from ..records import AgentStatus, RunRecord
+from ..stores import Store
 
 #: How many of the newest runs in the store are looked at when searching history.
 SCAN_LIMIT = 500
