@@ -17,6 +17,7 @@ from .backends import (
     SimulatedBackend,
     create_backend,
 )
+from .engine import ExecutorOptions, ParallelSwarmExecutor
 from .errors import (
     APIError,
     BackendError,
@@ -32,7 +33,6 @@ from .errors import (
     UsageError,
 )
 from .events import EventKind, SwarmEvent
-from .executor import ExecutorOptions, ParallelSwarmExecutor
 from .plan import AgentSpec, Plan, Priority, load_plan, parse_plan
 from .records import (
     AgentResult,

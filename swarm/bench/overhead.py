@@ -71,7 +71,7 @@ def measure_here(agents: int, max_parallel: int) -> dict[str, Any]:
 
     from .._log import configure_logging
     from ..backends import create_backend
-    from ..executor import ParallelSwarmExecutor
+    from ..engine import ParallelSwarmExecutor
     from ..plan import Plan
     from ..records import SwarmResult
     from ..stores import open_store

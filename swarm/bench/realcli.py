@@ -95,7 +95,7 @@ def _children_cpu_s() -> float | None:
 
 async def _measure(setup: RealCLISetup) -> dict[str, Any]:
     from ..backends import create_backend, open_rehearsal
-    from ..executor import ExecutorOptions, ParallelSwarmExecutor
+    from ..engine import ExecutorOptions, ParallelSwarmExecutor
     from ..mockapi import LatencyModel, MockAPIConfig
     from ..stores import open_store
 

@@ -28,7 +28,7 @@ import trio
 import trio.testing
 
 from ..backends import create_backend
-from ..executor import ExecutorOptions, ParallelSwarmExecutor
+from ..engine import ExecutorOptions, ParallelSwarmExecutor
 from ..plan import Plan
 from ..records import SwarmMetrics
 from ..stores import MemoryStore

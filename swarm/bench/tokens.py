@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import trio
 
-from ..executor import ParallelSwarmExecutor
+from ..engine import ParallelSwarmExecutor
 from ..plan import Plan
 from ..records import SwarmResult, Usage
 from ..stores import MemoryStore, history

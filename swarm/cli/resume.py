@@ -13,11 +13,10 @@ import typer
 from rich.console import Console
 
 from ..backends import Backend, IdleBackend, RehearsalSetup, open_backend
+from ..engine import ExecutorOptions, ParallelSwarmExecutor, load_resume_state
 from ..errors import SwarmError, leaves
-from ..executor import ExecutorOptions, ParallelSwarmExecutor
 from ..plan import ON_RESUME_POLICIES, Plan
 from ..records import RunRecord, RunStatus, SwarmResult
-from ..resume import load_resume_state
 from ..timeline import check_run_ref
 from ._rehearse import rehearsal_again, rehearsal_backend, require_credentials
 from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app

@@ -16,11 +16,10 @@ from rich.console import Console
 
 from .._redaction import mask_url, redact_plan
 from ..backends import RehearsalSetup, open_backend
+from ..engine import ExecutorOptions, ParallelSwarmExecutor, needs_store, store_problems
 from ..errors import PlanError, StoreError
 from ..events import SwarmEvent
-from ..executor import ExecutorOptions, ParallelSwarmExecutor
 from ..plan import Plan, PlanSource, plan_json_schema, read_plan
-from ..preflight import needs_store, store_problems
 from ..records import RunStatus, SwarmResult
 from ..stores import MemoryStore, SQLiteStore, open_store, parse_store_url
 from ..timeline import expected_durations_from_store

@@ -1,7 +1,7 @@
 """Expected agent durations from earlier runs: the input of longest-first ordering.
 
 The executor starts agents by priority; within one priority class, agents
-whose durations are known start longest-first (see :mod:`swarm.scheduling`),
+whose durations are known start longest-first (see :mod:`swarm.engine._scheduling`),
 so a long agent never ends up alone at the tail of the run.
 
 The key that ties a run to its history is the plan's ``name`` (or, for a

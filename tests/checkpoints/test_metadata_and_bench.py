@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from swarm.bench.checkpoints import measure_checkpoints
-from swarm.session_meta import SessionDescriber, git_state, swarm_version
+from swarm.engine import SessionDescriber, git_state, swarm_version
 
 from .helpers import cli_json, run_plan_cli
 

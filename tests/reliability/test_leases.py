@@ -95,3 +95,68 @@ async def test_a_lost_lease_stops_the_run_and_its_writes(
     assert record is not None and record.status is RunStatus.RUNNING
     lease = await store.get_lease("run:r1")
     assert lease is not None and lease.owner == "other:1:x"  # not released by the loser
+
+
+async def test_a_lost_lease_fences_every_write_even_the_final_checkpoint(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """After another process took the lease, nothing of this run reaches the store: not the
+    cancelled agent's final checkpoint (taken as it ends, under a shield), not its record,
+    not the run's final record; what was written before the takeover stays."""
+    store = MemoryStore()
+    backend = ScriptedBackend(store, default=AgentScript(latency_s=100.0))
+    executor = executor_for(backend, store, lambda: 1e6 + trio.current_time())  # type: ignore[arg-type]
+
+    async def usurp() -> None:
+        await trio.sleep(15)
+        held = await store.get_lease("run:r1")
+        assert held is not None
+        await store.acquire_lease("run:r1", "other:1:x", 30.0, now=1e6, steal_from=held.owner)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(usurp)
+        result = await executor.run(scripted_plan(["a"]), run_id="r1")
+    assert result.agents["a"].status is AgentStatus.CANCELLED  # what this process saw
+    session = result.agents["a"].session_id
+    assert session is not None and await store.get_messages(session)  # written before: kept
+    kinds = [c.kind for c in await store.list_checkpoints(session)]
+    assert "final" not in kinds, kinds
+
+
+async def test_the_journal_writes_nothing_once_fenced() -> None:
+    """Every write method of the journal is gated by its one fence; reads still work."""
+    from swarm.engine import Journal, SessionDescriber
+    from swarm.records import (
+        AgentResult,
+        Checkpoint,
+        Message,
+        RunRecord,
+        SessionRecord,
+    )
+
+    store = MemoryStore()
+    await store.save_run(RunRecord("r1", {"agents": []}))
+    journal = Journal(store, "r1", backend="simulated", describer=SessionDescriber(git=False))
+    journal.fence()
+    await journal.save_run(RunRecord("r2", {"agents": []}))
+    await journal.save_agent(AgentResult("a"))
+    await journal.start_session(
+        "s1",
+        agent_id="a",
+        parent_session_id=None,
+        fork_point=None,
+        model=None,
+        cwd=None,
+        reported={},
+    )
+    await journal.save_session(SessionRecord("s2", "simulated"))
+    await journal.append_messages("s2", [Message("m1", "s2", "user", "x")])
+    await journal.save_checkpoint(Checkpoint("c1", "s2", "m1", 1))
+    await journal.append_transcript("p", "s2", "", [{"uuid": "t"}])
+    await journal.delete_run("r1")
+    assert [r.run_id for r in await journal.list_runs()] == ["r1"]  # reads go through
+    assert await store.list_agents("r1") == []
+    assert await store.list_sessions() == []
+    assert await store.get_messages("s2") == []
+    assert await store.list_checkpoints() == []
+    assert await store.load_transcript("p", "s2") is None

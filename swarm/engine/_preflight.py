@@ -9,9 +9,9 @@ failed run with every agent skipped. :func:`store_problems` asks it first, for
 
 from __future__ import annotations
 
-from .errors import NotFoundError
-from .plan import Plan
-from .stores import Store, history
+from ..errors import NotFoundError
+from ..plan import Plan
+from ..stores import Store, history
 
 #: Where in the plan (``("agents", 0, "fork_at")``) and what is wrong there.
 Problem = tuple[tuple[str | int, ...], str]

@@ -16,7 +16,7 @@ from typing import Any
 
 import trio
 
-from ._version import __version__
+from .._version import __version__
 
 GIT_TIMEOUT_S = 5.0
 

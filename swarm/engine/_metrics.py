@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from .records import AgentResult, SwarmMetrics, Usage
+from ..records import AgentResult, SwarmMetrics, Usage
 
 
 def run_metrics(

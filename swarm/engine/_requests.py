@@ -1,18 +1,18 @@
-"""What an agent forks: the request that builds the base session, and for each agent
-its parent session and fork point (the base, or a ``fork_from`` agent's session at a
-checkpoint), with the rest of what its backend needs."""
+"""The requests a run makes of its backend: the one that builds the base session, and for
+each agent its parent session and fork point (the base, or a ``fork_from`` agent's
+session at a checkpoint), with the rest of what its backend needs."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from .backends import AgentRequest, BaseRequest, BaseSession
-from .errors import BackendError, NotFoundError
-from .plan import AgentSpec, Plan
-from .records import AgentResult, RunRecord
-from .stores import Store
-from .timeline import find_checkpoint
+from ..backends import AgentRequest, BaseRequest, BaseSession
+from ..errors import BackendError, NotFoundError
+from ..plan import AgentSpec, Plan
+from ..records import AgentResult
+from ..stores import Store
+from ..timeline import find_checkpoint
 
 
 def base_request(plan: Plan, run_id: str) -> BaseRequest:
@@ -78,11 +78,3 @@ async def agent_request(
         env=spec.env or {},
         options=options,
     )
-
-
-def recorded_base_retries(record: RunRecord) -> int:
-    """The retries recorded by the attempt that built a run's base session."""
-    for attempt in reversed(record.attempts):
-        if attempt.base is not None:
-            return attempt.base.retries
-    return 0

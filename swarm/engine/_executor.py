@@ -1,62 +1,45 @@
 """The ParallelSwarmExecutor: a trio scheduler for agents forked off one base session.
 
-This module is the public face: options, hooks, ``run``, ``resume`` and
-``cancel``, and the run's lease (one process drives a run at a time). The
-scheduling itself, the window, timeouts and the journal, is in
-:mod:`swarm.execution`; what a backend reports is persisted by
-:mod:`swarm.sink`.
+This module is the public face: ``run``, ``resume`` and ``cancel``, and the run's
+lease (one process drives a run at a time). Each run or resume is one
+:class:`~._execution.Execution`, made of the run state, the journal (where every
+write goes, and the fence with it), the scheduler, the sink it hands backends and
+the event feed; the executor builds them and drives it, and none of them knows the
+executor.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+import secrets
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
 
 import trio
 
-from ._log import get_logger
-from .backends import AgentRequest, Backend
-from .errors import StoreError
-from .events import SwarmEvent
-from .execution import Execution
-from .plan import Plan, PlanSource
-from .preflight import store_problems
-from .records import AgentResult, RunStatus, SwarmResult
-from .resume import load_resume_state
-from .runids import new_run_id
-from .stores import Clock, RunLease, Store, run_lease_name
+from .._log import get_logger
+from ..backends import Backend
+from ..errors import StoreError
+from ..events import SwarmEvent
+from ..plan import Plan, PlanSource
+from ..records import RunStatus, SwarmResult
+from ..stores import RunLease, Store, run_lease_name
+from ._execution import Execution
+from ._feed import EventFeed
+from ._journal import Journal
+from ._options import ExecutorOptions, Hooks, PostAgentHook, PreAgentHook
+from ._preflight import store_problems
+from ._resume import ResumeState, load_resume_state
+from ._session_meta import SessionDescriber
+from ._state import RunState
 
 log = get_logger("swarm.executor")
 
-PreAgentHook = Callable[[AgentRequest], Awaitable[None]]
-PostAgentHook = Callable[[AgentResult], Awaitable[None]]
 
-
-@dataclass(frozen=True, slots=True)
-class ExecutorOptions:
-    """Tuning that is not part of a plan.
-
-    ``expected_durations`` (agent id -> seconds, e.g. from earlier runs in the
-    store) turns on longest-first ordering within a priority class.
-    ``final_write_grace_s`` bounds the shielded writes of a cancelled run.
-    ``git_metadata`` records the git branch and commit with each session (a
-    subprocess per working directory; the CLI turns it on).
-    """
-
-    expected_durations: Mapping[str, float] = field(default_factory=dict)
-    final_write_grace_s: float = 15.0
-    rate_limit_cooldown_s: float = 1.0
-    # The run's lease (one process drives a run at a time): renewed every third of
-    # its ttl; the clock is wall time because other processes read the expiry.
-    lease_ttl_s: float = 30.0
-    lease_clock: Clock = time.time
-    git_metadata: bool = False
-    # A rehearsal (the fake API's script): recorded with the run at its first write, so
-    # `swarm resume` and `swarm fork` rehearse it again and listings never bill it.
-    rehearsal: Mapping[str, Any] | None = None
+def new_run_id() -> str:
+    """``20261121-143012-a1b2c3``: UTC start time plus six random hex digits (sortable by
+    time, readable, and safe as a file name)."""
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
 class ParallelSwarmExecutor:
@@ -78,9 +61,31 @@ class ParallelSwarmExecutor:
         self.backend = backend
         self.store = store
         self.options = options or ExecutorOptions()
-        self.pre_agent = list(pre_agent)
-        self.post_agent = list(post_agent)
+        self.hooks = Hooks(tuple(pre_agent), tuple(post_agent))
         self._current: Execution | None = None
+
+    def _execution(
+        self,
+        plan: Plan,
+        run_id: str,
+        events: trio.MemorySendChannel[SwarmEvent] | None,
+        plan_path: str | None,
+        owner: str,
+        resume: ResumeState | None = None,
+    ) -> Execution:
+        """One execution of ``plan`` as run ``run_id``, with its own state, journal and feed."""
+        describer = SessionDescriber(git=self.options.git_metadata)
+        return Execution(
+            backend=self.backend,
+            journal=Journal(self.store, run_id, backend=self.backend.name, describer=describer),
+            state=RunState(plan, run_id, resume),
+            feed=EventFeed(events, run_id),
+            options=self.options,
+            hooks=self.hooks,
+            plan_path=plan_path,
+            owner=owner,
+            resume=resume,
+        )
 
     async def run(
         self,
@@ -105,7 +110,7 @@ class ParallelSwarmExecutor:
             if problems:
                 raise PlanSource(plan_path or "plan").error(problems)
             await lease.acquire()
-        run = Execution(self, plan, run_id, events, plan_path, owner=lease.owner)
+        run = self._execution(plan, run_id, events, plan_path, lease.owner)
         return await self._drive(run, lease)
 
     async def resume(
@@ -115,7 +120,7 @@ class ParallelSwarmExecutor:
         events: trio.MemorySendChannel[SwarmEvent] | None = None,
         on_resume: str | None = None,
     ) -> SwarmResult:
-        """Finish a run that crashed or was interrupted; see :mod:`swarm.resume`.
+        """Finish a run that crashed or was interrupted; see :mod:`swarm.engine._resume`.
 
         Finished agents are kept, never run again; the ones that were running
         continue their session or restart (``on_resume`` overrides the plan's
@@ -139,9 +144,7 @@ class ParallelSwarmExecutor:
                 await events.aclose()
             return SwarmResult.from_records(state.record, list(state.agents.values()))
         plan_path = state.record.plan_path
-        run = Execution(
-            self, state.plan, run_id, events, plan_path, owner=lease.owner, resume=state
-        )
+        run = self._execution(state.plan, run_id, events, plan_path, lease.owner, state)
         return await self._drive(run, lease)
 
     def _lease(self, run_id: str) -> RunLease:

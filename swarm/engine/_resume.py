@@ -28,11 +28,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ._redaction import restore_secrets
-from .backends import BaseSession
-from .errors import IntegrityError, NotFoundError, UsageError
-from .plan import DEFAULT_CONTINUE_PROMPT, ON_RESUME_POLICIES, Plan
-from .records import (
+from .._redaction import restore_secrets
+from ..backends import BaseSession
+from ..errors import IntegrityError, NotFoundError, Remedy, UsageError
+from ..plan import DEFAULT_CONTINUE_PROMPT, ON_RESUME_POLICIES, Plan
+from ..records import (
     AgentResult,
     AgentStatus,
     Attempt,
@@ -41,7 +41,7 @@ from .records import (
     SwarmMetrics,
     Usage,
 )
-from .stores import Store
+from ..stores import Store
 
 KEPT_STATUSES = frozenset({AgentStatus.SUCCEEDED, AgentStatus.FAILED, AgentStatus.TIMED_OUT})
 
@@ -101,6 +101,7 @@ class ResumeState:
     fresh: frozenset[str]
     base: BaseSession | None
     base_s: float
+    base_retries: int = 0  # API retries while the base was built (counted with the agents')
 
     @property
     def nothing_to_run(self) -> bool:
@@ -123,7 +124,7 @@ async def load_resume_state(
         raise UsageError(f"on_resume: expected continue or restart (got {on_resume!r})")
     record = await store.get_run(run_id)
     if record is None:
-        raise NotFoundError(f"no run {run_id!r} in the store (see `swarm runs list`)")
+        raise NotFoundError(f"no run {run_id!r} in the store", remedy=Remedy.LIST_RUNS)
     try:
         plan = Plan.model_validate(restore_secrets(record.plan))
     except ValidationError as exc:
@@ -145,6 +146,7 @@ async def load_resume_state(
     continuing = plan.execution.on_resume == "continue"
     continued = frozenset(with_session if continuing else ())
     base, base_s = await _base_of(store, record, plan)
+    entry = recorded_base(record)
     return ResumeState(
         record=record,
         plan=await _continuing(store, plan, agents, continued),
@@ -155,6 +157,7 @@ async def load_resume_state(
         fresh=frozenset(i for i in again if i not in with_session),
         base=base,
         base_s=base_s,
+        base_retries=entry.retries if entry is not None else 0,
     )
 
 

@@ -1,0 +1,63 @@
+"""The engine: runs a plan's agents in parallel, each a fork of one base session.
+
+:class:`ParallelSwarmExecutor` is its public face (``run``, ``resume``, ``cancel``).
+One execution of a plan is made of:
+
+- the run state: agents, results, spending, why the run stops (no I/O);
+- the journal: every store write of the run, and the one fencing check;
+- the scheduler: the ready queue by priority (longest-first within one, from the
+  durations of earlier runs), the window, ``window`` and ``batch`` modes;
+- the sink handed to the backend, which journals each report, then tells the run;
+- the event feed: the one stream of what happens (progress display, observers);
+- requests (what each agent forks), resume (what a resume does with each agent),
+  metrics, the checks a plan needs of the store before it runs, session metadata.
+"""
+
+from ._executor import ParallelSwarmExecutor, new_run_id
+from ._feed import EventFeed
+from ._journal import Journal
+from ._metrics import run_metrics
+from ._options import ExecutorOptions, Hooks, PostAgentHook, PreAgentHook
+from ._preflight import Problem, needs_store, store_problems
+from ._requests import agent_request, base_request
+from ._resume import (
+    KEPT_STATUSES,
+    ResumeState,
+    continue_prompt,
+    is_kept,
+    load_resume_state,
+    merge_metrics,
+)
+from ._scheduling import AIMDWindow, ReadyQueue, Scheduler
+from ._session_meta import SessionDescriber, git_state, swarm_version
+from ._state import RunState
+
+__all__ = [
+    "KEPT_STATUSES",
+    "AIMDWindow",
+    "EventFeed",
+    "ExecutorOptions",
+    "Hooks",
+    "Journal",
+    "ParallelSwarmExecutor",
+    "PostAgentHook",
+    "PreAgentHook",
+    "Problem",
+    "ReadyQueue",
+    "ResumeState",
+    "RunState",
+    "Scheduler",
+    "SessionDescriber",
+    "agent_request",
+    "base_request",
+    "continue_prompt",
+    "git_state",
+    "is_kept",
+    "load_resume_state",
+    "merge_metrics",
+    "needs_store",
+    "new_run_id",
+    "run_metrics",
+    "store_problems",
+    "swarm_version",
+]

@@ -1,0 +1,47 @@
+"""The one feed of a run's events: what the CLI's progress display, user code and any
+observer (a tracer, a dashboard) consume.
+
+Events travel on the bounded trio memory channel handed to
+:meth:`~swarm.ParallelSwarmExecutor.run`; the feed closes it when the run is over, so
+``async for event in receive_channel`` simply ends. A consumer that goes away never
+stops the run: the feed stops sending.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import trio
+
+from .._redaction import redact_text
+from ..events import EventKind, SwarmEvent
+
+
+class EventFeed:
+    """Sends a run's events, each stamped with the seconds since the run started."""
+
+    def __init__(self, channel: trio.MemorySendChannel[SwarmEvent] | None, run_id: str) -> None:
+        self._channel = channel
+        self.run_id = run_id
+        self.t0 = trio.current_time()
+
+    def start_clock(self) -> None:
+        self.t0 = trio.current_time()
+
+    def elapsed(self) -> float:
+        return trio.current_time() - self.t0
+
+    async def emit(self, kind: EventKind, agent_id: str | None = None, **fields: Any) -> None:
+        if self._channel is None:
+            return
+        if fields.get("detail"):  # a retry's reason: the API's words (records come redacted)
+            fields["detail"] = redact_text(fields["detail"])
+        event = SwarmEvent(kind, self.run_id, self.elapsed(), agent_id, **fields)
+        try:
+            await self._channel.send(event)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._channel = None  # nobody listens any more; the run goes on
+
+    async def aclose(self) -> None:
+        if self._channel is not None:
+            await self._channel.aclose()

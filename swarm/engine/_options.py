@@ -1,0 +1,50 @@
+"""What an executor is given besides a plan: its tuning options and its hooks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..backends import AgentRequest
+from ..records import AgentResult
+from ..stores import Clock
+
+#: Called before each agent starts, with its request as the store keeps it (secrets
+#: blanked); raising :class:`~swarm.errors.SkipAgent` skips the agent.
+PreAgentHook = Callable[[AgentRequest], Awaitable[None]]
+#: Called with each agent's final record.
+PostAgentHook = Callable[[AgentResult], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorOptions:
+    """Tuning that is not part of a plan.
+
+    ``expected_durations`` (agent id -> seconds, e.g. from earlier runs in the
+    store) turns on longest-first ordering within a priority class.
+    ``final_write_grace_s`` bounds the shielded writes of a cancelled run.
+    ``git_metadata`` records the git branch and commit with each session (a
+    subprocess per working directory; the CLI turns it on).
+    """
+
+    expected_durations: Mapping[str, float] = field(default_factory=dict)
+    final_write_grace_s: float = 15.0
+    rate_limit_cooldown_s: float = 1.0
+    # The run's lease (one process drives a run at a time): renewed every third of
+    # its ttl; the clock is wall time because other processes read the expiry.
+    lease_ttl_s: float = 30.0
+    lease_clock: Clock = time.time
+    git_metadata: bool = False
+    # A rehearsal (the fake API's script): recorded with the run at its first write, so
+    # a resume or a fork rehearses it again and listings never bill it.
+    rehearsal: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hooks:
+    """The user's code run around each agent (see :class:`ExecutorOptions`' neighbours)."""
+
+    pre_agent: tuple[PreAgentHook, ...] = ()
+    post_agent: tuple[PostAgentHook, ...] = ()

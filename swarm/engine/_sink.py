@@ -1,0 +1,138 @@
+"""The sink the engine hands a backend: it journals each report, then tells the run.
+
+A backend calls ``session_started`` the moment it knows its session id and
+``message`` for every message; each is written through the journal before the call
+returns, so the backend goes on only once its progress is durable. That is what
+lets a resume continue a session after a crash. The sink talks to the journal (what
+is written), the run state (what is known in memory), the scheduler (the window a
+retry narrows) and the event feed; never to the executor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .._log import get_logger
+from .._redaction import redact_record
+from ..events import EventKind
+from ..records import AgentStatus, Message, Usage
+from ..timeline import RunCheckpoints, SessionCheckpoints
+from ._feed import EventFeed
+from ._journal import Journal
+from ._scheduling import Scheduler
+from ._state import RunState
+
+log = get_logger("swarm.executor")
+
+
+class PersistingSink:
+    """Persists what a backend reports about one session (an agent's, or the base's)."""
+
+    def __init__(
+        self,
+        *,
+        journal: Journal,
+        state: RunState,
+        scheduler: Scheduler,
+        feed: EventFeed,
+        checkpoints: RunCheckpoints,
+        agent_id: str | None,
+        parent: str | None,
+        fork: str | None,
+        resume_session_id: str | None = None,
+    ):
+        self.journal = journal
+        self.state = state
+        self.scheduler = scheduler
+        self.feed = feed
+        self.run_checkpoints = checkpoints
+        self.agent_id = agent_id
+        self.parent_session_id = parent
+        self.fork_point = fork
+        self.resume_session_id = resume_session_id
+        self.session_id: str | None = None
+        self.last_message: str | None = None
+        self.message_count = 0
+        self.turns = 0
+        self.usage = Usage()
+        self.retries = 0
+        self.checkpoints: SessionCheckpoints | None = None
+
+    async def session_started(self, session_id: str, *, metadata: Mapping[str, Any]) -> None:
+        self.session_id = session_id
+        await self.journal.start_session(
+            session_id,
+            agent_id=self.agent_id,
+            parent_session_id=self.parent_session_id,
+            fork_point=self.fork_point,
+            model=self.state.model_of(self.agent_id),
+            cwd=self.state.cwd_of(self.agent_id),
+            reported=metadata,
+        )
+        log.debug(
+            "session.started",
+            run_id=self.state.run_id,
+            agent_id=self.agent_id,
+            session_id=session_id,
+        )
+        self.checkpoints = await self.run_checkpoints.open_session(
+            session_id,
+            self.parent_session_id,
+            self.fork_point,
+            resumed=session_id == self.resume_session_id,
+        )
+        if self.agent_id is not None:
+            self.state.session_started(self.agent_id, session_id)
+
+    async def message(self, message: Message) -> None:
+        # Redacted once, here: the store and the MESSAGE event hold the same record.
+        message = redact_record(message)
+        await self.journal.append_messages(message.session_id, [message])
+        self.last_message = message.uuid
+        self.message_count += 1
+        self.turns += message.role == "assistant"
+        self.usage = self.usage + message.usage
+        if self.checkpoints is not None:
+            await self.checkpoints.observe(message)
+        await self.feed.emit(EventKind.MESSAGE, self.agent_id, message=message)
+
+    async def retry(self, *, status: int | None, reason: str, delay_s: float) -> None:
+        self.retries += 1
+        narrowed = self.scheduler.on_rate_limited(status)
+        if narrowed:
+            log.warning(
+                "window.narrowed",
+                run_id=self.state.run_id,
+                size=self.scheduler.window.size,
+                status=status,
+            )
+        await self.feed.emit(
+            EventKind.RETRY,
+            self.agent_id,
+            detail=reason,
+            data={"status": status, "delay_s": delay_s, "attempt": self.retries},
+        )
+        if narrowed:
+            await self.feed.emit(EventKind.WINDOW, data={"size": self.scheduler.window.size})
+
+    async def succeeded_call(self) -> None:
+        if self.scheduler.on_call_succeeded():
+            log.info("window.widened", run_id=self.state.run_id, size=self.scheduler.window.size)
+            await self.feed.emit(EventKind.WINDOW, data={"size": self.scheduler.window.size})
+
+    def ending(self, status: AgentStatus, error: str | None) -> dict[str, Any]:
+        """The changes that end the agent's record, with what this sink saw of the session."""
+        return {
+            "status": status,
+            "error": error,
+            "session_id": self.session_id,
+            "turns": self.turns,
+            "usage": self.usage,
+            "retries": self.retries,
+        }
+
+
+def ending(sink: PersistingSink | None, status: AgentStatus, error: str | None) -> dict[str, Any]:
+    """The changes that end an agent's record, with what its sink (if any) saw."""
+    return {"status": status, "error": error} if sink is None else sink.ending(status, error)
