@@ -1,25 +1,28 @@
 """``swarm bench``: sequential against forked-in-parallel, measured side by side in one run.
 
-One module per workload (``scheduling``, ``overhead``, ``realcli``, ``tokens``,
-``checkpointing``), a runner that collects a :class:`BenchReport`, and a writer
-for its JSON, markdown and PNG. How each figure is measured: benchmarks/README.md.
+One module per workload (scheduling, overhead, real CLI, tokens, checkpointing), a
+runner that collects a :class:`BenchReport`, and its renderings as markdown and a PNG
+chart (the CLI writes them, with the JSON, where ``--output`` says). How each figure
+is measured: benchmarks/README.md.
 
     report = run_bench(BenchOptions(quick=True))
-    write_report(report, Path("benchmarks/results"))
+    print(render_markdown(report))
 """
 
 from .model import BenchReport, Check, Figure, WorkloadResult, WorkloadStatus
-from .report import render_markdown, write_report
-from .runner import BenchOptions, run_bench
+from .report import render_chart, render_markdown, report_stamp
+from .runner import WORKLOADS, BenchOptions, run_bench
 
 __all__ = [
+    "WORKLOADS",
     "BenchOptions",
     "BenchReport",
     "Check",
     "Figure",
     "WorkloadResult",
     "WorkloadStatus",
+    "render_chart",
     "render_markdown",
+    "report_stamp",
     "run_bench",
-    "write_report",
 ]

@@ -8,13 +8,9 @@ JSON under ``runs/`` (one file per run, not committed).
 from __future__ import annotations
 
 import io
-import json
 import re
-from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
-from ..output_files import check_output, write_output
 from .model import BenchReport, WorkloadResult, WorkloadStatus
 
 
@@ -214,45 +210,6 @@ def _draw_tokens(ax: Any, workload: WorkloadResult) -> None:
     ax.legend(fontsize=7)
 
 
-def _stamp(report: BenchReport) -> str:
+def report_stamp(report: BenchReport) -> str:
+    """When a report was started, as a file name part."""
     return re.sub(r"[^0-9T]", "", report.started_at[:19])  # 20261121T143549
-
-
-REPORT_FILES = {"json": "latest.json", "markdown": "latest.md", "chart": "latest.png"}
-
-
-def check_report_folder(folder: Path, *, store: Path | None = None) -> None:
-    """Refuse, before anything is measured, a folder the report could not be written to:
-    a file where the folder should be, or report files that are a store or a database."""
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(f"--output {folder}: is a file; expected a folder for the report")
-    if folder.is_dir():
-        for name in REPORT_FILES.values():
-            check_output(folder / name, option="--output", force=True, store=store)
-
-
-def write_report(
-    report: BenchReport, folder: Path, *, store: Path | None = None
-) -> dict[str, Path]:
-    """Write latest.json / latest.md / latest.png and runs/<timestamp>.json into ``folder``.
-
-    The latest.* files of an earlier report are replaced (that is what they are for);
-    each file is written atomically, and never over ``store`` or any SQLite file
-    (:mod:`swarm.output_files`).
-    """
-    check_report_folder(folder, store=store)
-    folder.mkdir(parents=True, exist_ok=True)
-    document: dict[str, Any] = report.to_dict()
-    text = json.dumps(document, indent=2, default=str) + "\n"
-    paths = {kind: folder / name for kind, name in REPORT_FILES.items()}
-    paths["run"] = folder / "runs" / f"{_stamp(report)}{'-quick' if report.quick else ''}.json"
-    paths["run"].parent.mkdir(exist_ok=True)
-    contents: dict[str, str | bytes] = {
-        "json": text,
-        "run": text,
-        "markdown": render_markdown(report),
-        "chart": render_chart(report),
-    }
-    for kind, data in contents.items():
-        write_output(paths[kind], data, option="--output", force=True, store=store)
-    return paths

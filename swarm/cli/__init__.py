@@ -1,4 +1,4 @@
-"""The ``swarm`` command line."""
+"""The ``swarm`` command line: :data:`app` composes its commands, :func:`main` runs it."""
 
 from .app import app, main
 

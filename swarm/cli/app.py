@@ -1,33 +1,37 @@
-"""The typer application, global options, and the one place errors become exit codes.
+"""The ``swarm`` application: its global options, the commands it is composed of, and
+``main``, where whatever a command raises becomes lines and an exit code.
 
-Exit codes: 0 success, 1 some agent failed (or a store/backend error),
-2 bad input (plan, arguments, unknown ids), 130 interrupted.
+The application is composed here, explicitly: each command module defines its
+command functions (and, for a group, its own sub-application) and registers
+nothing itself; :func:`_compose` lists them all. Command modules never import each
+other: what several share is in the modules named for it (``_options``: shared
+options, ``_driver``: running a plan with its progress and Ctrl-C, ``_common``:
+store access and output, ``_display``, ``_rehearse``, ``_output_files``, and
+``_errors``: how a library error prints and which exit code it gives).
 """
 
 from __future__ import annotations
 
-import re
 import sys
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
 import typer.core
 
-from .._log import configure_logging, get_logger
-from .._redaction import redact_text
-from ..errors import (
-    BackendUnavailable,
-    LeaseHeld,
-    NotFoundError,
-    PlanError,
-    Remedy,
-    SwarmError,
-    UsageError,
-    failure_reason,
-    format_traceback,
-    leaves,
+from .._log import configure_logging
+from ..errors import SwarmError, leaves
+from . import _bench, _gc, _mock_api, _resume, _run, _runs, _sessions, _store, _timetravel
+from ._errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    error_line,
+    report,
+    unexpected,
+    usage_message,
 )
+
+__all__ = ["app", "main"]
 
 app = typer.Typer(
     name="swarm",
@@ -36,52 +40,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-runs_app = typer.Typer(help="Runs kept in the store.", no_args_is_help=True)
-app.add_typer(runs_app, name="runs")
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-# The library raises typed errors; which of them are the user's to fix (exit 2) is
-# decided here, once. Any other SwarmError (a store or backend failure) exits 1.
-_USAGE_ERRORS = (PlanError, UsageError, LeaseHeld, NotFoundError, BackendUnavailable)
-
-
-# The ways out the library knows (errors carry a Remedy), in this front end's words.
-_REMEDIES = {
-    Remedy.LIST_RUNS: " (see `swarm runs list`)",
-    Remedy.LIST_SESSIONS: " (see `swarm sessions list`)",
-    Remedy.LIST_CHECKPOINTS: " (see `swarm checkpoints list`)",
-    Remedy.VERIFY_STORE: "; run `swarm store verify`",
-    Remedy.VERIFY_OR_REPAIR: (
-        " (`swarm store verify` says what is wrong, `swarm store repair` quarantines it)"
-    ),
-    Remedy.REHEARSE_OR_SIMULATE: (
-        ". Rehearse the plan for free with real Claude Code sessions against the bundled "
-        "fake API: `--backend claude --rehearse`; or run it offline with `--backend simulated`."
-    ),
-}
-
-
-def remedy_text(remedy: Remedy | None) -> str:
-    """What the CLI adds to an error's message for its remedy (nothing without one)."""
-    return _REMEDIES[remedy] if remedy is not None else ""
-
-
-def error_lines(error: SwarmError) -> list[str]:
-    """The lines an error prints as: its message (a plan error's issues, one a line), each
-    with the way out it names in this CLI's commands and flags."""
-    if isinstance(error, PlanError):
-        return [str(issue) + remedy_text(issue.remedy) for issue in error.issues]
-    lines = str(error).splitlines() or [type(error).__name__]
-    lines[-1] += remedy_text(error.remedy)
-    return lines
-
-
-def exit_code_of(error: SwarmError) -> int:
-    """The exit code of a command that stopped on ``error``: 2 for bad input (a plan, an
-    argument, an unknown id, a backend that cannot run here, a run another process
-    holds), 1 for a failure of the store or a backend."""
-    return EXIT_USAGE if isinstance(error, _USAGE_ERRORS) else EXIT_FAILED
 
 
 @app.callback()
@@ -99,16 +57,25 @@ def _global(
         ) from None
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    """Print an error line and return the Exit to raise."""
-    error_line(message)
-    return typer.Exit(code)
+def _compose(app: typer.Typer) -> None:
+    """Every command of ``swarm``, in the order ``swarm --help`` lists them."""
+    app.command()(_bench.bench)
+    app.command()(_run.run)
+    app.command()(_run.validate)
+    app.command()(_run.schema)
+    app.command()(_timetravel.fork)
+    app.command()(_runs.history)
+    app.command("mock-api")(_mock_api.mock_api)
+    app.command()(_resume.resume)
+    app.command()(_gc.gc)
+    app.command("export")(_sessions.export)
+    app.add_typer(_runs.runs_app, name="runs")
+    app.add_typer(_timetravel.checkpoints_app, name="checkpoints", no_args_is_help=True)
+    app.add_typer(_sessions.sessions_app, name="sessions", no_args_is_help=True)
+    app.add_typer(_store.store_app, name="store")
 
 
-def error_line(message: str) -> None:
-    """The one way a ``swarm: error:`` line is printed: secrets in it (a key an API error
-    quoted, a URL's password) are redacted, as in the logs and the store."""
-    typer.echo(f"swarm: error: {redact_text(message)}", err=True)
+_compose(app)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,8 +85,6 @@ def main(argv: list[str] | None = None) -> int:
     print one ``swarm: error:`` line in our words and exit 2; a SwarmError prints
     one such line per problem and exits with its code; nothing prints a traceback.
     """
-    from . import commands  # noqa: F401  - registers the commands on ``app``
-
     try:
         result = app(args=argv, prog_name="swarm", standalone_mode=False)
     except typer.Exit as exc:
@@ -128,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo("swarm: interrupted", err=True)
         return EXIT_INTERRUPTED
     except SwarmError as exc:
-        return _report(exc)
+        return report(exc)
     except BaseExceptionGroup as group:
         # Errors raised inside a command's nursery arrive grouped; SwarmErrors are still
         # plain messages, and a KeyboardInterrupt is still an interruption.
@@ -137,9 +102,9 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_INTERRUPTED
         errors, rest = group.split(SwarmError)
         if rest is not None:
-            return _unexpected(rest)
+            return unexpected(rest)
         assert errors is not None
-        return max(_report(error) for error in leaves(errors))
+        return max(report(error) for error in leaves(errors))
     except typer.TyperException as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help says it all
             getattr(exc, "show", lambda: None)()
@@ -147,99 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         error_line(usage_message(exc, sys.argv[1:] if argv is None else argv))
         return exc.exit_code
     except Exception as exc:
-        return _unexpected(exc)
+        return unexpected(exc)
     return result if isinstance(result, int) else EXIT_OK
-
-
-def _unexpected(exc: BaseException) -> int:
-    """An exception nothing anticipated (a bug): one line naming it, the traceback only
-    with --log-level debug, both redacted; what the store already holds stays."""
-    get_logger("swarm.cli").debug("unexpected", exception=format_traceback(exc))
-    reason = redact_text(failure_reason(exc))
-    typer.echo(
-        f"swarm: error: unexpected {reason} (a bug in swarm; --log-level debug shows where)",
-        err=True,
-    )
-    return EXIT_FAILED
-
-
-# typer's own wording of a bad value -> ours ("expected ..."), first match wins.
-_TYPER_WORDS = (
-    (re.compile(r"^Input should be greater than or equal to (.+)$"), r"expected at least \1"),
-    (re.compile(r"^Input should be less than or equal to (.+)$"), r"expected at most \1"),
-    (re.compile(r"^Input should be ([^,]+),.*$"), r"expected \1"),
-    (re.compile(r"^Input should be (.+)$"), r"expected \1"),
-)
-
-
-def usage_message(exc: typer.TyperException, argv: Sequence[str]) -> str:
-    """A usage error typer found, worded like our own errors: what and where, in one line.
-
-    ``--mode: invalid value 'x' (expected window or batch)``; a missing argument, an
-    unknown option or command also say where the help is.
-    """
-    text = exc.message.strip().rstrip(".")
-    ctx = getattr(exc, "ctx", None)
-    see = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-    name = type(exc).__name__
-    if isinstance(exc, typer.BadParameter) and name == "MissingParameter":
-        what = getattr(exc, "param_type", None) or getattr(exc.param, "param_type_name", "value")
-        return f"missing {what} {_param_name(exc)}{see}"
-    if isinstance(exc, typer.BadParameter):
-        expected = text
-        for pattern, words in _TYPER_WORDS:
-            if pattern.match(text):
-                expected = pattern.sub(words, text)
-                break
-        where = _param_name(exc)
-        value = _given(argv, _param_names(exc))
-        if value is None:
-            return f"{where}: {expected}"
-        return f"{where}: invalid value {value!r} ({expected})"
-    if name == "NoSuchOption":
-        option = getattr(exc, "option_name", text)
-        close = sorted(getattr(exc, "possibilities", None) or [])
-        maybe = f"; did you mean {' or '.join(close)}?" if close else ""
-        return f"no such option {option}{maybe}{see}"
-    return f"{text[:1].lower()}{text[1:]}{see}"
-
-
-def _param_names(exc: typer.BadParameter) -> list[str]:
-    """Every spelling of the parameter an error is about (``--format``, ``-f``)."""
-    hints = [exc.param_hint] if isinstance(exc.param_hint, str) else list(exc.param_hint or [])
-    param: Any = exc.param
-    if param is None and hints and exc.ctx is not None:  # raised by a command: find its aliases
-        known = [p for p in exc.ctx.command.params if hints[0] in getattr(p, "opts", [])]
-        param = known[0] if known else None
-    if param is None:
-        return hints
-    names = [*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])]
-    if getattr(param, "param_type_name", "") == "argument":
-        return [str(param.metavar or param.name).upper().strip("{}")]
-    return [n for n in names if n.startswith("-")]
-
-
-def _param_name(exc: typer.BadParameter) -> str:
-    names = _param_names(exc)
-    return max(names, key=len) if names else "value"
-
-
-def _given(argv: Sequence[str], names: Sequence[str]) -> str | None:
-    """The value given to an option on the command line (its last one), if it was."""
-    value = None
-    for i, token in enumerate(argv):
-        if token == "--":
-            break
-        for name in names:
-            if not name.startswith("-"):
-                continue
-            if token == name and i + 1 < len(argv):
-                value = argv[i + 1]
-            elif token.startswith(f"{name}=") and name.startswith("--"):
-                value = token[len(name) + 1 :]
-            elif len(name) == 2 and token.startswith(name) and len(token) > 2:
-                value = token[2:]
-    return value
 
 
 def _flags_take_no_value() -> None:
@@ -257,12 +131,6 @@ def _flags_take_no_value() -> None:
 
 
 _flags_take_no_value()
-
-
-def _report(error: SwarmError) -> int:
-    for line in error_lines(error) or [type(error).__name__]:
-        error_line(line)
-    return exit_code_of(error)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,12 +9,12 @@ failed run with every agent skipped. :func:`store_problems` asks it first, for
 
 from __future__ import annotations
 
-from ..errors import NotFoundError
-from ..plan import Plan
+from ..errors import NotFoundError, Remedy
+from ..plan import Plan, PlanProblem
 from ..stores import Store, history
 
-#: Where in the plan (``("agents", 0, "fork_at")``) and what is wrong there.
-Problem = tuple[tuple[str | int, ...], str]
+#: Where in the plan (``("agents", 0, "fork_at")``), what is wrong there, and the way out.
+Problem = PlanProblem
 
 
 def needs_store(plan: Plan) -> bool:
@@ -36,25 +36,30 @@ async def store_problems(plan: Plan, store: Store, *, backend: str | None) -> li
         if backend in (None, "claude"):
             return []
         return [
-            (
+            PlanProblem(
                 ("base", "session"),
                 f"no session {session_id!r} in the store; expected the id of a session "
-                "an earlier run left there (see `swarm sessions list`)",
+                "an earlier run left there",
+                Remedy.LIST_SESSIONS,
             )
         ]
     try:
         uuids = {message.uuid for message in await history(store, session_id)}
     except NotFoundError as exc:  # a parent of it is gone
-        return [(("base", "session"), f"session {session_id!r} cannot be read whole: {exc}")]
+        return [
+            PlanProblem(("base", "session"), f"session {session_id!r} cannot be read whole: {exc}")
+        ]
     problems: list[Problem] = []
     if plan.base.at is not None and plan.base.at not in uuids:
         problems.append(
-            (("base", "at"), f"message {plan.base.at!r} is not in the history of {session_id}")
+            PlanProblem(
+                ("base", "at"), f"message {plan.base.at!r} is not in the history of {session_id}"
+            )
         )
     for i, agent in enumerate(plan.agents):
         if agent.fork_at is not None and agent.fork_from is None and agent.fork_at not in uuids:
             problems.append(
-                (
+                PlanProblem(
                     ("agents", i, "fork_at"),
                     f"message {agent.fork_at!r} is not in the history of the base session "
                     f"{session_id}",

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
 from .._values import PLAN_FILE_CONTEXT
 from .._yamlfile import MAX_YAML_BYTES, Lines, locate, parse_yaml, read_text
-from ..errors import PlanError, PlanIssue
+from ..errors import PlanError, PlanIssue, Remedy
 from ..stores import StoreURLError, parse_store_url, store_location_problem
 from ._errors import field_name, got, issues_of
 from ._models import MODELS, Plan, deep_merge, raw_references, reference_errors
@@ -127,6 +127,15 @@ def read_plan(path: str | Path, *, config_path: Path | None = None) -> tuple[Pla
     return _parse(text, str(path), config, check_directories=True)
 
 
+class PlanProblem(NamedTuple):
+    """A problem found in a plan after it was read (against the store, say): where in the
+    plan, what is wrong, and the way out if one is known."""
+
+    loc: tuple[str | int, ...]
+    message: str
+    remedy: Remedy | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class PlanSource:
     """The file a plan was read from, and the line of every field in it and in the
@@ -136,14 +145,18 @@ class PlanSource:
     file: str
     sources: tuple[tuple[str, Lines], ...] = ()
 
-    def error(self, problems: Sequence[tuple[tuple[str | int, ...], str]]) -> PlanError:
-        """A PlanError of ``(field path, message)`` problems, each at its file and line."""
-        return PlanError(
-            [
-                PlanIssue(*locate(loc, list(self.sources), self.file), field_name(loc), message)
-                for loc, message in problems
-            ]
-        )
+    def error(
+        self, problems: Sequence[PlanProblem | tuple[tuple[str | int, ...], str]]
+    ) -> PlanError:
+        """A PlanError of ``(field path, message[, remedy])`` problems, each at its file and
+        line."""
+        issues = []
+        for problem in problems:
+            loc, message = problem[0], problem[1]
+            remedy = problem[2] if len(problem) > 2 else None
+            file, line = locate(loc, list(self.sources), self.file)
+            issues.append(PlanIssue(file, line, field_name(loc), message, remedy))
+        return PlanError(issues)
 
 
 def _directory_issues(

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import sqlite3
 
+from ..errors import Remedy
+
 _HINTS = {
     "SQLITE_FULL": "the disk (or the store's max_size_mb) is full",
     "SQLITE_READONLY": "the store is read-only here (permission denied?)",
     "SQLITE_CANTOPEN": "the file cannot be opened (permission denied, or a missing folder?)",
     "SQLITE_PERM": "permission denied",
     "SQLITE_IOERR": "an I/O error (the disk is full, failing or gone?)",
-    "SQLITE_CORRUPT": "the file is damaged; run `swarm store verify`",
-    "SQLITE_NOTADB": "not a SQLite database, or its header is damaged; run `swarm store verify`",
+    "SQLITE_CORRUPT": "the file is damaged",
+    "SQLITE_NOTADB": "not a SQLite database, or its header is damaged",
 }
 
 
@@ -22,3 +24,10 @@ def explain(exc: sqlite3.Error) -> str:
         if name == prefix or name.startswith(prefix + "_"):
             return f"{exc} ({name}: {hint})"
     return str(exc)
+
+
+def damage_remedy(exc: BaseException) -> Remedy | None:
+    """The way out of a SQLite error that says the file is damaged: verify it."""
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    damaged = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+    return Remedy.VERIFY_STORE if any(name.startswith(d) for d in damaged) else None

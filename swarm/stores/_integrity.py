@@ -302,7 +302,7 @@ def _opens_as_commands_do(path: Path) -> Problem | None:
         return _file_problem(
             f"every command fails to open it: {explain(exc)}"
             + (f"; {why}" if why else "")
-            + "; `swarm store repair` rebuilds it from its readable pages"
+            + "; repair rebuilds it from its readable pages"
         )
     return None
 

@@ -87,7 +87,7 @@ def repair(path: str | Path) -> RepairReport:
     if not_sqlite is not None:
         raise StoreError(
             f"{path}: {not_sqlite}; there is nothing in it to recover, so it was left "
-            "untouched (move it aside: the next `swarm run` starts a new store there)"
+            "untouched (move it aside: the next run starts a new store there)"
         )
     schema = [p for p in found.problems if p.kind == "schema"]
     if found.schema_version is not None and found.schema_version > latest_version():
@@ -117,7 +117,7 @@ def repair(path: str | Path) -> RepairReport:
     if left:
         report.actions.append(
             f"left {len(left)} orphaned group(s) in place: intact records whose parent "
-            "is missing (not moved; see `swarm store verify`)"
+            "is missing (not moved; verify lists them)"
         )
     return report
 

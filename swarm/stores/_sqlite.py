@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .. import _jsoncodec as jsoncodec
-from ..errors import IntegrityError, NotFoundError
+from ..errors import IntegrityError, NotFoundError, Remedy
 from ..records import AgentResult, Checkpoint, Lease, Message, RunRecord, SessionRecord
 from ._protocol import TranscriptEntry
 from ._sqlite_db import SCHEMA_VERSION, SQLiteDatabase
@@ -103,13 +103,13 @@ def _encode(record: dict[str, Any]) -> tuple[str, str]:
 def _decode(table: str, key: str, data: str, digest: str) -> dict[str, Any]:
     if checksum(data) != digest:
         raise IntegrityError(
-            f"{table} record {key} does not match its checksum; run `swarm store verify`"
+            f"{table} record {key} does not match its checksum", remedy=Remedy.VERIFY_STORE
         )
     try:
         value: dict[str, Any] = jsoncodec.loads(data)
     except ValueError as exc:
         raise IntegrityError(
-            f"{table} record {key} is not valid JSON ({exc}); run `swarm store verify`"
+            f"{table} record {key} is not valid JSON ({exc})", remedy=Remedy.VERIFY_STORE
         ) from None
     return value
 
@@ -140,7 +140,7 @@ def _messages(rows: list[tuple[str, str, str]]) -> list[Message]:
     for uuid, data, digest in rows:
         if checksum(data) != digest:
             raise IntegrityError(
-                f"messages record {uuid} does not match its checksum; run `swarm store verify`"
+                f"messages record {uuid} does not match its checksum", remedy=Remedy.VERIFY_STORE
             )
     try:
         values = jsoncodec.loads("[" + ",".join(data for _, data, _ in rows) + "]")

@@ -23,8 +23,8 @@ from typing import TypeVar
 
 import trio
 
-from ..errors import StoreError
-from ._diagnosis import explain
+from ..errors import Remedy, StoreError
+from ._diagnosis import damage_remedy, explain
 from ._migrations import check_not_newer, latest_version, missing_from, upgrade, user_version
 from ._readonly import ReadOnlyConnection, header_problem
 
@@ -149,7 +149,9 @@ class SQLiteDatabase:
             self.backup_taken = upgrade(conn, self.path, schema)
         except sqlite3.DatabaseError as exc:
             _close_quietly(conn)
-            raise StoreError(f"{self.path}: cannot open the store: {explain(exc)}") from None
+            raise StoreError(
+                f"{self.path}: cannot open the store: {explain(exc)}", remedy=damage_remedy(exc)
+            ) from None
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot open the store: {exc.strerror}") from None
         except ValueError as exc:  # e.g. a NUL character in the path
@@ -170,20 +172,25 @@ class SQLiteDatabase:
         try:
             reader = ReadOnlyConnection(self.path, self._configure)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: cannot open the store: {explain(exc)}") from None
+            raise StoreError(
+                f"{self.path}: cannot open the store: {explain(exc)}", remedy=damage_remedy(exc)
+            ) from None
         try:
             version, missing = reader.run(lambda c: (user_version(c), missing_from(c, schema)))
             check_not_newer(version, self.path, SCHEMA_VERSION)
         except sqlite3.DatabaseError as exc:
             reader.close()
-            raise StoreError(f"{self.path}: cannot open the store: {explain(exc)}") from None
+            raise StoreError(
+                f"{self.path}: cannot open the store: {explain(exc)}", remedy=damage_remedy(exc)
+            ) from None
         except StoreError:
             reader.close()
             raise
         if missing:
             reader.close()
             raise StoreError(
-                f"{self.path}: cannot open the store: {_not_a_store(missing, version)}"
+                f"{self.path}: cannot open the store: {_not_a_store(missing, version)}",
+                remedy=Remedy.VERIFY_STORE if not 0 < version < SCHEMA_VERSION else None,
             )
         self._reader = reader
 
@@ -264,7 +271,9 @@ class SQLiteDatabase:
                 # ROLLBACK must not hide the first error.
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
-            error = StoreError(f"{self.path}: commit failed: {explain(exc)}")
+            error = StoreError(
+                f"{self.path}: commit failed: {explain(exc)}", remedy=damage_remedy(exc)
+            )
             for item in batch:
                 item.error = item.error or error
 
@@ -294,7 +303,9 @@ class SQLiteDatabase:
                         raise StoreError(f"{self.path}: the store is closed")
                     return read(conn)
                 except sqlite3.DatabaseError as exc:
-                    raise StoreError(f"{self.path}: read failed: {explain(exc)}") from None
+                    raise StoreError(
+                        f"{self.path}: read failed: {explain(exc)}", remedy=damage_remedy(exc)
+                    ) from None
 
         return await trio.to_thread.run_sync(run, limiter=self._read_limiter)
 
@@ -304,7 +315,7 @@ def _not_a_store(missing: list[str], version: int) -> str:
     tables = ", ".join(missing)
     if 0 < version < SCHEMA_VERSION:
         return (
-            f"schema v{version} lacks {tables}; a command that writes (swarm run, "
-            "swarm resume) upgrades it first, after a backup"
+            f"schema v{version} lacks {tables}; what writes to it (a run, a resume) "
+            "upgrades it first, after a backup"
         )
-    return f"not a swarm store: no table {tables}; run `swarm store verify`"
+    return f"not a swarm store: no table {tables}"

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from swarm.bench import render_markdown
 from swarm.bench.model import BenchReport, WorkloadResult, WorkloadStatus
-from swarm.bench.report import render_markdown, write_report
 from swarm.bench.scheduling import ModeRun, SchedulingSetup, summarize
 from swarm.cli import main
-from swarm.cli.bench import gate_exit_code
+from swarm.cli._bench import gate_exit_code, write_report
 from swarm.errors import UsageError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

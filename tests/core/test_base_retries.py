@@ -6,7 +6,7 @@ import trio
 
 from swarm import MemoryStore, ParallelSwarmExecutor, SimulatedBackend, SwarmEvent
 from swarm.backends import AgentSink, BaseRequest, BaseSession
-from swarm.cli.display import _plain_line
+from swarm.cli._display import _plain_line
 
 from .helpers import make_plan
 

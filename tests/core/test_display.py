@@ -6,7 +6,7 @@ import trio
 from rich.console import Console
 
 from swarm import MemoryStore, ParallelSwarmExecutor, create_backend, parse_plan
-from swarm.cli.display import summary_table
+from swarm.cli._display import summary_table
 
 LONG = "child-with-a-rather-long-agent-name-that-goes-on"
 

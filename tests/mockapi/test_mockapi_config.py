@@ -326,7 +326,7 @@ def test_mock_api_command_refuses_bad_rules_files_and_sizes(
     """`swarm mock-api --rules BOMB` and `--max-request-mb 0` exit 2 with one error line
     before serving; the flag sets the cap the server enforces."""
     from swarm.cli import main
-    from swarm.cli.mock_api import mock_api_config
+    from swarm.cli._mock_api import mock_api_config
 
     bomb = tmp_path / "bomb.yaml"
     bomb.write_text(ALIAS_BOMB)

@@ -18,19 +18,12 @@ from ..errors import SwarmError, leaves
 from ..plan import ON_RESUME_POLICIES, Plan
 from ..records import RunRecord, RunStatus, SwarmResult
 from ..timeline import check_run_ref
+from ._common import existing_store, lookup_run, print_json, store_url
+from ._display import summary_table
+from ._driver import drive_with_progress, print_see_again
+from ._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from ._options import JsonOption, RehearseConfigOption, StoreOption
 from ._rehearse import rehearsal_again, rehearsal_backend, require_credentials
-from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app
-from .common import (
-    JsonOption,
-    RehearseConfigOption,
-    StoreOption,
-    existing_store,
-    lookup_run,
-    print_json,
-    store_url,
-)
-from .display import summary_table
-from .run import drive_with_progress, print_see_again
 
 
 @contextmanager
@@ -120,7 +113,6 @@ async def resume_run(
             return result, ran, setup is not None or rehearsed
 
 
-@app.command()
 def resume(
     run_ref: Annotated[
         str, typer.Argument(metavar="RUN", help="Run id, a unique prefix of one, or `latest`.")

@@ -10,11 +10,11 @@ from rich.console import Console
 from rich.table import Table
 
 from ..timeline import DEFAULT_MAX_RUNS, GcReport, RunVerdict, collect_garbage, parse_duration
-from .app import EXIT_OK, app
-from .common import JsonOption, NoStore, StoreOption, existing_store, listing, plural, print_json
+from ._common import NoStore, existing_store, listing, plural, print_json
+from ._errors import EXIT_OK
+from ._options import JsonOption, StoreOption
 
 
-@app.command()
 def gc(
     ttl: Annotated[
         str, typer.Option("--ttl", help="Drop runs inactive for longer than this (7d, 12h).")

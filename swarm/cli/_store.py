@@ -10,11 +10,11 @@ import typer
 from .._redaction import mask_url
 from ..errors import StoreError, UsageError
 from ..stores import Problem, RepairReport, VerifyReport, repair, sqlite_path, verify
-from .app import EXIT_FAILED, EXIT_OK, app, exit_code_of, fail
-from .common import JsonOption, StoreOption, plural, print_json, store_url
+from ._common import plural, print_json, store_url
+from ._errors import EXIT_FAILED, EXIT_OK, exit_code_of, fail
+from ._options import JsonOption, StoreOption
 
 store_app = typer.Typer(help="Check and repair the store.", no_args_is_help=True)
-app.add_typer(store_app, name="store")
 
 
 def _path(store: str | None) -> Path:
@@ -36,19 +36,10 @@ def store_verify(store: StoreOption = None, as_json: JsonOption = False) -> int:
     return EXIT_OK if report.clean else EXIT_FAILED
 
 
-# SQLite errors explained for any command end with this advice; verify and repair
-# are where it points, so their own output leaves it out.
-_ADVICE = "; run `swarm store verify`"
-
-
-def _plain(text: str) -> str:
-    return text.replace(_ADVICE, "")
-
-
 def _problem(problem: Problem) -> str:
     if problem.kind == "file":  # its table and key are placeholders: "(file) -"
-        return f"file: {_plain(problem.problem)}"
-    return f"{problem.kind}: {_plain(str(problem))}"
+        return f"file: {problem.problem}"
+    return f"{problem.kind}: {problem!s}"
 
 
 def _print_verify(report: VerifyReport) -> None:
@@ -59,7 +50,7 @@ def _print_verify(report: VerifyReport) -> None:
         held = ", ".join(f"{table} {n}" for table, n in report.quarantined.items())
         print(f"in quarantine: {held}")
     for note in report.notes:
-        print(f"note: {_plain(note)}")
+        print(f"note: {note}")
     for problem in report.problems:
         print(_problem(problem))
     if report.clean:
@@ -85,7 +76,7 @@ def store_repair(store: StoreOption = None, as_json: JsonOption = False) -> int:
     try:
         report = repair(_path(store))
     except StoreError as exc:
-        raise fail(_plain(str(exc)), exit_code_of(exc)) from None
+        raise fail(str(exc), exit_code_of(exc)) from None
     if as_json:
         print_json(report.to_dict())
     else:
@@ -95,9 +86,9 @@ def store_repair(store: StoreOption = None, as_json: JsonOption = False) -> int:
 
 def _print_repair(report: RepairReport) -> None:
     for action in report.actions:
-        print(_plain(action))
+        print(action)
     for lost in report.lost:
-        print(f"lost: {_plain(lost)}")
+        print(f"lost: {lost}")
     if report.after is not None:
         for problem in report.after.problems:
             print(f"still: {_problem(problem)}")

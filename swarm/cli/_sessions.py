@@ -12,7 +12,6 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from ..output_files import check_output, write_output
 from ..records import AgentStatus, RunRecord
 from ..stores import sqlite_path
 from ..timeline import (
@@ -26,11 +25,8 @@ from ..timeline import (
     session_detail,
     session_tree,
 )
-from .app import EXIT_OK, app
-from .common import (
-    JsonOption,
+from ._common import (
     NoStore,
-    StoreOption,
     check_choice,
     existing_store,
     listing,
@@ -41,9 +37,11 @@ from .common import (
     store_url,
     unique_prefixes,
 )
+from ._errors import EXIT_OK
+from ._options import JsonOption, StoreOption
+from ._output_files import check_output, write_output
 
 sessions_app = typer.Typer(help="Sessions: the base, its forks and forks of forks.")
-app.add_typer(sessions_app, name="sessions", no_args_is_help=True)
 
 RunArg = Annotated[str, typer.Argument(metavar="RUN", help="Run id, unique prefix or 'latest'.")]
 # What --status can match: an agent's status, "base", or "unknown" (no agent record).
@@ -208,7 +206,6 @@ def sessions_show(
     return EXIT_OK
 
 
-@app.command("export")
 def export(
     run: RunArg,
     fmt: Annotated[

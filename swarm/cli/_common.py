@@ -1,4 +1,5 @@
-"""Pieces the commands share: store resolution, JSON output, run lookup."""
+"""What the commands share: the store a command uses, JSON and table output, warnings,
+and looking a run up with the damaged records it left out said on stderr."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from rich import box
@@ -25,24 +26,6 @@ from ..stores import (
     sqlite_path,
 )
 from ..timeline import find_run
-
-StoreOption = Annotated[
-    str | None,
-    typer.Option(
-        "--store",
-        help="Store URL (sqlite:///sessions/swarm.db, memory://). "
-        "Default: $SWARM_STORE, then configs/default.yaml, then sqlite:///sessions/swarm.db.",
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
-RehearseConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--rehearse-config",
-        help="Rules/latency/errors file of the fake API (see `swarm mock-api --help`; "
-        "implies --rehearse).",
-    ),
-]
 
 
 def store_url(explicit: str | None, config_path: Path | None = None) -> str:

@@ -26,13 +26,8 @@ from ..timeline import (
     find_session,
     fork_plan,
 )
-from ._rehearse import rehearsal_again, rehearsal_backend, require_credentials
-from .app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app
-from .common import (
-    JsonOption,
+from ._common import (
     NoStore,
-    RehearseConfigOption,
-    StoreOption,
     check_choice,
     existing_store,
     listing,
@@ -43,11 +38,13 @@ from .common import (
     store_url,
     unique_prefixes,
 )
-from .display import summary_table
-from .run import execute_plan, print_see_again
+from ._display import summary_table
+from ._driver import execute_plan, print_see_again
+from ._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from ._options import JsonOption, RehearseConfigOption, StoreOption
+from ._rehearse import rehearsal_again, rehearsal_backend, require_credentials
 
 checkpoints_app = typer.Typer(help="Checkpoints: points in a session to diff and fork from.")
-app.add_typer(checkpoints_app, name="checkpoints", no_args_is_help=True)
 
 CheckpointArg = Annotated[
     str, typer.Argument(metavar="CHECKPOINT", help="Checkpoint id, unique prefix or name.")
@@ -274,7 +271,6 @@ def checkpoints_diff(
     return EXIT_OK
 
 
-@app.command()
 def fork(
     checkpoint: CheckpointArg,
     prompt: Annotated[str, typer.Option("--prompt", help="What the new branch should do.")],

@@ -14,11 +14,8 @@ from ..errors import NotFoundError
 from ..records import AgentResult, AgentStatus, RunRecord, SwarmResult
 from ..stores import history as full_history
 from ..timeline import check_run_ref, readable_runs
-from .app import EXIT_OK, app, runs_app
-from .common import (
-    JsonOption,
+from ._common import (
     NoStore,
-    StoreOption,
     existing_store,
     listing,
     lookup_run,
@@ -27,7 +24,11 @@ from .common import (
     store_url,
     warn_damaged_runs,
 )
-from .display import summary_table
+from ._display import summary_table
+from ._errors import EXIT_OK
+from ._options import JsonOption, StoreOption
+
+runs_app = typer.Typer(help="Runs kept in the store.", no_args_is_help=True)
 
 # The run id already says when a run started (UTC); the created column only shows
 # where there is room for it beside every id and figure.
@@ -123,7 +124,6 @@ def runs_show(
     return EXIT_OK
 
 
-@app.command()
 def history(
     run_id: Annotated[
         str, typer.Argument(metavar="RUN", help="Run id, unique prefix or 'latest'.")

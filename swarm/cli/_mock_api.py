@@ -10,7 +10,7 @@ import trio
 import typer
 
 from ..mockapi import MockAPIConfig, serve_forever
-from .app import EXIT_INTERRUPTED, app
+from ._errors import EXIT_INTERRUPTED
 
 
 def mock_api_config(
@@ -37,7 +37,6 @@ def mock_api_config(
     return MockAPIConfig.model_validate(data)  # flag values get the file's range checks
 
 
-@app.command("mock-api")
 def mock_api(
     host: Annotated[str, typer.Option(help="Loopback address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port; 0 picks a free one.")] = 0,

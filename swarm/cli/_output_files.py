@@ -25,8 +25,8 @@ import stat
 import tempfile
 from pathlib import Path
 
-from .errors import UsageError
-from .stores import is_sqlite_file
+from ..errors import UsageError
+from ..stores import is_sqlite_file
 
 __all__ = ["check_output", "write_output"]
 
