@@ -1,6 +1,24 @@
 """swarm: run many Claude agents at once, each forked off one shared base session.
 
-The public API is re-exported here; the implementation lives in focused modules.
+This module is the public API: every name a user or a plug-in author needs is
+re-exported here. The implementation is in layers, one package each, every layer
+importing only the ones below it (``tests/test_layers.py`` holds the order and
+fails on an import that climbs or a cycle)::
+
+    cli/        the `swarm` command line: composes the commands, words errors, exit codes
+    bench/      `swarm bench`: sequential against forked-in-parallel, measured side by side
+    testing/    conformance suites for stores and backends, a scripted backend
+    engine/     ParallelSwarmExecutor: run state, the journal, scheduler, sink, event feed
+    timeline/   what runs leave: checkpoints, time travel, browsing, export, retention
+    plan/       plans: the models (one source of the vocabulary), files, error translation
+    backends/   the Backend protocol, the registry, simulated / claude / anthropic
+    stores/     the Store protocol, URL parsing, wrappers every store passes through
+                (redaction), memory and SQLite, lineage, run leases, verify / repair
+    mockapi/    the fake Anthropic Messages API that rehearsals run against
+    core        errors, records, events; private helpers (_redaction, _log, _names, ...)
+
+Private modules (``_name.py``) are implementation: import from a package, never
+from inside another one.
 """
 
 from __future__ import annotations
@@ -26,6 +44,8 @@ from .errors import (
     LeaseHeld,
     NotFoundError,
     PlanError,
+    PlanIssue,
+    Remedy,
     SkipAgent,
     StoreError,
     SwarmError,
@@ -49,7 +69,18 @@ from .records import (
     SwarmResult,
     Usage,
 )
-from .stores import MemoryStore, SQLiteStore, Store, history, lineage, open_store
+from .stores import (
+    DelegatingStore,
+    MemoryStore,
+    MessageRangeReader,
+    RedactingStore,
+    SQLiteStore,
+    Store,
+    TranscriptStore,
+    history,
+    lineage,
+    open_store,
+)
 from .timeline import (
     CheckpointDiff,
     CheckpointPolicy,
@@ -59,6 +90,7 @@ from .timeline import (
     expected_durations_from_store,
     export_run,
     find_checkpoint,
+    find_run,
     fork_at,
     fork_plan,
 )
@@ -81,6 +113,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointDiff",
     "CheckpointPolicy",
+    "DelegatingStore",
     "EventKind",
     "ExecutorOptions",
     "IntegrityError",
@@ -88,11 +121,15 @@ __all__ = [
     "LeaseHeld",
     "MemoryStore",
     "Message",
+    "MessageRangeReader",
     "NotFoundError",
     "ParallelSwarmExecutor",
     "Plan",
     "PlanError",
+    "PlanIssue",
     "Priority",
+    "RedactingStore",
+    "Remedy",
     "RunRecord",
     "RunStatus",
     "SQLiteStore",
@@ -105,6 +142,7 @@ __all__ = [
     "SwarmEvent",
     "SwarmMetrics",
     "SwarmResult",
+    "TranscriptStore",
     "TransientAPIError",
     "Usage",
     "UsageError",
@@ -117,6 +155,7 @@ __all__ = [
     "expected_durations_from_store",
     "export_run",
     "find_checkpoint",
+    "find_run",
     "fork_at",
     "fork_plan",
     "history",

@@ -1,7 +1,7 @@
 """The one JSON encoding of stored records: compact, sorted keys, UTF-8 text.
 
 Every record the SQLite store writes goes through :func:`dumps` (and its secrets
-are looked for in the same encoding, see :mod:`swarm.redaction`), so the text a
+are looked for in the same encoding, see :mod:`swarm._redaction`), so the text a
 checksum covers is produced one way only. orjson does it in a tenth of the time
 of :mod:`json`; a value orjson refuses (an integer wider than 64 bits) falls back
 to :mod:`json` with the same separators and key order.

@@ -36,7 +36,7 @@ def secret_values(environ: MutableMapping[str, str] | None = None) -> list[str]:
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with secret-shaped strings and the given secret values replaced."""
-    # The store's names and shapes (swarm.redaction): a log line hides what a record does.
+    # The store's names and shapes (swarm._redaction): a log line hides what a record does.
     return redaction.redact_text(text, sorted(secrets, key=len, reverse=True))
 
 

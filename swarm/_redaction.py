@@ -10,10 +10,10 @@ Two layers, because neither is enough alone:
   names, plus those :func:`register_secrets` was given, e.g. from a plan's env)
   and anything shaped like a well-known kind of secret (Anthropic, OpenAI,
   GitHub, Slack, AWS and Google keys, JWTs, PEM private keys; see
-  :mod:`swarm.secret_shapes`), wherever they occur (a prompt that quotes a key,
+  :mod:`swarm._secret_shapes`), wherever they occur (a prompt that quotes a key,
   a tool result that echoes a token, a URL that carries one).
 
-The log processor :class:`swarm.logging.RedactSecrets` uses the same values.
+The log processor :class:`swarm._log.RedactSecrets` uses the same values.
 """
 
 from __future__ import annotations
@@ -238,7 +238,7 @@ def redact_plan(plan: Mapping[str, Any]) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=256)
 def _encoded(value: str) -> str:
-    """A secret as it appears inside a JSON string written by :mod:`swarm.jsoncodec`."""
+    """A secret as it appears inside a JSON string written by :mod:`swarm._jsoncodec`."""
     return jsoncodec.dumps(value)[1:-1]
 
 

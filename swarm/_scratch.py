@@ -169,7 +169,7 @@ def _sweep(folder: Path, prefix: str) -> list[Path]:
 
 
 def alive(pid: int) -> bool:
-    """As swarm.leases judges a lease holder: a zombie (killed, not yet reaped) is dead."""
+    """As swarm.stores._leases judges a lease holder: a zombie (killed, not yet reaped) is dead."""
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:

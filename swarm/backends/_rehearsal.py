@@ -111,7 +111,7 @@ async def open_rehearsal(
     """Serve the fake API and yield the environment for the CLI; clean up on exit.
 
     Without ``config_dir`` a temporary one is made in this process's scratch folder
-    (:mod:`swarm.scratch`) and removed afterwards (the transcripts live on in the
+    (:mod:`swarm._scratch`) and removed afterwards (the transcripts live on in the
     store through the session-store mirror); a kill -9 leaves it to the next sweep.
     """
     with scratch_dir() as scratch:

@@ -9,9 +9,9 @@ is measured: benchmarks/README.md.
     print(render_markdown(report))
 """
 
-from .model import BenchReport, Check, Figure, WorkloadResult, WorkloadStatus
-from .report import render_chart, render_markdown, report_stamp
-from .runner import WORKLOADS, BenchOptions, run_bench
+from ._model import BenchReport, Check, Figure, WorkloadResult, WorkloadStatus
+from ._report import render_chart, render_markdown, report_stamp
+from ._runner import WORKLOADS, BenchOptions, run_bench
 
 __all__ = [
     "WORKLOADS",

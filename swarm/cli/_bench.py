@@ -49,7 +49,7 @@ def write_report(
 
     The latest.* files of an earlier report are replaced (that is what they are for);
     each file is written atomically, and never over ``store`` or any SQLite file
-    (:mod:`swarm.output_files`).
+    (:mod:`swarm.cli._output_files`).
     """
     check_report_folder(folder, store=store)
     folder.mkdir(parents=True, exist_ok=True)

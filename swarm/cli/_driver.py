@@ -19,7 +19,7 @@ from ..engine import ExecutorOptions, ParallelSwarmExecutor, store_problems
 from ..events import SwarmEvent
 from ..plan import Plan, PlanSource
 from ..records import SwarmResult
-from ..stores import open_store
+from ..stores import open_store, sqlite_path
 from ..timeline import expected_durations_from_store
 from ._common import store_url
 from ._display import show_progress
@@ -54,9 +54,9 @@ async def execute_plan(
     and reported at its line of ``source``, the file the plan was read from.
 
     With ``history_order``, agents whose durations are known from earlier runs of
-    the same plan start longest-first within their priority (see swarm.durations).
+    the same plan start longest-first within their priority (see swarm.timeline._durations).
     With ``rehearsal``, the fake Messages API serves every Claude Code CLI and the run is
-    recorded as a rehearsal (swarm.rehearsal).
+    recorded as a rehearsal (swarm.backends._rehearsal).
     """
     async with (
         open_store(plan.store.url) as store,
@@ -123,7 +123,7 @@ async def drive_with_progress(
 def see_again(run_id: str, url: str) -> str | None:
     """The hint that shows a finished run again, naming the store unless it is the one
     ``swarm runs show`` reads by default; none for a memory store (gone on exit)."""
-    if url.startswith("memory:"):
+    if sqlite_path(url) is None:
         return None
     where = "" if url == store_url(None) else f" --store {shlex.quote(mask_url(url))}"
     return f"see it again: swarm runs show {run_id}{where}"

@@ -27,6 +27,7 @@ from ..events import EventKind
 from ..plan import AgentSpec
 from ..records import AgentResult, AgentStatus, Lease, RunRecord, RunStatus, SwarmResult, utc_now
 from ..timeline import CheckpointPolicy, RunCheckpoints
+from ._engines import Engine
 from ._feed import EventFeed
 from ._journal import Journal
 from ._metrics import run_metrics
@@ -47,6 +48,7 @@ class Execution:
         self,
         *,
         backend: Backend,
+        engine: Engine,
         journal: Journal,
         state: RunState,
         feed: EventFeed,
@@ -57,6 +59,7 @@ class Execution:
         resume: ResumeState | None = None,
     ) -> None:
         self.backend = backend
+        self.engine = engine
         self.journal = journal
         self.state = state
         self.feed = feed
@@ -333,7 +336,7 @@ class Execution:
                     await hook(seen)
             timeout = spec.timeout_s if spec.timeout_s is not None else math.inf
             with trio.move_on_after(timeout) as timeout_scope:
-                outcome = await self.backend.run_agent(request, sink)
+                outcome = await self.engine.run_agent(request, sink)
             if timeout_scope.cancelled_caught:
                 ended = ending(sink, AgentStatus.TIMED_OUT, f"timed out after {timeout}s")
             else:

@@ -24,6 +24,7 @@ from ..events import SwarmEvent
 from ..plan import Plan, PlanSource
 from ..records import RunStatus, SwarmResult
 from ..stores import RunLease, Store, run_lease_name
+from ._engines import LocalEngine
 from ._execution import Execution
 from ._feed import EventFeed
 from ._journal import Journal
@@ -77,6 +78,7 @@ class ParallelSwarmExecutor:
         describer = SessionDescriber(git=self.options.git_metadata)
         return Execution(
             backend=self.backend,
+            engine=LocalEngine(self.backend),
             journal=Journal(self.store, run_id, backend=self.backend.name, describer=describer),
             state=RunState(plan, run_id, resume),
             feed=EventFeed(events, run_id),

@@ -7,7 +7,7 @@ version and swarm's tables; SQLite's ``PRAGMA integrity_check`` (the file's own
 structure); then every row of every record table (any table with ``data`` and
 ``checksum`` columns): the checksum, UTF-8, JSON, the record type, and that the
 row's key columns agree with its data; last, orphans (:data:`REFERENCES`). The
-file is read as :mod:`swarm.stores.readonly` reads it: verifying writes nothing.
+file is read as :mod:`swarm.stores._readonly` reads it: verifying writes nothing.
 
 Rows are read one stretch at a time; when a damaged page stops a scan, the scan
 skips ahead past it (see :func:`scan`) so one bad page hides as little as possible.
@@ -265,7 +265,7 @@ def verify(path: str | Path) -> VerifyReport:
     if not path.is_file():
         raise NotFoundError(f"{path}: no store there (nothing to verify)")
     not_sqlite = header_problem(path)
-    if not_sqlite is not None:  # SQLite must not even open it (see swarm.stores.readonly)
+    if not_sqlite is not None:  # SQLite must not even open it (see swarm.stores._readonly)
         return VerifyReport(str(path), file_ok=False, problems=[_file_problem(not_sqlite)])
     refused = _opens_as_commands_do(path)
     reader = read_damaged(path)

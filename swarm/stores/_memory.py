@@ -138,7 +138,7 @@ class MemoryTables:
     async def get_lease(self, name: str) -> Lease | None:
         return self._leases.get(name)
 
-    # --- raw transcripts (swarm.stores.transcripts.TranscriptStore) ---------------
+    # --- raw transcripts (swarm.stores._protocol.TranscriptStore) ---------------
 
     async def append_transcript(
         self, project_key: str, session_id: str, subpath: str, entries: Sequence[TranscriptEntry]

@@ -1,7 +1,7 @@
 """Schema versions of the SQLite store, and how a file moves from one to the next.
 
 The version lives in ``PRAGMA user_version``. Version 1 is the living ``SCHEMA``
-of :mod:`swarm.stores.sqlite` (every statement ``IF NOT EXISTS``); each later
+of :mod:`swarm.stores._sqlite` (every statement ``IF NOT EXISTS``); each later
 version is a :class:`Migration`. Opening a store:
 
 - a new file (version 0) gets ``SCHEMA`` and every migration;

@@ -97,7 +97,7 @@ class Store(Protocol):
 class MessageRangeReader(Protocol):
     """An optional store capability: read part of a session without loading all of it.
 
-    :func:`swarm.lineage.messages_between` uses it when a store has it and slices
+    :func:`swarm.stores._lineage.messages_between` uses it when a store has it and slices
     ``get_messages`` otherwise, so checkpoints and forks stay cheap on long sessions.
     """
 

@@ -431,7 +431,7 @@ class SQLiteTables:
         )
         return _load(Lease.from_dict, "leases", *rows[0]) if rows else None
 
-    # --- raw transcripts (swarm.stores.transcripts.TranscriptStore) ---------------
+    # --- raw transcripts (swarm.stores._protocol.TranscriptStore) ---------------
 
     async def append_transcript(
         self, project_key: str, session_id: str, subpath: str, entries: Sequence[TranscriptEntry]

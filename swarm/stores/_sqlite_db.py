@@ -1,4 +1,4 @@
-"""The SQLite engine under :class:`~swarm.stores.sqlite.SQLiteStore`: connections,
+"""The SQLite engine under :class:`~swarm.stores._sqlite.SQLiteStore`: connections,
 group commit and reads off the trio thread.
 
 Writes go through group commit: concurrent writers queue their changes and
@@ -8,7 +8,7 @@ Reads share one connection on one worker thread. Blocking I/O never runs on the
 trio thread. The file is created 0600 in a 0700 folder, in WAL mode, and
 migrated to the current schema when it is opened. Opened read-only, it is
 neither created nor migrated, and nothing is written to it or beside it
-(:mod:`swarm.stores.readonly`).
+(:mod:`swarm.stores._readonly`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A checkpoint is a message uuid plus the figures of the history up to it,
 counted from the root session across forks: messages, tokens, cost and the
 files that Write/Edit/MultiEdit/NotebookEdit tool uses touched. Because the
 figures are cumulative, comparing any two checkpoints, even on different
-branches, is a subtraction (see :mod:`swarm.timetravel`).
+branches, is a subtraction (see :mod:`swarm.timeline._timetravel`).
 
 They are taken automatically (every N messages, when an agent ends, and on a
 parent at each fork point) and on request (:func:`create_checkpoint`). A

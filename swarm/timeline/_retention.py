@@ -8,7 +8,7 @@ are exempt from the cap). A run that would go but holds a session that a kept
 session forks from (directly or further up) is kept, and the report says why.
 
 A run that another live process drives is never deleted, whatever its age: gc
-takes the lease of every run it would delete (see :mod:`swarm.leases`) before
+takes the lease of every run it would delete (see :mod:`swarm.stores._leases`) before
 deciding, so a held, unexpired lease keeps the run ("running in another
 process"), and ``swarm resume`` cannot start driving a run while gc deletes it.
 A lease left by a crashed process of this host is taken over at once, as a

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from swarm.bench.realcli import RealCLISetup, _children_cpu_s, summarize
+from swarm.bench._realcli import RealCLISetup, _children_cpu_s, summarize
 
 
 def _phase(wall_s: float, cpu_per_agent_s: float | None) -> dict[str, Any]:

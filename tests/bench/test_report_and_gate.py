@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from swarm.bench import render_markdown
-from swarm.bench.model import BenchReport, WorkloadResult, WorkloadStatus
-from swarm.bench.scheduling import ModeRun, SchedulingSetup, summarize
+from swarm.bench._model import BenchReport, WorkloadResult, WorkloadStatus
+from swarm.bench._scheduling import ModeRun, SchedulingSetup, summarize
 from swarm.cli import main
 from swarm.cli._bench import gate_exit_code, write_report
 from swarm.errors import UsageError

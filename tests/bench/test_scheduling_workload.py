@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import trio
 
-from swarm.bench.scheduling import SchedulingSetup, run_seed, summarize
+from swarm.bench._scheduling import SchedulingSetup, run_seed, summarize
 
 SEEDS = (0, 1, 2, 3, 4)
 SETUP = SchedulingSetup(seeds=SEEDS)

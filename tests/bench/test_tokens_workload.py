@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from swarm.bench.tokens import (
+from swarm.bench._tokens import (
     TokensSetup,
     measure,
     repository_digest,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from swarm.bench.checkpoints import measure_checkpoints
+from swarm.bench._checkpoint_cost import measure_checkpoints
 from swarm.engine import SessionDescriber, git_state, swarm_version
 
 from .helpers import cli_json, run_plan_cli

@@ -6,7 +6,7 @@ from swarm import SimulatedBackend
 from swarm.backends import SimulatedSettings
 from swarm.stores import Store
 from swarm.testing import BACKEND_CONTRACTS, run_backend_conformance
-from swarm.testing.backend_conformance import fork_is_a_new_session
+from swarm.testing._backend_conformance import fork_is_a_new_session
 
 
 async def test_simulated_backend_conforms(autojump_clock: object) -> None:

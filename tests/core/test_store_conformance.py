@@ -5,8 +5,7 @@ from pathlib import Path
 import pytest
 
 from swarm import Lease, MemoryStore, SQLiteStore
-from swarm.testing import STORE_CONTRACTS, run_store_conformance
-from swarm.testing.store_conformance import Contract
+from swarm.testing import STORE_CONTRACTS, Contract, run_store_conformance
 
 
 async def test_memory_store_conforms() -> None:

@@ -9,13 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._options import (
-    ANTHROPIC,
-    DEFAULT_MAX_TOKENS,
-    DEFAULT_MODEL,
-    AnthropicOptions,
-    PriceOptions,
-)
+from ._defaults import DEFAULT_MAX_TOKENS, DEFAULT_MODEL
+from ._options import ANTHROPIC, AnthropicOptions, PriceOptions
 
 if TYPE_CHECKING:
     from ._backend import PRICES, AnthropicBackend, Price, api_error, price_of, to_api_messages

@@ -33,7 +33,7 @@ from ...records import Message, Usage
 from ...stores import Store, history, lineage
 from .._protocol import AgentOutcome, AgentRequest, AgentSink, BaseRequest, BaseSession
 from .._retries import RetryPolicy, call_with_retries
-from ._options import DEFAULT_MAX_TOKENS, DEFAULT_MODEL
+from ._defaults import DEFAULT_MAX_TOKENS, DEFAULT_MODEL
 
 CACHE = {"type": "ephemeral"}
 

@@ -18,9 +18,7 @@ from ...errors import BackendUnavailable, UsageError
 from ...stores import Store
 from .._entry import BackendConfig, BackendEntry
 from .._protocol import Backend
-
-DEFAULT_MODEL = "claude-sonnet-4-6"  # current; sonnet-4-5 reached end-of-life on 2026-11-30
-DEFAULT_MAX_TOKENS = 2048
+from ._defaults import DEFAULT_MAX_TOKENS, DEFAULT_MODEL
 
 
 class PriceOptions(BaseModel):

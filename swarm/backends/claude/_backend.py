@@ -18,12 +18,12 @@ becomes the agent's error, redacted; credentials are checked before any CLI
 starts (:func:`swarm.backends.check_claude_credentials`).
 
 Every transcript line is also mirrored into the swarm store through the SDK's
-``SessionStore`` protocol (:mod:`swarm.backends.session_store`), so a fork or a
+``SessionStore`` protocol (:mod:`swarm.backends.claude._session_store`), so a fork or a
 resume works where the local ``.jsonl`` is missing.
 
 Retries are ours: the CLI runs with ``CLAUDE_CODE_MAX_RETRIES=0`` and a
 transient failure (429, 529, 5xx, a refused or dropped connection) re-runs the
-attempt under :func:`~swarm.backends.retries.call_with_retries`, each retry
+attempt under :func:`~swarm.backends._retries.call_with_retries`, each retry
 reported to the sink. An attempt's session and messages reach the sink only
 once the model has answered (or the failure is final), so a retried attempt
 leaves no half session behind. The CLI does not pass ``retry-after`` on, so

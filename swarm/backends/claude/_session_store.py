@@ -2,7 +2,7 @@
 
 Passed as ``ClaudeAgentOptions.session_store``, it receives every line the
 Claude Code CLI writes to a session transcript and keeps it in the store's
-``transcript_entries`` (see :mod:`swarm.stores.transcripts`). On ``resume``
+``transcript_entries`` (see :mod:`swarm.stores._protocol`). On ``resume``
 the SDK loads the session back from here into a temporary config dir, so a
 session can be resumed or forked where its local ``.jsonl`` never existed or
 was deleted. It passes ``claude_agent_sdk.testing.run_session_store_conformance``.

@@ -13,9 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..records import utc_now
-from . import checkpointing, overhead, realcli, scheduling, tokens
-from .environment import environment
-from .model import BenchReport, WorkloadResult, WorkloadStatus
+from . import _checkpointing as checkpointing
+from . import _overhead as overhead
+from . import _realcli as realcli
+from . import _scheduling as scheduling
+from . import _tokens as tokens
+from ._environment import environment
+from ._model import BenchReport, WorkloadResult, WorkloadStatus
 
 WORKLOADS = ("scheduling", "overhead", "realcli", "tokens", "checkpoints")
 

@@ -1,7 +1,7 @@
 """Workload 3, real CLI: sequential against forked-in-parallel, real Claude Code processes.
 
 The ``claude`` backend drives the bundled Claude Code CLI against the fake
-Messages API (:mod:`swarm.mockapi`, through :func:`swarm.rehearsal.open_rehearsal`)
+Messages API (:mod:`swarm.mockapi`, through :func:`swarm.backends._rehearsal.open_rehearsal`)
 that answers every turn after a fixed delay (``LatencyModel(ttft=2.0)``: 2 s per
 turn). One base session is built once; then the same agents run twice, each
 a fork of that base: ``max_parallel`` 1 (each resumes the base one after
@@ -37,7 +37,7 @@ from ..backends import AgentRequest
 from ..errors import BackendUnavailable
 from ..plan import Plan
 from ..records import SwarmResult
-from .model import Check, Figure, WorkloadResult, WorkloadStatus
+from ._model import Check, Figure, WorkloadResult, WorkloadStatus
 
 SPEEDUP_TARGET = 4.5
 

@@ -1,4 +1,4 @@
-"""Workload 5, checkpoints: the figures of :func:`swarm.bench.checkpoints.measure_checkpoints`.
+"""Workload 5, checkpoints: the figures of :func:`swarm.bench._checkpoint_cost.measure_checkpoints`.
 
 That module (from the checkpoints issue) times, on a 1,000-message session in
 a fresh SQLite store, taking a checkpoint and materialising a fork at one
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import Figure, WorkloadResult, WorkloadStatus
+from ._model import Figure, WorkloadResult, WorkloadStatus
 
 TITLE = "Checkpoints"
 
@@ -39,7 +39,7 @@ def summarize(raw: dict[str, Any]) -> WorkloadResult:
         name="checkpoints",
         title=f"{TITLE} ({raw['messages']:,}-message session, SQLite, median of {raw['repeats']})",
         status=WorkloadStatus.MEASURED,
-        method="swarm.bench.checkpoints.measure_checkpoints: wall time of each call on a "
+        method="swarm.bench._checkpoint_cost.measure_checkpoints: wall time of each call on a "
         "fresh SQLite store in a temp dir",
         figures=figures,
         data=raw,
@@ -48,7 +48,7 @@ def summarize(raw: dict[str, Any]) -> WorkloadResult:
 
 def run(repeats: int) -> WorkloadResult:
     try:
-        from .checkpoints import measure_checkpoints
+        from ._checkpoint_cost import measure_checkpoints
     except ImportError as exc:
         return WorkloadResult.skipped(
             "checkpoints", TITLE, f"checkpoint measurement not available ({exc})"

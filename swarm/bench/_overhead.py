@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .model import Check, Figure, WorkloadResult, WorkloadStatus
+from ._model import Check, Figure, WorkloadResult, WorkloadStatus
 
 AGENTS_PER_S_TARGET = 3000.0
 PEAK_RSS_TARGET_MB = 300.0
@@ -112,7 +112,7 @@ def measure_here(agents: int, max_parallel: int) -> dict[str, Any]:
 def measure(agents: int, max_parallel: int, *, timeout_s: float = 600.0) -> dict[str, Any]:
     """Run the workload in a child process and return its raw figures."""
     # -c, not -m: the package imports this module, and runpy warns about running it twice.
-    entry = "import sys; from swarm.bench.overhead import main; sys.exit(main(sys.argv[1:]))"
+    entry = "import sys; from swarm.bench._overhead import main; sys.exit(main(sys.argv[1:]))"
     command = [sys.executable, "-c", entry]
     command += ["--agents", str(agents), "--max-parallel", str(max_parallel)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)

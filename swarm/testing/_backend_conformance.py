@@ -1,4 +1,4 @@
-"""The contracts every :class:`~swarm.backends.base.Backend` must keep.
+"""The contracts every :class:`~swarm.backends._protocol.Backend` must keep.
 
 Call :func:`run_backend_conformance` with a factory that builds a backend on
 the store it is given (each contract gets a fresh :class:`MemoryStore`). The

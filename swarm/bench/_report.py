@@ -11,7 +11,7 @@ import io
 import re
 from typing import Any
 
-from .model import BenchReport, WorkloadResult, WorkloadStatus
+from ._model import BenchReport, WorkloadResult, WorkloadStatus
 
 
 def _cell(text: str) -> str:

@@ -36,7 +36,7 @@ from ..engine import ParallelSwarmExecutor
 from ..plan import Plan
 from ..records import SwarmResult, Usage
 from ..stores import MemoryStore, history
-from .model import Check, Figure, WorkloadResult, WorkloadStatus
+from ._model import Check, Figure, WorkloadResult, WorkloadStatus
 
 if TYPE_CHECKING:  # imported when measuring: every `swarm` command imports this module
     from ..backends.anthropic import AnthropicBackend

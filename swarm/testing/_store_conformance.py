@@ -208,7 +208,7 @@ async def transcripts_keyed_and_idempotent(store: Store) -> None:
 async def message_ranges(store: Store) -> None:
     """Reading part of a session (its own or a ranged read) gives the right slice or NotFound.
 
-    Goes through ``swarm.lineage.messages_between``: the store's optional
+    Goes through ``swarm.stores._lineage.messages_between``: the store's optional
     ``get_message_range`` when it has one, a slice of ``get_messages`` otherwise.
     """
     from ..errors import NotFoundError

@@ -5,7 +5,7 @@ how long each takes, which attempts the "API" answers with 429 or 529 (with
 or without ``retry-after``), whether it fails at the end, and what each call
 costs. A :class:`RateLimitStorm` makes every attempt in a time window fail,
 across all agents. Failed attempts go through the shared retry code
-(:func:`swarm.backends.retries.call_with_retries`), so the executor sees the
+(:func:`swarm.backends._retries.call_with_retries`), so the executor sees the
 same sink calls as from a real backend. Everything runs on trio's clock, so a
 test under ``MockClock(autojump_threshold=0)`` sees exact virtual times.
 
@@ -80,7 +80,7 @@ class ScriptedBackendStats:
 
 
 class ScriptedBackend:
-    """A :class:`~swarm.backends.base.Backend` driven by per-agent scripts."""
+    """A :class:`~swarm.backends._protocol.Backend` driven by per-agent scripts."""
 
     name = "scripted"
 

@@ -6,9 +6,9 @@ fork at a checkpoint of a 1,000-message session; claude-flow documents
 
 - ``create_ms``: the executor's path, a running session taking a checkpoint
   (its figures are kept as messages arrive, so this is one write);
-- ``create_named_ms``: :func:`swarm.checkpoints.create_checkpoint` from the
+- ``create_named_ms``: :func:`swarm.timeline._checkpoints.create_checkpoint` from the
   API/CLI on a session that has automatic checkpoints every 10 messages;
-- ``fork_at_ms``: :func:`swarm.timetravel.fork_at` at the checkpoint on the
+- ``fork_at_ms``: :func:`swarm.timeline._timetravel.fork_at` at the checkpoint on the
   last message: the new session's pointer plus the 1,000-message history it
   starts from, read back from the store;
 - ``fork_pointer_ms``: the pointer alone (what a fork costs before any read).
@@ -145,7 +145,7 @@ def measure_checkpoints(
         return trio.run(measure_checkpoints_async, Path(folder) / "bench.db", messages, repeats)
 
 
-if __name__ == "__main__":  # python -m swarm.bench.checkpoints
+if __name__ == "__main__":  # python -m swarm.bench._checkpoint_cost
     import json
 
     print(json.dumps(measure_checkpoints(), indent=2))

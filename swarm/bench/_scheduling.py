@@ -33,7 +33,7 @@ from ..plan import Plan
 from ..records import SwarmMetrics
 from ..stores import MemoryStore
 from ..timeline import expected_durations_from_store
-from .model import Check, Figure, WorkloadResult, WorkloadStatus
+from ._model import Check, Figure, WorkloadResult, WorkloadStatus
 
 MODES = ("sequential", "batch", "window", "window+history")
 HISTORY_TARGET = 1.05  # the target for window with history, x the bound
