@@ -2,7 +2,7 @@
 
 This module is the public API: every name a user or a plug-in author needs is
 re-exported here. The implementation is in layers, one package each, every layer
-importing only the ones below it (``tests/test_layers.py`` holds the order and
+importing only the ones below it (``tests/structure/test_layers.py`` holds the order and
 fails on an import that climbs or a cycle)::
 
     cli/        the `swarm` command line: composes the commands, words errors, exit codes
