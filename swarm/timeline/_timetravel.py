@@ -67,13 +67,7 @@ class CheckpointDiff:
             "messages": self.messages,
             "only_in_a": [m.uuid for m in self.only_in_a],
             "only_in_b": [m.uuid for m in self.only_in_b],
-            "usage": {
-                "input_tokens": self.usage.input_tokens,
-                "output_tokens": self.usage.output_tokens,
-                "cache_creation_tokens": self.usage.cache_creation_tokens,
-                "cache_read_tokens": self.usage.cache_read_tokens,
-                "total": self.usage.total,
-            },
+            "usage": {**self.usage.to_dict(), "total": self.usage.total},
             "cost_usd": self.cost_usd,
             "files": {
                 "added": list(self.files_added),

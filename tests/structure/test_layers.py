@@ -205,3 +205,31 @@ def test_a_cycle_is_caught(tmp_path: Path) -> None:
     (root / "engine" / "_a.py").write_text("from ._b import B\n")
     (root / "engine" / "_b.py").write_text("if TYPE_CHECKING:\n    from ._a import A\n")
     assert violations(root) == ["import cycle: swarm.engine._a <-> swarm.engine._b"]
+
+
+#: The CLI's command modules (one per command group): composed by cli/app.py only.
+COMMAND_MODULES = {
+    f"swarm.cli._{name}"
+    for name in (
+        "run",
+        "resume",
+        "runs",
+        "sessions",
+        "timetravel",
+        "gc",
+        "store",
+        "bench",
+        "mock_api",
+    )
+}
+
+
+def test_command_modules_never_import_each_other() -> None:
+    """What two commands share lives in a module of its own, never in one of them; and only
+    cli/app.py composes them (no command registers itself)."""
+    graph = import_graph(PACKAGE)
+    assert set(graph) >= COMMAND_MODULES
+    for module in sorted(COMMAND_MODULES):
+        assert not COMMAND_MODULES & set(graph[module]), module
+    importers = {m for m, edges in graph.items() if COMMAND_MODULES & set(edges)}
+    assert importers == {"swarm.cli.app"}
