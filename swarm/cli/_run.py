@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from .._redaction import mask_url, redact_plan
-from ..backends import RehearsalSetup
+from ..backends import RehearsalSetup, claude_credentials_available
 from ..engine import needs_store, store_problems
 from ..errors import PlanError, StoreError
 from ..plan import Plan, PlanSource, plan_json_schema, read_plan
@@ -142,6 +142,7 @@ def validate(
             ]
             print_json({"valid": False, "issues": issues})
         raise  # and the same issues as error lines on stderr, exit 2
+    _note_missing_credentials(plan)
     if as_json:
         # The plan as it will run, without the secrets of its env (as the store keeps it).
         print_json(redact_plan(plan.model_dump(mode="json")))
@@ -152,6 +153,24 @@ def validate(
         f"mode {e.mode}, backend {plan.backend.name or '(auto)'}, store {mask_url(plan.store.url)}"
     )
     return EXIT_OK
+
+
+CREDENTIALS_NOTE = (
+    "the plan runs on the claude backend and no Claude credentials were found "
+    "(ANTHROPIC_API_KEY or a Claude login)"
+)
+
+
+def _note_missing_credentials(plan: Plan) -> None:
+    """The plan is valid, but `swarm run` would stop here: say so, without failing (the
+    plan may be run on a machine that has the credentials)."""
+    if plan.backend.name not in (None, "claude") or claude_credentials_available():
+        return
+    print(
+        f"swarm: note: {CREDENTIALS_NOTE}: `swarm run` would stop here; "
+        "rehearse it with --rehearse or run it with --backend simulated",
+        file=sys.stderr,
+    )
 
 
 async def _check_against_store(plan: Plan, source: PlanSource) -> None:

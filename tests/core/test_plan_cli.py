@@ -162,3 +162,37 @@ def test_validate_and_run_refuse_the_same_plan_at_the_same_line(
     (in_tmp_cwd / "good.yaml").write_text(good)
     assert main(["validate", "good.yaml"]) == 0
     assert main(["run", "good.yaml", "-q"]) == 0
+
+
+@pytest.mark.parametrize("backend", ["claude", None])
+def test_validate_says_when_run_would_stop_for_want_of_credentials(
+    in_tmp_cwd: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    backend: str | None,
+) -> None:
+    """A valid plan for the claude backend (named, or chosen for want of a name) on a
+    machine without Claude credentials: validate passes it (exit 0) and says that `swarm
+    run` would stop here; run then stops with exit 2 before anything runs."""
+    monkeypatch.setenv("HOME", str(in_tmp_cwd))  # no Claude login here either
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(in_tmp_cwd / "claude"))
+    plan = PLAN.replace(
+        "backend: {name: simulated, simulated: {latency_s: 0, jitter: 0}}",
+        f"backend: {{name: {backend}}}" if backend else "",
+    )
+    (in_tmp_cwd / "plan.yaml").write_text(plan)
+    assert main(["validate", "plan.yaml"]) == 0
+    out, err = capsys.readouterr()
+    assert "ok: 1 agents" in out
+    assert "no Claude credentials were found" in err and "--rehearse" in err
+    assert main(["run", "plan.yaml", "-q"]) == 2
+    assert "credentials" in capsys.readouterr().err
+
+
+def test_validate_says_nothing_of_credentials_for_the_simulated_backend(
+    in_tmp_cwd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The note is only for plans that need Claude: a simulated plan validates quietly."""
+    (in_tmp_cwd / "plan.yaml").write_text(PLAN)
+    assert main(["validate", "plan.yaml"]) == 0
+    assert capsys.readouterr().err == ""

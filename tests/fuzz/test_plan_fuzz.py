@@ -267,7 +267,11 @@ def _run_agrees_with_validate(argv_tail: list[str], capsys: pytest.CaptureFixtur
     r_out, r_err = capsys.readouterr()
     assert "Traceback" not in v_out + v_err + r_out + r_err
     assert validated in (0, 2)
-    if validated == 0:
+    if validated == 0 and "no Claude credentials were found" in v_err:
+        # A valid plan for the claude backend on a machine without credentials: validate
+        # passes it and says run would stop, and run stops before anything runs.
+        assert ran == 2 and "credentials" in r_err, r_err
+    elif validated == 0:
         assert ran in (0, 1) and "swarm: error:" not in r_err, r_err
     else:
         assert ran == 2 and r_err == v_err, (v_err, r_err)
@@ -290,7 +294,10 @@ def test_store_urls_are_judged_alike_by_validate_run_and_open_store(
         parse_store_url(url)
     except StoreURLError as exc:
         parsed = False
-        assert exc.problem and url not in exc.problem
+        # Never the URL echoed (it may hold a password); the examples a problem gives
+        # (sqlite:///path/to/file.db, memory://) may hold a short URL by chance.
+        shown = exc.problem.replace("sqlite:///path/to/file.db", "").replace("memory://", "")
+        assert exc.problem and url not in shown
     else:
         parsed = True
     document = {**VALID, "store": {"url": url}}
