@@ -9,12 +9,26 @@ import typer
 
 from .._redaction import mask_url
 from ..errors import StoreError, UsageError
-from ..stores import Problem, RepairReport, VerifyReport, repair, sqlite_path, verify
+from ..stores import (
+    Problem,
+    RepairReport,
+    VerifyReport,
+    parse_store_url,
+    repair,
+    repair_postgres,
+    sqlite_path,
+    verify,
+    verify_postgres,
+)
 from ._common import plural, print_json, store_url
 from ._errors import EXIT_FAILED, EXIT_OK, exit_code_of, fail
 from ._options import JsonOption, StoreOption
 
 store_app = typer.Typer(help="Check and repair the store.", no_args_is_help=True)
+
+
+def _is_postgres(store: str | None) -> bool:
+    return parse_store_url(store_url(store)).is_postgres
 
 
 def _path(store: str | None) -> Path:
@@ -28,7 +42,7 @@ def _path(store: str | None) -> Path:
 @store_app.command("verify")
 def store_verify(store: StoreOption = None, as_json: JsonOption = False) -> int:
     """Check every record's checksum and the file itself; exit 1 if anything is wrong."""
-    report = verify(_path(store))
+    report = verify_postgres(store_url(store)) if _is_postgres(store) else verify(_path(store))
     if as_json:
         print_json(report.to_dict())
     else:
@@ -74,7 +88,8 @@ def store_repair(store: StoreOption = None, as_json: JsonOption = False) -> int:
     Run it while no swarm process uses the store.
     """
     try:
-        report = repair(_path(store))
+        url = store_url(store)
+        report = repair_postgres(url) if _is_postgres(store) else repair(_path(store))
     except StoreError as exc:
         raise fail(str(exc), exit_code_of(exc)) from None
     if as_json:

@@ -14,7 +14,10 @@ plan validation and every command use too):
   ``?synchronous=off|normal|full|extra`` and ``?max_size_mb=N`` (a cap on the file:
   writes past it fail with "database or disk is full", like a full disk) and
   ``?mode=ro`` (open read-only: any write fails, as on a file you may not write);
-- ``memory://`` for a store that lives as long as the process.
+- ``memory://`` for a store that lives as long as the process;
+- ``postgresql://user:password@host:port/database`` (or ``postgres://``): a
+  PostgreSQL database every machine of a cluster shares (the ``postgres`` extra);
+  options ``?pool_size=N``, ``?retry_s=S`` and libpq's ``sslmode`` and kin.
 
 ``open_store(url, read_only=True)`` (what commands that only read use) opens a
 SQLite store without writing anything anywhere: no file, folder, schema or
@@ -26,6 +29,8 @@ from ._leases import Clock, RunLease, new_owner_id, owner_is_dead, run_lease_nam
 from ._lineage import history, history_of, lineage, messages_between
 from ._memory import MemoryStore
 from ._open import open_store, sqlite_path
+from ._postgres import PostgresStore
+from ._postgres_integrity import repair_postgres, verify_postgres
 from ._protocol import MessageRangeReader, Store, TranscriptEntry, TranscriptStore
 from ._readonly import header_problem, is_sqlite_file
 from ._repair import RepairReport, repair
@@ -45,6 +50,7 @@ __all__ = [
     "DelegatingStore",
     "MemoryStore",
     "MessageRangeReader",
+    "PostgresStore",
     "Problem",
     "RedactingStore",
     "RepairReport",
@@ -68,9 +74,11 @@ __all__ = [
     "owner_is_dead",
     "parse_store_url",
     "repair",
+    "repair_postgres",
     "run_ids_in_file",
     "run_lease_name",
     "sqlite_path",
     "store_location_problem",
     "verify",
+    "verify_postgres",
 ]

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from ._memory import MemoryStore
+from ._postgres import PostgresStore
 from ._protocol import Store
 from ._sqlite import SQLiteStore
 from ._urls import DEFAULT_STORE_URL, StoreURLError, parse_store_url, store_location_problem
@@ -14,6 +15,8 @@ from ._urls import DEFAULT_STORE_URL, StoreURLError, parse_store_url, store_loca
 
 async def _open(url: str, read_only: bool) -> Store:
     parsed = parse_store_url(url)
+    if parsed.conninfo is not None:
+        return await PostgresStore.open(url, read_only=read_only)
     if parsed.path is None:
         return MemoryStore()
     problem = store_location_problem(parsed)
@@ -28,7 +31,7 @@ async def _open(url: str, read_only: bool) -> Store:
 
 
 def sqlite_path(url: str) -> Path | None:
-    """The file a store URL names, or None for ``memory://``."""
+    """The file a store URL names, or None for ``memory://`` and ``postgresql://``."""
     return parse_store_url(url).path
 
 

@@ -24,7 +24,17 @@ from ._protocol import TranscriptEntry
 from ._sqlite_db import SCHEMA_VERSION, SQLiteDatabase
 from ._wrappers import RedactingStore
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "SQLiteStore", "SQLiteTables", "checksum"]
+__all__ = [
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "SQLiteStore",
+    "SQLiteTables",
+    "checksum",
+    "decode_record",
+    "encode_record",
+    "load_messages",
+    "load_record",
+]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -94,13 +104,13 @@ def checksum(data: str) -> str:
     return hashlib.blake2b(data.encode(), digest_size=8).hexdigest()
 
 
-def _encode(record: dict[str, Any]) -> tuple[str, str]:
+def encode_record(record: dict[str, Any]) -> tuple[str, str]:
     # Records arrive redacted (SQLiteStore is a RedactingStore): encoded as they are.
     data = jsoncodec.dumps(record)
     return data, checksum(data)
 
 
-def _decode(table: str, key: str, data: str, digest: str) -> dict[str, Any]:
+def decode_record(table: str, key: str, data: str, digest: str) -> dict[str, Any]:
     if checksum(data) != digest:
         raise IntegrityError(
             f"{table} record {key} does not match its checksum", remedy=Remedy.VERIFY_STORE
@@ -117,9 +127,11 @@ def _decode(table: str, key: str, data: str, digest: str) -> dict[str, Any]:
 R = TypeVar("R")
 
 
-def _load(build: Callable[[dict[str, Any]], R], table: str, key: str, data: str, digest: str) -> R:
+def load_record(
+    build: Callable[[dict[str, Any]], R], table: str, key: str, data: str, digest: str
+) -> R:
     """A record from a stored row: checksum, JSON, then the record's own shape."""
-    value = _decode(table, key, data, digest)
+    value = decode_record(table, key, data, digest)
     try:
         return build(value)
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
@@ -130,7 +142,7 @@ def _load(build: Callable[[dict[str, Any]], R], table: str, key: str, data: str,
         ) from None
 
 
-def _messages(rows: list[tuple[str, str, str]]) -> list[Message]:
+def load_messages(rows: list[tuple[str, str, str]]) -> list[Message]:
     """Message rows (uuid, data, checksum) as messages: a fork reads a whole history back.
 
     Every checksum is verified; the JSON of all rows is then parsed in one call, which
@@ -145,18 +157,18 @@ def _messages(rows: list[tuple[str, str, str]]) -> list[Message]:
     try:
         values = jsoncodec.loads("[" + ",".join(data for _, data, _ in rows) + "]")
     except ValueError:
-        return [_load(Message.from_dict, "messages", *row) for row in rows]
+        return [load_record(Message.from_dict, "messages", *row) for row in rows]
     if len(values) != len(rows):  # a row holding "1,2" parses as two values
-        return [_load(Message.from_dict, "messages", *row) for row in rows]
+        return [load_record(Message.from_dict, "messages", *row) for row in rows]
     messages: list[Message] = []
     for (uuid, data, digest), value in zip(rows, values, strict=True):
         if not isinstance(value, dict):
-            messages.append(_load(Message.from_dict, "messages", uuid, data, digest))
+            messages.append(load_record(Message.from_dict, "messages", uuid, data, digest))
             continue
         try:
             messages.append(Message.from_dict(value))
         except (TypeError, ValueError, KeyError, AttributeError):
-            messages.append(_load(Message.from_dict, "messages", uuid, data, digest))
+            messages.append(load_record(Message.from_dict, "messages", uuid, data, digest))
     return messages
 
 
@@ -197,7 +209,7 @@ class SQLiteTables:
     # --- runs ------------------------------------------------------------------
 
     async def save_run(self, run: RunRecord) -> None:
-        data, digest = _encode(run.to_dict())
+        data, digest = encode_record(run.to_dict())
         await self._write(
             lambda c: c.execute(
                 "INSERT OR REPLACE INTO runs (run_id, created_at, data, checksum) VALUES (?,?,?,?)",
@@ -211,7 +223,7 @@ class SQLiteTables:
                 "SELECT run_id, data, checksum FROM runs WHERE run_id = ?", (run_id,)
             ).fetchall()
         )
-        return _load(RunRecord.from_dict, "runs", *rows[0]) if rows else None
+        return load_record(RunRecord.from_dict, "runs", *rows[0]) if rows else None
 
     async def list_runs(self, limit: int | None = None) -> list[RunRecord]:
         rows = await self._read(
@@ -221,7 +233,7 @@ class SQLiteTables:
                 (-1 if limit is None else limit,),
             ).fetchall()
         )
-        return [_load(RunRecord.from_dict, "runs", *row) for row in rows]
+        return [load_record(RunRecord.from_dict, "runs", *row) for row in rows]
 
     async def delete_run(self, run_id: str) -> None:
         def delete(c: sqlite3.Connection) -> None:
@@ -239,7 +251,7 @@ class SQLiteTables:
     # --- agents ----------------------------------------------------------------
 
     async def save_agents(self, run_id: str, agents: Sequence[AgentResult]) -> None:
-        rows = [(run_id, a.agent_id, *_encode(a.to_dict())) for a in agents]
+        rows = [(run_id, a.agent_id, *encode_record(a.to_dict())) for a in agents]
         await self._write(
             lambda c: c.executemany(
                 "INSERT INTO agents (run_id, agent_id, data, checksum) VALUES (?,?,?,?)"
@@ -256,12 +268,12 @@ class SQLiteTables:
                 (run_id,),
             ).fetchall()
         )
-        return [_load(AgentResult.from_dict, "agents", *row) for row in rows]
+        return [load_record(AgentResult.from_dict, "agents", *row) for row in rows]
 
     # --- sessions and messages --------------------------------------------------
 
     async def save_session(self, session: SessionRecord) -> None:
-        data, digest = _encode(session.to_dict())
+        data, digest = encode_record(session.to_dict())
         await self._write(
             lambda c: c.execute(
                 "INSERT OR REPLACE INTO sessions"
@@ -285,7 +297,7 @@ class SQLiteTables:
                 (session_id,),
             ).fetchall()
         )
-        return _load(SessionRecord.from_dict, "sessions", *rows[0]) if rows else None
+        return load_record(SessionRecord.from_dict, "sessions", *rows[0]) if rows else None
 
     async def list_sessions(self, run_id: str | None = None) -> list[SessionRecord]:
         query = "SELECT session_id, data, checksum FROM sessions"
@@ -295,10 +307,10 @@ class SQLiteTables:
         rows = await self._read(
             lambda c: c.execute(query + " ORDER BY created_at, rowid", args).fetchall()
         )
-        return [_load(SessionRecord.from_dict, "sessions", *row) for row in rows]
+        return [load_record(SessionRecord.from_dict, "sessions", *row) for row in rows]
 
     async def append_messages(self, session_id: str, messages: Sequence[Message]) -> None:
-        rows = [(m.uuid, *_encode(m.to_dict())) for m in messages]
+        rows = [(m.uuid, *encode_record(m.to_dict())) for m in messages]
 
         def append(c: sqlite3.Connection) -> None:
             (last,) = c.execute(
@@ -320,7 +332,7 @@ class SQLiteTables:
                 (session_id,),
             ).fetchall()
         )
-        return _messages(rows)
+        return load_messages(rows)
 
     async def get_message_range(
         self, session_id: str, *, after: str | None = None, upto: str | None = None
@@ -345,12 +357,12 @@ class SQLiteTables:
             ).fetchall()
 
         rows = await self._read(read)
-        return _messages(rows)
+        return load_messages(rows)
 
     # --- checkpoints -------------------------------------------------------------
 
     async def save_checkpoint(self, checkpoint: Checkpoint) -> None:
-        data, digest = _encode(checkpoint.to_dict())
+        data, digest = encode_record(checkpoint.to_dict())
         await self._write(
             lambda c: c.execute(
                 "INSERT OR REPLACE INTO checkpoints"
@@ -373,7 +385,7 @@ class SQLiteTables:
         rows = await self._read(
             lambda c: c.execute(query + " ORDER BY created_at, rowid", args).fetchall()
         )
-        return [_load(Checkpoint.from_dict, "checkpoints", *row) for row in rows]
+        return [load_record(Checkpoint.from_dict, "checkpoints", *row) for row in rows]
 
     async def delete_checkpoints(self, checkpoint_ids: Sequence[str]) -> None:
         ids = [(i,) for i in checkpoint_ids]
@@ -396,7 +408,7 @@ class SQLiteTables:
                 "SELECT name, data, checksum FROM leases WHERE name = ?", (name,)
             ).fetchone()
             try:
-                current = _load(Lease.from_dict, "leases", *row) if row else None
+                current = load_record(Lease.from_dict, "leases", *row) if row else None
             except IntegrityError as exc:
                 failed.append(exc)
                 return
@@ -406,7 +418,7 @@ class SQLiteTables:
                 current = Lease(name, owner, acquired_at, now + ttl_s)
                 c.execute(
                     "INSERT OR REPLACE INTO leases (name, data, checksum) VALUES (?,?,?)",
-                    (name, *_encode(current.to_dict())),
+                    (name, *encode_record(current.to_dict())),
                 )
             found.append(current)
 
@@ -429,7 +441,7 @@ class SQLiteTables:
                 "SELECT name, data, checksum FROM leases WHERE name = ?", (name,)
             ).fetchall()
         )
-        return _load(Lease.from_dict, "leases", *rows[0]) if rows else None
+        return load_record(Lease.from_dict, "leases", *rows[0]) if rows else None
 
     # --- raw transcripts (swarm.stores._protocol.TranscriptStore) ---------------
 
@@ -439,7 +451,7 @@ class SQLiteTables:
         if not entries:
             return
         rows = [
-            (e.get("uuid") if isinstance(e.get("uuid"), str) else None, *_encode(e))
+            (e.get("uuid") if isinstance(e.get("uuid"), str) else None, *encode_record(e))
             for e in entries
         ]
         key = (project_key, session_id, subpath)
@@ -476,7 +488,7 @@ class SQLiteTables:
             return None
         where = f"{project_key}/{session_id}/{subpath}"
         return [
-            _decode("transcript_entries", f"{where}#{seq}", data, digest)
+            decode_record("transcript_entries", f"{where}#{seq}", data, digest)
             for seq, data, digest in rows
         ]
 

@@ -3,7 +3,11 @@
 - ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, or a bare path; options
   ``?synchronous=off|normal|full|extra``, ``?max_size_mb=N`` (a cap on the file) and
   ``?mode=rw|ro``;
-- ``memory://`` (also ``memory:`` and ``memory``), with no path and no options.
+- ``memory://`` (also ``memory:`` and ``memory``), with no path and no options;
+- ``postgresql://user:password@host:port/database`` (also ``postgres://``): a database
+  every machine of a cluster can share; options ``?pool_size=N`` (connections per
+  process), ``?retry_s=S`` (how long a lost server is waited for before the store
+  fails) and libpq's own (:data:`POSTGRES_LIBPQ_OPTIONS`), passed on to the server.
 
 :func:`parse_store_url` checks what the text alone can tell (scheme, path, options);
 :func:`store_location_problem` what the file system can (a directory where the file
@@ -13,9 +17,10 @@ goes), without creating anything.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 from .._redaction import mask_url
 from ..errors import UsageError
@@ -26,7 +31,21 @@ DEFAULT_STORE_URL = "sqlite:///sessions/swarm.db"
 SQLITE_OPTIONS = ("synchronous", "max_size_mb", "mode")
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _MEMORY = ("memory", "memory:", "memory://")
-_EXPECTED = "expected sqlite:///path/to/file.db, a path to a file, or memory://"
+_EXPECTED = (
+    "expected sqlite:///path/to/file.db, a path to a file, memory://, "
+    "or postgresql://user@host:port/database"
+)
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+POSTGRES_OPTIONS = ("pool_size", "retry_s")
+POSTGRES_LIBPQ_OPTIONS = (
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "connect_timeout",
+    "application_name",
+    "target_session_attrs",
+)
 
 
 class StoreURLError(UsageError):
@@ -41,17 +60,30 @@ class StoreURLError(UsageError):
 
 @dataclass(frozen=True, slots=True)
 class StoreURL:
-    """A parsed store URL: ``path`` is None for a memory store."""
+    """A parsed store URL: ``path`` is the SQLite file, None for a memory or PostgreSQL
+    store; ``conninfo`` is what psycopg is given for a PostgreSQL one."""
 
     url: str
     path: Path | None
     synchronous: str = "FULL"
     max_size_mb: float | None = None
     read_only: bool = False
+    conninfo: str | None = None
+    pool_size: int = 4
+    retry_s: float = 60.0
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.conninfo is not None
 
     @property
     def is_memory(self) -> bool:
-        return self.path is None
+        return self.path is None and self.conninfo is None
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes (other machines, for PostgreSQL) can open it too."""
+        return not self.is_memory
 
 
 def parse_store_url(url: str) -> StoreURL:
@@ -78,6 +110,8 @@ def parse_store_url(url: str) -> StoreURL:
     scheme = scheme.lower()
     if scheme == "memory":
         raise fail("memory:// takes no path or options")
+    if scheme in POSTGRES_SCHEMES:
+        return _postgres_url(url, fail)
     if scheme != "sqlite":
         raise fail(f"unknown scheme {scheme!r}; {_EXPECTED}")
     # sqlite:///rel/path -> "rel/path"; sqlite:////abs/path -> "/abs/path"
@@ -114,6 +148,52 @@ def parse_store_url(url: str) -> StoreURL:
         if not (max_size_mb > 0 and math.isfinite(max_size_mb)):
             raise fail("max_size_mb must be a positive number (megabytes)")
     return StoreURL(url, Path(path), synchronous, max_size_mb, mode == "ro")
+
+
+def _postgres_url(url: str, fail: Callable[[str], StoreURLError]) -> StoreURL:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise fail("the port must be a number from 1 to 65535") from None
+    del port
+    if not parts.hostname:
+        raise fail("has no host (postgresql://user@host:5432/database)")
+    database = parts.path.lstrip("/")
+    if not database or "/" in database:
+        raise fail("has no database name (postgresql://user@host:5432/database)")
+    if parts.fragment:
+        raise fail("takes no #fragment")
+    try:
+        pairs = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+    except ValueError:
+        raise fail("options must be name=value pairs joined by '&'") from None
+    known = POSTGRES_OPTIONS + POSTGRES_LIBPQ_OPTIONS
+    options: dict[str, str] = {}
+    for name, value in pairs:
+        if name not in known:
+            raise fail(f"unknown option {name!r} ({', '.join(known)})")
+        if name in options:
+            raise fail(f"option {name!r} is given twice")
+        options[name] = value
+    pool_size = 4
+    if "pool_size" in options:
+        if not (options["pool_size"].isdigit() and 1 <= int(options["pool_size"]) <= 100):
+            raise fail("pool_size must be a whole number from 1 to 100")
+        pool_size = int(options["pool_size"])
+    retry_s = 60.0
+    if "retry_s" in options:
+        try:
+            retry_s = float(options["retry_s"])
+        except ValueError:
+            retry_s = math.nan
+        if not (retry_s >= 0 and math.isfinite(retry_s)):
+            raise fail("retry_s must be a number of seconds, 0 or more")
+    libpq = "&".join(
+        f"{name}={quote(value)}" for name, value in pairs if name in POSTGRES_LIBPQ_OPTIONS
+    )
+    conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, libpq, ""))
+    return StoreURL(url, None, conninfo=conninfo, pool_size=pool_size, retry_s=retry_s)
 
 
 def store_location_problem(parsed: StoreURL) -> str | None:

@@ -5,9 +5,11 @@ and ``run_backend_conformance(make_backend)`` any :class:`~swarm.backends.Backen
 a third-party implementation passes its suite before it is trusted with a run.
 ``ScriptedBackend`` is a real fake backend whose agents follow per-agent scripts
 (latency, 429/529 answers, failures, cost), for tests of scheduling and limits.
+``ThrowawayPostgres`` starts a PostgreSQL server in a temporary folder (tests, trials).
 """
 
 from ._backend_conformance import BACKEND_CONTRACTS, RecordingSink, run_backend_conformance
+from ._postgres_server import ServerUnavailable, ThrowawayPostgres, find_server_binaries
 from ._scripted import AgentScript, RateLimitStorm, ScriptedBackend, ScriptedBackendStats
 from ._store_conformance import STORE_CONTRACTS, Contract, StoreFactory, run_store_conformance
 
@@ -20,7 +22,10 @@ __all__ = [
     "RecordingSink",
     "ScriptedBackend",
     "ScriptedBackendStats",
+    "ServerUnavailable",
     "StoreFactory",
+    "ThrowawayPostgres",
+    "find_server_binaries",
     "run_backend_conformance",
     "run_store_conformance",
 ]

@@ -323,7 +323,7 @@ def test_stored_plans_with_old_names_still_load() -> None:
     ("url", "expected"),
     [
         ("junk://x", "unknown scheme 'junk'; expected sqlite:///path/to/file.db"),
-        ("postgresql://u:pw@host/db", "unknown scheme 'postgresql'"),
+        ("postgresql://u:pw@host/", "has no database name"),
         ("", "is empty"),
         (" ", "is empty"),
         (" sessions/x.db", "starts or ends with a space"),

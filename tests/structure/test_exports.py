@@ -42,6 +42,7 @@ API = [
     "Plan",
     "PlanError",
     "PlanIssue",
+    "PostgresStore",
     "Priority",
     "RedactingStore",
     "Remedy",
@@ -86,6 +87,7 @@ STORES = [
     "DelegatingStore",
     "MemoryStore",
     "MessageRangeReader",
+    "PostgresStore",
     "Problem",
     "RedactingStore",
     "RepairReport",
@@ -109,11 +111,13 @@ STORES = [
     "owner_is_dead",
     "parse_store_url",
     "repair",
+    "repair_postgres",
     "run_ids_in_file",
     "run_lease_name",
     "sqlite_path",
     "store_location_problem",
     "verify",
+    "verify_postgres",
 ]
 
 BACKENDS = [
@@ -162,7 +166,10 @@ TESTING = [
     "STORE_CONTRACTS",
     "ScriptedBackend",
     "ScriptedBackendStats",
+    "ServerUnavailable",
     "StoreFactory",
+    "ThrowawayPostgres",
+    "find_server_binaries",
     "run_backend_conformance",
     "run_store_conformance",
 ]

@@ -1,0 +1,640 @@
+"""The PostgreSQL store: one database every machine of a cluster shares (``postgresql://``).
+
+The same guarantees as the SQLite store: every record a JSON document
+(:mod:`swarm._jsoncodec`) with a checksum verified on read, so a damaged record is
+named when it is read; the schema version in ``swarm_schema`` and migrations applied
+in one transaction (DDL is transactional in PostgreSQL) under an advisory lock, so two
+machines opening a new database at once migrate it once; writes grouped into
+transactions (:class:`~swarm.stores._postgres_db.PostgresDatabase`); leases taken
+with ``SELECT ... FOR UPDATE``. :class:`PostgresTables` maps records to tables and
+:class:`PostgresStore` is those tables behind the redacting wrapper, so no secret
+reaches the server.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..errors import IntegrityError, NotFoundError, StoreError
+from ..records import AgentResult, Checkpoint, Lease, Message, RunRecord, SessionRecord
+from ._postgres_db import PostgresDatabase
+from ._protocol import TranscriptEntry
+from ._sqlite import decode_record, encode_record, load_messages, load_record
+from ._urls import StoreURLError, parse_store_url
+from ._wrappers import RedactingStore
+
+if TYPE_CHECKING:
+    from psycopg import Connection
+
+__all__ = ["PG_MIGRATIONS", "PG_SCHEMA", "PG_SCHEMA_VERSION", "PostgresStore", "PostgresTables"]
+
+PG_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    data TEXT NOT NULL,
+    checksum TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS agents (
+    run_id TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    ord BIGSERIAL,
+    data TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    PRIMARY KEY (run_id, agent_id)
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id TEXT PRIMARY KEY,
+    run_id TEXT,
+    parent_session_id TEXT,
+    created_at TEXT NOT NULL,
+    ord BIGSERIAL,
+    data TEXT NOT NULL,
+    checksum TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_by_run ON sessions (run_id);
+CREATE INDEX IF NOT EXISTS sessions_by_parent ON sessions (parent_session_id);
+CREATE TABLE IF NOT EXISTS messages (
+    session_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    uuid TEXT NOT NULL,
+    data TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    PRIMARY KEY (session_id, seq),
+    UNIQUE (session_id, uuid)
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    checkpoint_id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    ord BIGSERIAL,
+    data TEXT NOT NULL,
+    checksum TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS checkpoints_by_session ON checkpoints (session_id, created_at);
+CREATE TABLE IF NOT EXISTS transcript_entries (
+    project_key TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    subpath TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    ord BIGSERIAL,
+    uuid TEXT,
+    mtime_ms BIGINT NOT NULL,
+    data TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    PRIMARY KEY (project_key, session_id, subpath, seq)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS transcript_entries_by_uuid
+    ON transcript_entries (project_key, session_id, subpath, uuid) WHERE uuid IS NOT NULL;
+CREATE INDEX IF NOT EXISTS transcript_entries_by_session ON transcript_entries (session_id);
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY,
+    data TEXT NOT NULL,
+    checksum TEXT NOT NULL
+);
+"""
+
+#: (version, what it does, SQL): version 1 is PG_SCHEMA; each later one a step.
+#: The numbering follows the SQLite store's, so "schema v2" means the same thing in both.
+PG_MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (
+        2,
+        "index runs by creation time: `runs list` and `latest` read the newest runs first",
+        "CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at, run_id);",
+    ),
+)
+PG_SCHEMA_VERSION = max([1, *(version for version, _, _ in PG_MIGRATIONS)])
+
+# One advisory lock key for "migrating swarm's schema", whichever machine does it.
+_MIGRATION_LOCK = 0x5357_4152_4D00  # "SWARM\0"
+
+
+def _statements(script: str) -> list[str]:
+    return [part.strip() for part in script.split(";") if part.strip()]
+
+
+def schema_version(conn: Connection[Any]) -> int:
+    """The database's swarm schema version; 0 for a database swarm never wrote."""
+    row = conn.execute("SELECT to_regclass('swarm_schema') IS NOT NULL").fetchone()
+    if row is None or not row[0]:
+        return 0
+    found = conn.execute("SELECT MAX(version) FROM swarm_schema").fetchone()
+    return int(found[0]) if found is not None and found[0] is not None else 0
+
+
+def missing_tables(conn: Connection[Any]) -> list[str]:
+    names = [
+        "runs",
+        "agents",
+        "sessions",
+        "messages",
+        "checkpoints",
+        "transcript_entries",
+        "leases",
+    ]
+    return [
+        name
+        for name in names
+        if conn.execute("SELECT to_regclass(%s)", (name,)).fetchone() in (None, (None,))
+    ]
+
+
+def migrate(conn: Connection[Any], where: str) -> None:
+    """Bring the database to :data:`PG_SCHEMA_VERSION`, in the caller's one transaction."""
+    version = schema_version(conn)
+    if version == PG_SCHEMA_VERSION and not missing_tables(conn):
+        return  # the common case: no lock taken just to open a store
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+    conn.execute("CREATE TABLE IF NOT EXISTS swarm_schema (version INTEGER NOT NULL)")
+    version = schema_version(conn)  # again, under the lock: another machine may have migrated
+    check_not_newer(version, where)
+    if version == 0:
+        for statement in _statements(PG_SCHEMA):
+            conn.execute(statement)  # swarm's own constant SQL
+    for step, description, sql in PG_MIGRATIONS:
+        if step > version:
+            try:
+                for statement in _statements(sql):
+                    conn.execute(statement)
+            except Exception as exc:
+                raise StoreError(
+                    f"{where}: migration to schema v{step} ({description}) failed: {exc}; "
+                    "nothing was changed (it ran in one transaction)"
+                ) from None
+    for statement in _statements(PG_SCHEMA):
+        conn.execute(statement)
+    if version != PG_SCHEMA_VERSION:
+        conn.execute("DELETE FROM swarm_schema")
+        conn.execute("INSERT INTO swarm_schema (version) VALUES (%s)", (PG_SCHEMA_VERSION,))
+
+
+def check_not_newer(version: int, where: str) -> None:
+    if version > PG_SCHEMA_VERSION:
+        raise IntegrityError(
+            f"{where}: schema version {version} is newer than this swarm understands "
+            f"({PG_SCHEMA_VERSION}); upgrade swarm to open it (the database was not changed)"
+        )
+
+
+def _check_readable(conn: Connection[Any], where: str) -> None:
+    """What a read-only open checks: a swarm schema this version can read, nothing written."""
+    version = schema_version(conn)
+    check_not_newer(version, where)
+    missing = missing_tables(conn)
+    if missing:
+        raise StoreError(
+            f"{where}: cannot open the store: not a swarm store: no table {', '.join(missing)}"
+        )
+
+
+def _lock_key(*parts: str) -> str:
+    return "\x1f".join(parts)
+
+
+class PostgresTables:
+    """The tables of one PostgreSQL database; records are stored as given (use
+    :class:`PostgresStore`, which redacts them first)."""
+
+    def __init__(
+        self,
+        url: str,
+        conninfo: str,
+        *,
+        pool_size: int = 4,
+        retry_s: float = 60.0,
+        read_only: bool = False,
+    ) -> None:
+        self.db = PostgresDatabase(
+            url, conninfo, pool_size=pool_size, retry_s=retry_s, read_only=read_only
+        )
+        self.read_only = read_only
+        self._write = self.db.write
+        self._read = self.db.read
+
+    async def open(self) -> None:
+        where = self.db.where
+        if self.read_only:
+            await self.db.open(lambda c: _check_readable(c, where))
+        else:
+            await self.db.open(lambda c: migrate(c, where))
+
+    async def aclose(self) -> None:
+        await self.db.aclose()
+
+    # --- runs ------------------------------------------------------------------
+
+    async def save_run(self, run: RunRecord) -> None:
+        data, digest = encode_record(run.to_dict())
+        await self._write(
+            lambda c: c.execute(
+                "INSERT INTO runs (run_id, created_at, data, checksum) VALUES (%s,%s,%s,%s)"
+                " ON CONFLICT (run_id) DO UPDATE SET created_at = excluded.created_at,"
+                " data = excluded.data, checksum = excluded.checksum",
+                (run.run_id, run.created_at, data, digest),
+            )
+        )
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT run_id, data, checksum FROM runs WHERE run_id = %s", (run_id,)
+            ).fetchall()
+        )
+        return load_record(RunRecord.from_dict, "runs", *rows[0]) if rows else None
+
+    async def list_runs(self, limit: int | None = None) -> list[RunRecord]:
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT run_id, data, checksum FROM runs ORDER BY created_at DESC, run_id DESC"
+                " LIMIT %s",
+                (limit,),
+            ).fetchall()
+        )
+        return [load_record(RunRecord.from_dict, "runs", *row) for row in rows]
+
+    async def delete_run(self, run_id: str) -> None:
+        def delete(c: Connection[Any]) -> None:
+            sessions = "SELECT session_id FROM sessions WHERE run_id = %s"
+            c.execute(f"DELETE FROM messages WHERE session_id IN ({sessions})", (run_id,))
+            c.execute(f"DELETE FROM checkpoints WHERE session_id IN ({sessions})", (run_id,))
+            c.execute(
+                f"DELETE FROM transcript_entries WHERE session_id IN ({sessions})",
+                (run_id,),
+            )
+            c.execute("DELETE FROM sessions WHERE run_id = %s", (run_id,))
+            c.execute("DELETE FROM agents WHERE run_id = %s", (run_id,))
+            c.execute("DELETE FROM runs WHERE run_id = %s", (run_id,))
+
+        await self._write(delete)
+
+    # --- agents ----------------------------------------------------------------
+
+    async def save_agents(self, run_id: str, agents: Sequence[AgentResult]) -> None:
+        rows = [(run_id, a.agent_id, *encode_record(a.to_dict())) for a in agents]
+
+        def save(c: Connection[Any]) -> None:
+            with c.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO agents (run_id, agent_id, data, checksum) VALUES (%s,%s,%s,%s)"
+                    " ON CONFLICT (run_id, agent_id) DO UPDATE"
+                    " SET data = excluded.data, checksum = excluded.checksum",
+                    rows,
+                )
+
+        await self._write(save)
+
+    async def list_agents(self, run_id: str) -> list[AgentResult]:
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT agent_id, data, checksum FROM agents WHERE run_id = %s ORDER BY ord",
+                (run_id,),
+            ).fetchall()
+        )
+        return [load_record(AgentResult.from_dict, "agents", *row) for row in rows]
+
+    # --- sessions and messages --------------------------------------------------
+
+    async def save_session(self, session: SessionRecord) -> None:
+        data, digest = encode_record(session.to_dict())
+        await self._write(
+            lambda c: c.execute(
+                "INSERT INTO sessions"
+                " (session_id, run_id, parent_session_id, created_at, data, checksum)"
+                " VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT (session_id) DO UPDATE SET"
+                " run_id = excluded.run_id, parent_session_id = excluded.parent_session_id,"
+                " created_at = excluded.created_at, data = excluded.data,"
+                " checksum = excluded.checksum",
+                (
+                    session.session_id,
+                    session.run_id,
+                    session.parent_session_id,
+                    session.created_at,
+                    data,
+                    digest,
+                ),
+            )
+        )
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT session_id, data, checksum FROM sessions WHERE session_id = %s",
+                (session_id,),
+            ).fetchall()
+        )
+        return load_record(SessionRecord.from_dict, "sessions", *rows[0]) if rows else None
+
+    async def list_sessions(self, run_id: str | None = None) -> list[SessionRecord]:
+        def read(c: Connection[Any]) -> list[tuple[str, str, str]]:
+            if run_id is None:
+                return c.execute(
+                    "SELECT session_id, data, checksum FROM sessions ORDER BY created_at, ord"
+                ).fetchall()
+            return c.execute(
+                "SELECT session_id, data, checksum FROM sessions WHERE run_id = %s"
+                " ORDER BY created_at, ord",
+                (run_id,),
+            ).fetchall()
+
+        rows = await self._read(read)
+        return [load_record(SessionRecord.from_dict, "sessions", *row) for row in rows]
+
+    async def append_messages(self, session_id: str, messages: Sequence[Message]) -> None:
+        if not messages:
+            return
+        rows = [(m.uuid, *encode_record(m.to_dict())) for m in messages]
+
+        def append(c: Connection[Any]) -> None:
+            # One writer per session at a time (two machines may both hold it after a
+            # worker was lost and its agent ran again): the seq below is then unique.
+            c.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (session_id,))
+            row = c.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE session_id = %s", (session_id,)
+            ).fetchone()
+            last = int(row[0]) if row is not None else 0
+            with c.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO messages (session_id, seq, uuid, data, checksum)"
+                    " VALUES (%s,%s,%s,%s,%s) ON CONFLICT (session_id, uuid) DO NOTHING",
+                    [
+                        (session_id, last + offset, uuid, data, digest)
+                        for offset, (uuid, data, digest) in enumerate(rows, start=1)
+                    ],
+                )
+
+        await self._write(append)
+
+    async def get_messages(self, session_id: str) -> list[Message]:
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT uuid, data, checksum FROM messages WHERE session_id = %s ORDER BY seq",
+                (session_id,),
+            ).fetchall()
+        )
+        return load_messages(rows)
+
+    async def get_message_range(
+        self, session_id: str, *, after: str | None = None, upto: str | None = None
+    ) -> list[Message]:
+        """Part of a session, found through the (session_id, uuid) index; see MessageRangeReader."""
+
+        def seq_of(c: Connection[Any], uuid: str) -> int:
+            row = c.execute(
+                "SELECT seq FROM messages WHERE session_id = %s AND uuid = %s", (session_id, uuid)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"message {uuid} is not a message of session {session_id}")
+            return int(row[0])
+
+        def read(c: Connection[Any]) -> list[tuple[str, str, str]]:
+            low = seq_of(c, after) if after is not None else 0
+            high = seq_of(c, upto) if upto is not None else 2**62
+            return c.execute(
+                "SELECT uuid, data, checksum FROM messages"
+                " WHERE session_id = %s AND seq > %s AND seq <= %s ORDER BY seq",
+                (session_id, low, high),
+            ).fetchall()
+
+        return load_messages(await self._read(read))
+
+    # --- checkpoints -------------------------------------------------------------
+
+    async def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        data, digest = encode_record(checkpoint.to_dict())
+        await self._write(
+            lambda c: c.execute(
+                "INSERT INTO checkpoints (checkpoint_id, session_id, created_at, data, checksum)"
+                " VALUES (%s,%s,%s,%s,%s) ON CONFLICT (checkpoint_id) DO UPDATE SET"
+                " session_id = excluded.session_id, created_at = excluded.created_at,"
+                " data = excluded.data, checksum = excluded.checksum",
+                (
+                    checkpoint.checkpoint_id,
+                    checkpoint.session_id,
+                    checkpoint.created_at,
+                    data,
+                    digest,
+                ),
+            )
+        )
+
+    async def list_checkpoints(self, session_id: str | None = None) -> list[Checkpoint]:
+        def read(c: Connection[Any]) -> list[tuple[str, str, str]]:
+            if session_id is None:
+                return c.execute(
+                    "SELECT checkpoint_id, data, checksum FROM checkpoints ORDER BY created_at, ord"
+                ).fetchall()
+            return c.execute(
+                "SELECT checkpoint_id, data, checksum FROM checkpoints WHERE session_id = %s"
+                " ORDER BY created_at, ord",
+                (session_id,),
+            ).fetchall()
+
+        rows = await self._read(read)
+        return [load_record(Checkpoint.from_dict, "checkpoints", *row) for row in rows]
+
+    async def delete_checkpoints(self, checkpoint_ids: Sequence[str]) -> None:
+        ids = list(checkpoint_ids)
+        await self._write(
+            lambda c: c.execute("DELETE FROM checkpoints WHERE checkpoint_id = ANY(%s)", (ids,))
+        )
+
+    # --- leases ----------------------------------------------------------------
+
+    async def acquire_lease(
+        self, name: str, owner: str, ttl_s: float, *, now: float, steal_from: str | None = None
+    ) -> Lease:
+        # Read and write in one transaction holding the row (SELECT ... FOR UPDATE): a
+        # compare-and-set two machines can never both win. A lease never taken has no
+        # row to lock: the insert that creates it is the compare-and-set then (ON
+        # CONFLICT DO NOTHING: of two first takers, one inserts, the other reads it).
+        found: list[Lease] = []
+
+        def take(c: Connection[Any]) -> None:
+            found.clear()
+            row = c.execute(
+                "SELECT name, data, checksum FROM leases WHERE name = %s FOR UPDATE", (name,)
+            ).fetchone()
+            current = load_record(Lease.from_dict, "leases", *row) if row else None
+            if current is None or current.expired(now) or current.owner in (owner, steal_from):
+                kept_since = current is not None and current.owner == owner
+                acquired_at = current.acquired_at if current is not None and kept_since else now
+                taken = Lease(name, owner, acquired_at, now + ttl_s)
+                data, digest = encode_record(taken.to_dict())
+                if row is None:
+                    inserted = c.execute(
+                        "INSERT INTO leases (name, data, checksum) VALUES (%s,%s,%s)"
+                        " ON CONFLICT (name) DO NOTHING RETURNING name",
+                        (name, data, digest),
+                    ).fetchone()
+                    if inserted is None:  # another taker created it first: read theirs
+                        take(c)
+                        return
+                else:
+                    c.execute(
+                        "UPDATE leases SET data = %s, checksum = %s WHERE name = %s",
+                        (data, digest, name),
+                    )
+                current = taken
+            found.append(current)
+
+        await self._write(take)
+        return found[0]
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        def release(c: Connection[Any]) -> None:
+            row = c.execute(
+                "SELECT name, data, checksum FROM leases WHERE name = %s FOR UPDATE", (name,)
+            ).fetchone()
+            if row is not None and decode_record("leases", *row).get("owner") == owner:
+                c.execute("DELETE FROM leases WHERE name = %s", (name,))
+
+        await self._write(release)
+
+    async def get_lease(self, name: str) -> Lease | None:
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT name, data, checksum FROM leases WHERE name = %s", (name,)
+            ).fetchall()
+        )
+        return load_record(Lease.from_dict, "leases", *rows[0]) if rows else None
+
+    # --- raw transcripts (swarm.stores._protocol.TranscriptStore) ---------------
+
+    async def append_transcript(
+        self, project_key: str, session_id: str, subpath: str, entries: Sequence[TranscriptEntry]
+    ) -> None:
+        if not entries:
+            return
+        rows = [
+            (e.get("uuid") if isinstance(e.get("uuid"), str) else None, *encode_record(e))
+            for e in entries
+        ]
+        key = (project_key, session_id, subpath)
+
+        def append(c: Connection[Any]) -> None:
+            c.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 1))", (_lock_key(*key),))
+            row = c.execute(
+                "SELECT COALESCE(MAX(seq), 0), COALESCE(MAX(mtime_ms), 0) FROM transcript_entries"
+                " WHERE project_key = %s AND session_id = %s AND subpath = %s",
+                key,
+            ).fetchone()
+            last, mtime = (int(row[0]), int(row[1])) if row is not None else (0, 0)
+            # Strictly increasing per transcript, so a later write never looks older.
+            now = max(int(time.time() * 1000), mtime + 1)
+            with c.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO transcript_entries"
+                    " (project_key, session_id, subpath, seq, uuid, mtime_ms, data, checksum)"
+                    " VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
+                    [
+                        (*key, last + offset, uuid, now, data, digest)
+                        for offset, (uuid, data, digest) in enumerate(rows, start=1)
+                    ],
+                )
+
+        await self._write(append)
+
+    async def load_transcript(
+        self, project_key: str, session_id: str, subpath: str = ""
+    ) -> list[TranscriptEntry] | None:
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT seq, data, checksum FROM transcript_entries"
+                " WHERE project_key = %s AND session_id = %s AND subpath = %s ORDER BY seq",
+                (project_key, session_id, subpath),
+            ).fetchall()
+        )
+        if not rows:
+            return None
+        where = f"{project_key}/{session_id}/{subpath}"
+        return [
+            decode_record("transcript_entries", f"{where}#{seq}", data, digest)
+            for seq, data, digest in rows
+        ]
+
+    async def list_transcript_sessions(self, project_key: str) -> list[tuple[str, int]]:
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT session_id, MAX(mtime_ms) FROM transcript_entries"
+                " WHERE project_key = %s AND subpath = '' GROUP BY session_id",
+                (project_key,),
+            ).fetchall()
+        )
+        return [(str(session_id), int(mtime)) for session_id, mtime in rows]
+
+    async def list_transcript_subpaths(self, project_key: str, session_id: str) -> list[str]:
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT DISTINCT subpath FROM transcript_entries"
+                " WHERE project_key = %s AND session_id = %s AND subpath != '' ORDER BY subpath",
+                (project_key, session_id),
+            ).fetchall()
+        )
+        return [str(subpath) for (subpath,) in rows]
+
+    async def delete_transcript(
+        self, project_key: str, session_id: str, subpath: str | None = None
+    ) -> None:
+        def delete(c: Connection[Any]) -> None:
+            if subpath is None:
+                c.execute(
+                    "DELETE FROM transcript_entries WHERE project_key = %s AND session_id = %s",
+                    (project_key, session_id),
+                )
+            else:
+                c.execute(
+                    "DELETE FROM transcript_entries"
+                    " WHERE project_key = %s AND session_id = %s AND subpath = %s",
+                    (project_key, session_id, subpath),
+                )
+
+        await self._write(delete)
+
+    async def transcript_projects(self, session_id: str) -> list[str]:
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT project_key FROM transcript_entries WHERE session_id = %s"
+                " AND subpath = '' GROUP BY project_key ORDER BY MIN(ord)",
+                (session_id,),
+            ).fetchall()
+        )
+        return [str(project) for (project,) in rows]
+
+
+class PostgresStore(RedactingStore):
+    """A :class:`~swarm.stores.Store` in a PostgreSQL database that many machines share;
+    secrets are redacted before any record reaches the server."""
+
+    def __init__(
+        self,
+        url: str,
+        conninfo: str,
+        *,
+        pool_size: int = 4,
+        retry_s: float = 60.0,
+        read_only: bool = False,
+    ) -> None:
+        self.url = url
+        self.tables = PostgresTables(
+            url, conninfo, pool_size=pool_size, retry_s=retry_s, read_only=read_only
+        )
+        super().__init__(self.tables)
+
+    @classmethod
+    async def open(cls, url: str, *, read_only: bool = False) -> PostgresStore:
+        """Connect to the database ``url`` names (waiting up to its ``retry_s`` for the
+        server) and migrate it, unless ``read_only``."""
+        parsed = parse_store_url(url)
+        if parsed.conninfo is None:
+            raise StoreURLError(url, "is not a postgresql:// URL")
+        store = cls(
+            url,
+            parsed.conninfo,
+            pool_size=parsed.pool_size,
+            retry_s=parsed.retry_s,
+            read_only=read_only,
+        )
+        await store.tables.open()
+        return store
