@@ -19,7 +19,7 @@ from ..engine import ExecutorOptions, ParallelSwarmExecutor, store_problems
 from ..events import SwarmEvent
 from ..plan import Plan, PlanSource
 from ..records import SwarmResult
-from ..stores import open_store, sqlite_path
+from ..stores import open_store, parse_store_url
 from ..timeline import expected_durations_from_store
 from ._common import store_url
 from ._display import show_progress
@@ -47,6 +47,8 @@ async def execute_plan(
     history_order: bool = True,
     rehearsal: RehearsalSetup | None = None,
     source: PlanSource | None = None,
+    engine: str | None = None,
+    dask_address: str | None = None,
 ) -> SwarmResult:
     """Open the store and backend a plan names, and run it with progress display.
 
@@ -79,6 +81,9 @@ async def execute_plan(
                 git_metadata=True,
                 expected_durations=durations,
                 rehearsal=rehearsal.record() if rehearsal is not None else None,
+                engine_name=engine,
+                dask_address=dask_address,
+                store_url=plan.store.url,
             ),
         )
         return await drive_with_progress(
@@ -123,7 +128,7 @@ async def drive_with_progress(
 def see_again(run_id: str, url: str) -> str | None:
     """The hint that shows a finished run again, naming the store unless it is the one
     ``swarm runs show`` reads by default; none for a memory store (gone on exit)."""
-    if sqlite_path(url) is None:
+    if parse_store_url(url).is_memory:
         return None
     where = "" if url == store_url(None) else f" --store {shlex.quote(mask_url(url))}"
     return f"see it again: swarm runs show {run_id}{where}"

@@ -32,6 +32,40 @@ ConfigOption = Annotated[
         "else the one packaged with swarm).",
     ),
 ]
+EngineOption = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="Where agents run: local, or dask (a Dask cluster; needs swarm[distributed]). "
+        "Default: the plan's execution.engine.",
+    ),
+]
+DaskAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dask-address",
+        help="A running Dask scheduler (tcp://host:8786); implies --engine dask. Default: "
+        "the plan's execution.dask.address, else a LocalCluster started for the run.",
+    ),
+]
+
+
+def engine_choice(engine: str | None, dask_address: str | None) -> str | None:
+    """The engine ``--engine`` and ``--dask-address`` pick (None: the plan's)."""
+    if engine is not None and engine not in ("local", "dask"):
+        raise typer.BadParameter("expected local or dask", param_hint="--engine")
+    if dask_address is not None:
+        if not dask_address.strip():
+            raise typer.BadParameter("expected a scheduler address", param_hint="--dask-address")
+        if engine == "local":
+            raise typer.BadParameter(
+                "--dask-address names a Dask scheduler; it needs --engine dask",
+                param_hint="--engine",
+            )
+        return "dask"
+    return engine
+
+
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, one summary line.")]
 
 

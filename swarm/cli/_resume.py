@@ -22,7 +22,14 @@ from ._common import existing_store, lookup_run, print_json, store_url
 from ._display import summary_table
 from ._driver import drive_with_progress, print_see_again
 from ._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
-from ._options import JsonOption, RehearseConfigOption, StoreOption
+from ._options import (
+    DaskAddressOption,
+    EngineOption,
+    JsonOption,
+    RehearseConfigOption,
+    StoreOption,
+    engine_choice,
+)
 from ._rehearse import rehearsal_again, rehearsal_backend, require_credentials
 
 
@@ -72,6 +79,8 @@ async def resume_run(
     progress: str,
     rehearse: bool | None = None,
     rehearse_config: Path | None = None,
+    engine: str | None = None,
+    dask_address: str | None = None,
 ) -> tuple[SwarmResult, bool, bool]:
     """Resume run ``ref`` in the store; returns its result, whether anything ran, and
     whether the run is a rehearsal (recorded as one, or rehearsed now)."""
@@ -97,7 +106,12 @@ async def resume_run(
             backend_cm = open_backend(plan.backend, db, record.backend, setup)
         async with backend_cm as backend:
             options = ExecutorOptions(
-                git_metadata=True, rehearsal=setup.record() if setup is not None else None
+                git_metadata=True,
+                rehearsal=setup.record() if setup is not None else None,
+                engine_name=engine,
+                dask_address=dask_address,
+                # the stored plan masks the URL's password; workers need the real one
+                store_url=store_url(store),
             )
             executor = ParallelSwarmExecutor(backend, db, options=options)
             with _plain_swarm_errors():
@@ -139,6 +153,8 @@ def resume(
         ),
     ] = None,
     rehearse_config: RehearseConfigOption = None,
+    engine: EngineOption = None,
+    dask_address: DaskAddressOption = None,
 ) -> int:
     """Finish a crashed or interrupted run: finished agents are kept, the rest run.
 
@@ -149,6 +165,7 @@ def resume(
     """
     if on_resume is not None and on_resume not in ON_RESUME_POLICIES:
         raise typer.BadParameter("expected continue or restart", param_hint="--on-resume")
+    engine = engine_choice(engine, dask_address)
     progress = "none" if (as_json or quiet) else ("live" if sys.stderr.isatty() else "plain")
     result, ran, rehearsal = trio.run(
         lambda: resume_run(
@@ -158,6 +175,8 @@ def resume(
             progress=progress,
             rehearse=rehearse,
             rehearse_config=rehearse_config,
+            engine=engine,
+            dask_address=dask_address,
         )
     )
     if not ran:

@@ -22,7 +22,15 @@ from ._common import print_json
 from ._display import summary_table
 from ._driver import execute_plan, print_see_again
 from ._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
-from ._options import ConfigOption, JsonOption, RehearseConfigOption, StoreOption
+from ._options import (
+    ConfigOption,
+    DaskAddressOption,
+    EngineOption,
+    JsonOption,
+    RehearseConfigOption,
+    StoreOption,
+    engine_choice,
+)
 from ._rehearse import rehearsal_backend
 
 
@@ -86,10 +94,13 @@ def run(
         ),
     ] = False,
     rehearse_config: RehearseConfigOption = None,
+    engine: EngineOption = None,
+    dask_address: DaskAddressOption = None,
 ) -> int:
     """Run a plan: fork every agent off the base session, in parallel."""
     if mode is not None and mode not in ("window", "batch"):
         raise typer.BadParameter("expected window or batch", param_hint="--mode")
+    engine = engine_choice(engine, dask_address)
     rehearse = rehearse or rehearse_config is not None  # a script for the fake API is a rehearsal
     if rehearse:
         backend = rehearsal_backend(backend)
@@ -107,6 +118,8 @@ def run(
             history_order=not no_history_order,
             rehearsal=rehearsal,
             source=source,
+            engine=engine,
+            dask_address=dask_address,
         )
     )
     if as_json:

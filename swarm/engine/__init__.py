@@ -7,13 +7,15 @@ One execution of a plan is made of:
 - the journal: every store write of the run, and the one fencing check;
 - the scheduler: the ready queue by priority (longest-first within one, from the
   durations of earlier runs), the window, ``window`` and ``batch`` modes;
-- the engine: where an agent's backend call runs (here, :class:`LocalEngine`);
+- the engine: where an agent's backend call runs (here, :class:`LocalEngine`, or on a
+  Dask cluster, :class:`DaskEngine`: ``execution.engine: dask``);
 - the sink handed to the backend, which journals each report, then tells the run;
 - the event feed: the one stream of what happens (progress display, observers);
 - requests (what each agent forks), resume (what a resume does with each agent),
   metrics, the checks a plan needs of the store before it runs, session metadata.
 """
 
+from ._dask import DaskEngine, open_dask_engine
 from ._engines import Engine, LocalEngine
 from ._executor import ParallelSwarmExecutor, new_run_id
 from ._feed import EventFeed
@@ -37,6 +39,7 @@ from ._state import RunState
 __all__ = [
     "KEPT_STATUSES",
     "AIMDWindow",
+    "DaskEngine",
     "Engine",
     "EventFeed",
     "ExecutorOptions",
@@ -61,6 +64,7 @@ __all__ = [
     "merge_metrics",
     "needs_store",
     "new_run_id",
+    "open_dask_engine",
     "run_metrics",
     "store_problems",
     "swarm_version",

@@ -16,13 +16,21 @@ from ..backends import AgentOutcome, AgentRequest, AgentSink, Backend
 
 
 class Engine(Protocol):
-    """Runs one agent's backend call (cancellable: the executor owns its time)."""
+    """Runs one agent's backend call (cancellable: the executor owns its time).
+
+    ``persists_reports``: the engine writes the agent's session and messages where the
+    call runs (a remote worker), so the sink it is handed must not write them again.
+    """
+
+    persists_reports: bool
 
     async def run_agent(self, request: AgentRequest, sink: AgentSink) -> AgentOutcome: ...
 
 
 class LocalEngine:
     """Runs every call in this process, on the given backend."""
+
+    persists_reports = False
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend

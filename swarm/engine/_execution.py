@@ -209,6 +209,8 @@ class Execution:
             parent=parent,
             fork=fork,
             resume_session_id=resume_session_id,
+            # The base is built here; an agent's call runs where the engine puts it.
+            persisted_elsewhere=agent_id is not None and self.engine.persists_reports,
         )
 
     async def _open_base(self) -> BaseSession | None:

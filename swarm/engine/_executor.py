@@ -10,9 +10,10 @@ executor.
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 
 import trio
@@ -24,7 +25,7 @@ from ..events import SwarmEvent
 from ..plan import Plan, PlanSource
 from ..records import RunStatus, SwarmResult
 from ..stores import RunLease, Store, run_lease_name
-from ._engines import LocalEngine
+from ._engines import Engine, LocalEngine
 from ._execution import Execution
 from ._feed import EventFeed
 from ._journal import Journal
@@ -72,13 +73,14 @@ class ParallelSwarmExecutor:
         events: trio.MemorySendChannel[SwarmEvent] | None,
         plan_path: str | None,
         owner: str,
+        engine: Engine,
         resume: ResumeState | None = None,
     ) -> Execution:
         """One execution of ``plan`` as run ``run_id``, with its own state, journal and feed."""
         describer = SessionDescriber(git=self.options.git_metadata)
         return Execution(
             backend=self.backend,
-            engine=LocalEngine(self.backend),
+            engine=engine,
             journal=Journal(self.store, run_id, backend=self.backend.name, describer=describer),
             state=RunState(plan, run_id, resume),
             feed=EventFeed(events, run_id),
@@ -106,14 +108,19 @@ class ParallelSwarmExecutor:
         """
         run_id = run_id or new_run_id()
         lease = self._lease(run_id)
-        async with _closed_on_error(events):
-            # What the plan names in the store is checked before anything is written.
-            problems = await store_problems(plan, self.store, backend=self.backend.name)
-            if problems:
-                raise PlanSource(plan_path or "plan").error(problems)
-            await lease.acquire()
-        run = self._execution(plan, run_id, events, plan_path, lease.owner)
-        return await self._drive(run, lease)
+        async with AsyncExitStack() as stack:
+            async with _closed_on_error(events):
+                # What the plan names in the store is checked before anything is written.
+                problems = await store_problems(plan, self.store, backend=self.backend.name)
+                if problems:
+                    raise PlanSource(plan_path or "plan").error(problems)
+                # Where agents run is ready before the run exists (a cluster that
+                # cannot be reached fails the command, with nothing written).
+                engine = await stack.enter_async_context(self._engine(plan))
+                await lease.acquire()
+            run = self._execution(plan, run_id, events, plan_path, lease.owner, engine)
+            return await self._drive(run, lease)
+        raise AssertionError("unreachable: the block returns or raises")
 
     async def resume(
         self,
@@ -146,8 +153,45 @@ class ParallelSwarmExecutor:
                 await events.aclose()
             return SwarmResult.from_records(state.record, list(state.agents.values()))
         plan_path = state.record.plan_path
-        run = self._execution(state.plan, run_id, events, plan_path, lease.owner, state)
-        return await self._drive(run, lease)
+        async with AsyncExitStack() as stack:
+            async with _closed_on_error(events):
+                try:
+                    engine = await stack.enter_async_context(self._engine(state.plan))
+                except BaseException:
+                    with trio.CancelScope(shield=True):
+                        await lease.release()
+                    raise
+            run = self._execution(state.plan, run_id, events, plan_path, lease.owner, engine, state)
+            return await self._drive(run, lease)
+        raise AssertionError("unreachable: the block returns or raises")
+
+    @asynccontextmanager
+    async def _engine(self, plan: Plan) -> AsyncIterator[Engine]:
+        """Where the agents of ``plan`` run: here, or on the Dask cluster it (or the
+        options) name, opened for the run and closed after it."""
+        options = self.options
+        if options.engine is not None:
+            yield options.engine
+            return
+        if (options.engine_name or plan.execution.engine) == "local":
+            yield LocalEngine(self.backend)
+            return
+        from ._dask import open_dask_engine  # the distributed extra: only when asked for
+
+        dask = plan.execution.dask
+        slots = dask.slots_per_worker or math.ceil(plan.execution.max_parallel / dask.workers)
+        async with open_dask_engine(
+            store_url=options.store_url or plan.store.url,
+            backend=plan.backend.model_dump(mode="json"),
+            backend_name=self.backend.name,
+            address=options.dask_address or dask.address,
+            workers=dask.workers,
+            slots_per_worker=slots,
+            connect_timeout_s=dask.connect_timeout_s,
+            git_metadata=options.git_metadata,
+            cli_env=options.worker_cli_env or getattr(self.backend, "cli_env", None),
+        ) as engine:
+            yield engine
 
     def _lease(self, run_id: str) -> RunLease:
         options = self.options

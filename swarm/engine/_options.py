@@ -10,6 +10,7 @@ from typing import Any
 from ..backends import AgentRequest
 from ..records import AgentResult
 from ..stores import Clock
+from ._engines import Engine
 
 #: Called before each agent starts, with its request as the store keeps it (secrets
 #: blanked); raising :class:`~swarm.errors.SkipAgent` skips the agent.
@@ -40,6 +41,16 @@ class ExecutorOptions:
     # A rehearsal (the fake API's script): recorded with the run at its first write, so
     # a resume or a fork rehearses it again and listings never bill it.
     rehearsal: Mapping[str, Any] | None = None
+    # Where agents run, over the plan's execution.engine / execution.dask.address: a
+    # name ("local", "dask"), a scheduler address, or an engine already built (tests,
+    # embedding). A worker opens the store by ``store_url`` (default: the plan's; a
+    # resumed plan holds it with its password masked) and layers ``worker_cli_env``
+    # over each Claude Code CLI it starts (a rehearsal's fake API).
+    engine_name: str | None = None
+    dask_address: str | None = None
+    engine: Engine | None = None
+    store_url: str | None = None
+    worker_cli_env: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ class PersistingSink:
         parent: str | None,
         fork: str | None,
         resume_session_id: str | None = None,
+        persisted_elsewhere: bool = False,
     ):
         self.journal = journal
         self.state = state
@@ -51,6 +52,9 @@ class PersistingSink:
         self.parent_session_id = parent
         self.fork_point = fork
         self.resume_session_id = resume_session_id
+        # An engine that runs the call elsewhere wrote the session and its messages
+        # there already (in this order): replayed here, they are not written again.
+        self.persisted_elsewhere = persisted_elsewhere
         self.session_id: str | None = None
         self.last_message: str | None = None
         self.message_count = 0
@@ -61,15 +65,16 @@ class PersistingSink:
 
     async def session_started(self, session_id: str, *, metadata: Mapping[str, Any]) -> None:
         self.session_id = session_id
-        await self.journal.start_session(
-            session_id,
-            agent_id=self.agent_id,
-            parent_session_id=self.parent_session_id,
-            fork_point=self.fork_point,
-            model=self.state.model_of(self.agent_id),
-            cwd=self.state.cwd_of(self.agent_id),
-            reported=metadata,
-        )
+        if not self.persisted_elsewhere:
+            await self.journal.start_session(
+                session_id,
+                agent_id=self.agent_id,
+                parent_session_id=self.parent_session_id,
+                fork_point=self.fork_point,
+                model=self.state.model_of(self.agent_id),
+                cwd=self.state.cwd_of(self.agent_id),
+                reported=metadata,
+            )
         log.debug(
             "session.started",
             run_id=self.state.run_id,
@@ -88,7 +93,8 @@ class PersistingSink:
     async def message(self, message: Message) -> None:
         # Redacted once, here: the store and the MESSAGE event hold the same record.
         message = redact_record(message)
-        await self.journal.append_messages(message.session_id, [message])
+        if not self.persisted_elsewhere:
+            await self.journal.append_messages(message.session_id, [message])
         self.last_message = message.uuid
         self.message_count += 1
         self.turns += message.role == "assistant"

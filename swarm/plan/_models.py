@@ -219,8 +219,40 @@ Mode = Literal["window", "batch"]
 MODES: tuple[str, ...] = get_args(Mode)
 
 
+#: Where each agent's backend call runs: here (``local``) or on a Dask cluster (``dask``).
+EngineName = Literal["local", "dask"]
+ENGINES: tuple[str, ...] = get_args(EngineName)
+
+
+def _dask_address(value: str) -> str:
+    if not value.strip() or value != value.strip() or any(ord(ch) < 32 for ch in value):
+        raise ValueError("expected a scheduler address such as tcp://10.0.0.5:8786")
+    return value
+
+
+class DaskSpec(_Model):
+    """The Dask cluster of ``execution.engine: dask``."""
+
+    address: Annotated[str, AfterValidator(_dask_address)] | None = Field(
+        None,
+        description="an existing scheduler (tcp://host:8786); none: a LocalCluster for the run",
+    )
+    connect_timeout_s: Number = Field(
+        10.0, gt=0, le=600, description="how long reaching the scheduler may take"
+    )
+    workers: Int = Field(2, ge=1, le=64, description="worker processes of that LocalCluster")
+    slots_per_worker: Int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        description="agents a LocalCluster worker runs at once; none: max_parallel / workers",
+    )
+
+
 class ExecutionSpec(_Model):
     max_parallel: Int = Field(4, ge=1, le=1000)
+    engine: EngineName = Field("local", description="where agents run: local or dask")
+    dask: DaskSpec = Field(default_factory=DaskSpec)
     mode: Mode = "window"
     fail_fast: Bool = False
     budget: Budget | None = None

@@ -229,6 +229,12 @@ class ClaudeBackend:
         # Each session's last cumulative total_cost_usd, to turn a child's into a delta.
         self._totals: dict[str, float] = {}
 
+    @property
+    def cli_env(self) -> dict[str, str]:
+        """What is layered over the environment of each CLI (an engine running agents on
+        other machines gives it to them: a rehearsal's fake API)."""
+        return dict(self._env)
+
     # --- options -------------------------------------------------------------------
 
     def _cwd_of(self, cwd: str | None) -> Path:

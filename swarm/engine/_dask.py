@@ -1,0 +1,530 @@
+"""The Dask engine: each agent's backend call runs on a worker of a Dask cluster.
+
+trio stays the one scheduler. The executor's window, priorities, timeouts, retries,
+AIMD window, budget and fail_fast are all around :meth:`DaskEngine.run_agent`, which
+only decides *where* the call runs: it submits :func:`run_on_worker` with Dask's
+synchronous client (``client.submit``), and a done-callback wakes trio through its
+token, so no thread waits per agent. Cancelling the agent's scope (a timeout,
+fail_fast, Ctrl-C) sets a ``distributed.Event`` the worker watches: the worker cancels
+the call there (the claude backend kills its CLI) and Dask's future is cancelled too.
+
+A sink cannot cross machines, so the worker persists what it produces itself: it opens
+the run's store (its URL: a memory store cannot be shared), builds the backend from the
+registry, and runs the call with a :class:`_WorkerSink` that writes the agent's session
+and messages through a :class:`~swarm.engine._journal.Journal` of its own, in the same
+order as the local sink. It streams each report back through one ``distributed.Queue``
+per run; the executor's sink replays them without writing again
+(``persisted_elsewhere``), so checkpoints, the progress table and events tick as with
+the local engine.
+
+A worker lost mid-agent: Dask runs the call again on another worker. The session the
+lost attempt started carries the call's id (``dask_call`` in its metadata), so the new
+attempt finds it in the store and continues it; the future resolves once, so the agent
+is counted once.
+
+``dask.distributed`` is the ``distributed`` extra, imported only when this engine is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import math
+import secrets
+import tempfile
+import threading
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import trio
+
+from .._log import get_logger
+from ..backends import AgentOutcome, AgentRequest, AgentSink, create_backend
+from ..errors import BackendError, UsageError
+from ..plan import BackendSpec
+from ..records import Message, Usage
+from ..stores import Store, open_store, parse_store_url
+from ._journal import Journal
+from ._session_meta import SessionDescriber
+
+log = get_logger("swarm.engine.dask")
+
+#: The extra that brings Dask, named in the error when it is missing.
+DISTRIBUTED_EXTRA = "swarm[distributed]"
+#: The longest the executor waits between two looks at the workers' reports.
+REPORT_POLL_MAX_S = 0.05
+#: How often a worker looks whether its call was cancelled.
+CANCEL_POLL_S = 0.2
+
+
+def import_distributed() -> ModuleType:
+    """``distributed``, or one :class:`UsageError` naming the extra to install."""
+    try:
+        return importlib.import_module("distributed")
+    except ImportError as exc:
+        raise UsageError(
+            f"execution.engine: dask needs Dask, which is not installed ({exc.name}); "
+            f"install the {DISTRIBUTED_EXTRA} extra: pip install '{DISTRIBUTED_EXTRA}'"
+        ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class DaskCall:
+    """Everything a worker needs to run one agent's call (pickled to the worker)."""
+
+    call_id: str
+    store_url: str  # the real URL, password and all: it travels to the worker, never stored
+    backend: Mapping[str, Any]  # the plan's backend section, as JSON
+    backend_name: str
+    request: AgentRequest
+    queue: str
+    cancel_variable: str
+    git_metadata: bool = False
+    cli_env: Mapping[str, str] = field(default_factory=dict)
+
+
+# --- the worker side -------------------------------------------------------------------
+
+
+class _WorkerSink:
+    """Persists one agent's reports on the worker, then streams them to the executor."""
+
+    def __init__(self, call: DaskCall, journal: Journal, send: Any) -> None:
+        self.call = call
+        self.journal = journal
+        self._send = send  # the run's distributed.Queue (blocking put, from a thread)
+        self._limiter = trio.CapacityLimiter(1)  # one put at a time: the reports' order
+
+    async def _report(self, kind: str, **data: Any) -> None:
+        item = {"call": self.call.call_id, "kind": kind, **data}
+        await trio.to_thread.run_sync(self._send.put, item, limiter=self._limiter)
+
+    async def session_started(self, session_id: str, *, metadata: Mapping[str, Any]) -> None:
+        request = self.call.request
+        reported = {**metadata, "dask_call": self.call.call_id}
+        await self.journal.start_session(
+            session_id,
+            agent_id=request.agent_id,
+            parent_session_id=request.parent_session_id,
+            fork_point=request.fork_point,
+            model=request.model,
+            cwd=request.cwd,
+            reported=reported,
+        )
+        await self._report("session", session_id=session_id, metadata=dict(metadata))
+
+    async def message(self, message: Message) -> None:
+        await self.journal.append_messages(message.session_id, [message])
+        await self._report("message", message=message.to_dict())
+
+    async def retry(self, *, status: int | None, reason: str, delay_s: float) -> None:
+        await self._report("retry", status=status, reason=reason, delay_s=delay_s)
+
+    async def succeeded_call(self) -> None:
+        await self._report("succeeded_call")
+
+
+async def _lost_attempt_session(journal: Journal, call: DaskCall) -> str | None:
+    """The session an earlier attempt of this call started (its worker was lost), if any."""
+    for session in await journal.list_sessions(call.request.run_id):
+        if session.metadata.get("dask_call") == call.call_id:
+            return session.session_id
+    return None
+
+
+class _WorkerRuntime:
+    """One trio run per worker process, in a thread of its own, that every call of that
+    process runs in: its stores are opened once and shared (one pool, one group commit
+    for all the agents of a worker), and one task there watches for cancelled calls."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Event()
+        self.token: trio.lowlevel.TrioToken | None = None
+        self._stores: dict[str, Store] = {}
+        self._scopes: dict[str, tuple[str, trio.CancelScope]] = {}  # call -> (variable, scope)
+        # This worker's own home for the Claude Code CLIs it starts: machines share no
+        # files, only the store (sessions come back through its SessionStore adapter).
+        self.home = Path(tempfile.mkdtemp(prefix="swarm-worker-home-"))
+        thread = threading.Thread(target=trio.run, args=(self._main,), daemon=True)
+        thread.name = "swarm-dask-worker"
+        thread.start()
+        self._ready.wait()
+
+    async def _main(self) -> None:
+        self.token = trio.lowlevel.current_trio_token()
+        self._lock = trio.Lock()
+        async with contextlib.AsyncExitStack() as stack:
+            self._stack = stack
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                self._ready.set()
+                await trio.sleep_forever()
+
+    async def store(self, url: str) -> Store:
+        async with self._lock:
+            if url not in self._stores:
+                self._stores[url] = await self._stack.enter_async_context(open_store(url))
+            return self._stores[url]
+
+    async def watch_cancellations(self, client: Any, distributed: ModuleType) -> None:
+        """Cancel the calls the executor cancelled (it lists them in a Dask Variable)."""
+        while self._scopes:
+            names = {name for name, _ in self._scopes.values()}
+            for name in names:
+                cancelled = await trio.to_thread.run_sync(
+                    _cancelled_calls, distributed, client, name
+                )
+                for call_id in cancelled:
+                    held = self._scopes.get(call_id)
+                    if held is not None:
+                        held[1].cancel()
+            await trio.sleep(CANCEL_POLL_S)
+        self._watching = False
+
+    async def run(self, call: DaskCall, client: Any, distributed: ModuleType) -> dict[str, Any]:
+        scope = trio.CancelScope()
+        self._scopes[call.call_id] = (call.cancel_variable, scope)
+        if not getattr(self, "_watching", False):
+            self._watching = True
+            self._nursery.start_soon(self.watch_cancellations, client, distributed)
+        try:
+            with scope:
+                return await _run_call(self, call, client, distributed)
+            return {"cancelled": True}
+        finally:
+            del self._scopes[call.call_id]
+
+
+def _cancelled_calls(distributed: ModuleType, client: Any, name: str) -> list[str]:
+    try:
+        value = distributed.Variable(name, client=client).get(timeout=0)
+    except Exception:  # not set yet: nothing cancelled
+        return []
+    return list(value) if isinstance(value, list | tuple) else []  # msgpack: a tuple
+
+
+_runtime: _WorkerRuntime | None = None
+_runtime_lock = threading.Lock()
+
+
+def _worker_runtime() -> _WorkerRuntime:
+    global _runtime
+    with _runtime_lock:
+        if _runtime is None:
+            _runtime = _WorkerRuntime()
+        return _runtime
+
+
+async def _run_call(
+    runtime: _WorkerRuntime, call: DaskCall, client: Any, distributed: ModuleType
+) -> dict[str, Any]:
+    request = call.request
+    store = await runtime.store(call.store_url)
+    describer = SessionDescriber(git=call.git_metadata)
+    journal = Journal(store, request.run_id, backend=call.backend_name, describer=describer)
+    continued = await _lost_attempt_session(journal, call)
+    if continued is not None:
+        log.info("dask.attempt.continues", agent_id=request.agent_id, session_id=continued)
+        request = replace(request, resume_session_id=continued)
+    spec = BackendSpec.model_validate(call.backend)
+    backend = create_backend(spec, journal, call.backend_name, cli_env=_worker_env(call, runtime))
+    sink = _WorkerSink(call, journal, distributed.Queue(call.queue, client=client))
+    outcome: AgentOutcome | None = None
+    try:
+        outcome = await backend.run_agent(request, sink)
+    finally:
+        with trio.CancelScope(shield=True):
+            with contextlib.suppress(Exception):
+                await sink._report("end", cancelled=outcome is None)
+            close = getattr(backend, "aclose", None)
+            if close is not None:
+                await close()
+    return {
+        "session_id": outcome.session_id,
+        "output": outcome.output,
+        "turns": outcome.turns,
+        "usage": outcome.usage.to_dict(),
+        "cost_usd": outcome.cost_usd,
+        "output_is_simulated": outcome.output_is_simulated,
+    }
+
+
+def _worker_env(call: DaskCall, runtime: _WorkerRuntime) -> dict[str, str] | None:
+    """The executor's CLI environment with this worker's own HOME and config dir."""
+    if not call.cli_env:
+        return None
+    env = dict(call.cli_env)
+    if "HOME" in env:
+        env["HOME"] = str(runtime.home)
+    if "CLAUDE_CONFIG_DIR" in env:
+        env["CLAUDE_CONFIG_DIR"] = str(runtime.home / ".claude")
+    return env
+
+
+def run_on_worker(call: DaskCall) -> dict[str, Any]:
+    """What a Dask worker runs for one agent: the call, in the worker process's trio run."""
+    distributed = import_distributed()
+    client = distributed.get_client()
+    runtime = _worker_runtime()
+    result: dict[str, Any] = trio.from_thread.run(
+        runtime.run, call, client, distributed, trio_token=runtime.token
+    )
+    return result
+
+
+# --- the executor side ---------------------------------------------------------------
+
+
+@dataclass
+class _Call:
+    """One agent's call as the executor follows it."""
+
+    sink: AgentSink
+    reports: trio.MemorySendChannel[dict[str, Any]]
+    ended: trio.Event = field(default_factory=trio.Event)
+
+
+class DaskEngine:
+    """Runs each agent's call on a worker of a Dask cluster (see the module doc)."""
+
+    #: The worker writes the agent's session and messages itself; the executor's sink
+    #: replays its reports without writing them again.
+    persists_reports = True
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        store_url: str,
+        backend: Mapping[str, Any],
+        backend_name: str,
+        git_metadata: bool = False,
+        cli_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.client = client
+        self.store_url = store_url
+        self.backend = dict(backend)
+        self.backend_name = backend_name
+        self.git_metadata = git_metadata
+        self.cli_env = dict(cli_env or {})
+        self._distributed = import_distributed()
+        self.queue_name = f"swarm-progress-{secrets.token_hex(6)}"
+        self.cancel_variable = f"swarm-cancelled-{secrets.token_hex(6)}"
+        self._cancelled: list[str] = []
+        self._calls: dict[str, _Call] = {}
+        self._stop_reading = threading.Event()
+
+    async def run_agent(self, request: AgentRequest, sink: AgentSink) -> AgentOutcome:
+        distributed = self._distributed
+        call = DaskCall(
+            call_id=f"swarm-{request.run_id}-{request.agent_id}-{secrets.token_hex(4)}",
+            store_url=self.store_url,
+            backend=self.backend,
+            backend_name=self.backend_name,
+            request=request,
+            queue=self.queue_name,
+            cancel_variable=self.cancel_variable,
+            git_metadata=self.git_metadata,
+            cli_env=self.cli_env,
+        )
+        send, receive = trio.open_memory_channel[dict[str, Any]](math.inf)
+        followed = _Call(sink, send)
+        self._calls[call.call_id] = followed
+        token = trio.lowlevel.current_trio_token()
+        done = trio.Event()
+        future = await trio.to_thread.run_sync(
+            lambda: self.client.submit(run_on_worker, call, key=call.call_id, pure=False)
+        )
+        future.add_done_callback(lambda _: _wake(token, done))
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_replay, receive, followed)
+                await done.wait()
+                await followed.ended.wait()  # every report of the call is replayed first
+                nursery.cancel_scope.cancel()
+            result = await trio.to_thread.run_sync(future.result)
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                self._cancelled.append(call.call_id)
+                await trio.to_thread.run_sync(
+                    _cancel_remote,
+                    distributed,
+                    self.client,
+                    self.cancel_variable,
+                    list(self._cancelled),
+                    future,
+                )
+            raise
+        finally:
+            self._calls.pop(call.call_id, None)
+        if result.get("cancelled"):
+            raise BackendError(f"agent {request.agent_id} was cancelled on its worker")
+        return AgentOutcome(
+            session_id=result["session_id"],
+            output=result["output"],
+            turns=result["turns"],
+            usage=Usage.from_dict(result["usage"]),
+            cost_usd=result["cost_usd"],
+            output_is_simulated=result["output_is_simulated"],
+        )
+
+    def _read_reports(self, token: trio.lowlevel.TrioToken) -> None:
+        """The one thread that takes every worker's reports off the run's queue.
+
+        It takes whatever is there at once (a batch get never waits on the scheduler,
+        so nothing times out there), and waits a little longer each time it finds
+        nothing, up to :data:`REPORT_POLL_MAX_S`.
+        """
+        queue = self._distributed.Queue(self.queue_name, client=self.client)
+        idle = 0.0
+        while not self._stop_reading.is_set():
+            try:
+                items = queue.get(batch=True)
+            except Exception as exc:  # the client closing under it: the run is over
+                if not self._stop_reading.is_set():
+                    log.warning("dask.reports.failed", error=repr(exc))
+                return
+            if items:
+                idle = 0.0
+                with contextlib.suppress(trio.RunFinishedError):
+                    token.run_sync_soon(self._route_all, items)
+            else:
+                idle = min(REPORT_POLL_MAX_S, idle + 0.005)
+                self._stop_reading.wait(idle)
+
+    def _route_all(self, items: list[dict[str, Any]]) -> None:
+        for item in items:
+            self._route(item)
+
+    def _route(self, item: dict[str, Any]) -> None:
+        followed = self._calls.get(item.get("call", ""))
+        if followed is not None:
+            followed.reports.send_nowait(item)
+
+
+def _wake(token: trio.lowlevel.TrioToken, done: trio.Event) -> None:
+    with contextlib.suppress(trio.RunFinishedError):
+        token.run_sync_soon(done.set)
+
+
+def _cancel_remote(
+    distributed: ModuleType, client: Any, name: str, cancelled: list[str], future: Any
+) -> None:
+    """Tell the workers which calls to stop (one kills a CLI it started), drop the future."""
+    with contextlib.suppress(Exception):
+        distributed.Variable(name, client=client).set(cancelled)
+    with contextlib.suppress(Exception):
+        future.cancel()
+
+
+async def _replay(receive: trio.MemoryReceiveChannel[dict[str, Any]], followed: _Call) -> None:
+    """A worker's reports, told to the executor's sink in order (it persists none again)."""
+    sink = followed.sink
+    async for item in receive:
+        kind = item["kind"]
+        if kind == "session":
+            await sink.session_started(item["session_id"], metadata=item["metadata"])
+        elif kind == "message":
+            await sink.message(Message.from_dict(item["message"]))
+        elif kind == "retry":
+            await sink.retry(status=item["status"], reason=item["reason"], delay_s=item["delay_s"])
+        elif kind == "succeeded_call":
+            await sink.succeeded_call()
+        elif kind == "end":
+            followed.ended.set()
+
+
+@asynccontextmanager
+async def open_dask_engine(
+    *,
+    store_url: str,
+    backend: Mapping[str, Any],
+    backend_name: str,
+    address: str | None,
+    workers: int,
+    slots_per_worker: int,
+    connect_timeout_s: float = 10.0,
+    git_metadata: bool = False,
+    cli_env: Mapping[str, str] | None = None,
+) -> AsyncIterator[DaskEngine]:
+    """A :class:`DaskEngine` on the scheduler at ``address``, or on a LocalCluster of
+    ``workers`` processes started now and shut down on exit."""
+    if parse_store_url(store_url).is_memory:
+        raise UsageError(
+            "execution.engine: dask needs a store every worker can open: memory:// lives in "
+            "one process; use sqlite:///path.db (workers on this machine) or "
+            "postgresql://user@host/db (workers on several machines)"
+        )
+    distributed = import_distributed()
+    client, cluster = await trio.to_thread.run_sync(
+        _connect, distributed, address, workers, slots_per_worker, connect_timeout_s
+    )
+    engine = DaskEngine(
+        client,
+        store_url=store_url,
+        backend=backend,
+        backend_name=backend_name,
+        git_metadata=git_metadata,
+        cli_env=cli_env,
+    )
+    # Set before any call starts, so a worker's look at it never waits for it on the scheduler.
+    await trio.to_thread.run_sync(
+        lambda: distributed.Variable(engine.cancel_variable, client=client).set([])
+    )
+    token = trio.lowlevel.current_trio_token()
+    reader = threading.Thread(
+        target=engine._read_reports, args=(token,), name="swarm-dask-reports", daemon=True
+    )
+    reader.start()
+    try:
+        yield engine
+    finally:
+        engine._stop_reading.set()
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(reader.join)
+            await trio.to_thread.run_sync(_shut_down, client, cluster)
+
+
+def _connect(
+    distributed: ModuleType,
+    address: str | None,
+    workers: int,
+    slots_per_worker: int,
+    timeout_s: float,
+) -> tuple[Any, Any]:
+    if address is not None:
+        try:
+            return distributed.Client(address, timeout=timeout_s), None
+        except (OSError, TimeoutError) as exc:
+            raise UsageError(
+                f"execution.dask.address: cannot reach the Dask scheduler at {address} "
+                f"within {timeout_s:g}s ({type(exc).__name__}); is `dask scheduler` "
+                "running there?"
+            ) from None
+        except ValueError as exc:
+            raise UsageError(f"execution.dask.address: {address!r}: {exc}") from None
+    cluster = distributed.LocalCluster(
+        n_workers=workers,
+        threads_per_worker=slots_per_worker,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=40,
+    )
+    return distributed.Client(cluster), cluster
+
+
+def calls_in_flight() -> int:
+    """How many agents' calls this worker process runs now (``client.run`` it to see)."""
+    return 0 if _runtime is None else len(_runtime._scopes)
+
+
+def _shut_down(client: Any, cluster: Any) -> None:
+    with contextlib.suppress(Exception):
+        client.close()
+    if cluster is not None:
+        with contextlib.suppress(Exception):
+            cluster.close()
