@@ -43,7 +43,14 @@ from typing import Any
 import trio
 
 from .._log import get_logger
-from ..backends import AgentOutcome, AgentRequest, AgentSink, create_backend
+from ..backends import (
+    AgentOutcome,
+    AgentRequest,
+    AgentSink,
+    BaseRequest,
+    BaseSession,
+    create_backend,
+)
 from ..errors import BackendError, UsageError
 from ..plan import BackendSpec
 from ..records import Message, Usage
@@ -80,7 +87,7 @@ class DaskCall:
     store_url: str  # the real URL, password and all: it travels to the worker, never stored
     backend: Mapping[str, Any]  # the plan's backend section, as JSON
     backend_name: str
-    request: AgentRequest
+    request: AgentRequest | BaseRequest  # an agent's call, or the base's
     queue: str
     cancel_variable: str
     git_metadata: bool = False
@@ -93,11 +100,12 @@ class DaskCall:
 class _WorkerSink:
     """Persists one agent's reports on the worker, then streams them to the executor."""
 
-    def __init__(self, call: DaskCall, journal: Journal, send: Any) -> None:
+    def __init__(self, call: DaskCall, journal: Journal, send: Any, worker: str) -> None:
         self.call = call
         self.journal = journal
         self._send = send  # the run's distributed.Queue (blocking put, from a thread)
         self._limiter = trio.CapacityLimiter(1)  # one put at a time: the reports' order
+        self.worker = worker
 
     async def _report(self, kind: str, **data: Any) -> None:
         item = {"call": self.call.call_id, "kind": kind, **data}
@@ -105,12 +113,14 @@ class _WorkerSink:
 
     async def session_started(self, session_id: str, *, metadata: Mapping[str, Any]) -> None:
         request = self.call.request
-        reported = {**metadata, "dask_call": self.call.call_id}
+        worker = self.worker
+        reported = {**metadata, "dask_call": self.call.call_id, "dask_worker": worker}
+        agent = request if isinstance(request, AgentRequest) else None
         await self.journal.start_session(
             session_id,
-            agent_id=request.agent_id,
-            parent_session_id=request.parent_session_id,
-            fork_point=request.fork_point,
+            agent_id=agent.agent_id if agent else None,
+            parent_session_id=agent.parent_session_id if agent else None,
+            fork_point=agent.fork_point if agent else None,
             model=request.model,
             cwd=request.cwd,
             reported=reported,
@@ -185,7 +195,9 @@ class _WorkerRuntime:
             await trio.sleep(CANCEL_POLL_S)
         self._watching = False
 
-    async def run(self, call: DaskCall, client: Any, distributed: ModuleType) -> dict[str, Any]:
+    async def run(
+        self, call: DaskCall, client: Any, distributed: ModuleType, worker: str
+    ) -> dict[str, Any]:
         scope = trio.CancelScope()
         self._scopes[call.call_id] = (call.cancel_variable, scope)
         if not getattr(self, "_watching", False):
@@ -193,7 +205,7 @@ class _WorkerRuntime:
             self._nursery.start_soon(self.watch_cancellations, client, distributed)
         try:
             with scope:
-                return await _run_call(self, call, client, distributed)
+                return await _run_call(self, call, client, distributed, worker)
             return {"cancelled": True}
         finally:
             del self._scopes[call.call_id]
@@ -220,37 +232,48 @@ def _worker_runtime() -> _WorkerRuntime:
 
 
 async def _run_call(
-    runtime: _WorkerRuntime, call: DaskCall, client: Any, distributed: ModuleType
+    runtime: _WorkerRuntime, call: DaskCall, client: Any, distributed: ModuleType, worker: str
 ) -> dict[str, Any]:
     request = call.request
     store = await runtime.store(call.store_url)
     describer = SessionDescriber(git=call.git_metadata)
     journal = Journal(store, request.run_id, backend=call.backend_name, describer=describer)
-    continued = await _lost_attempt_session(journal, call)
-    if continued is not None:
-        log.info("dask.attempt.continues", agent_id=request.agent_id, session_id=continued)
-        request = replace(request, resume_session_id=continued)
+    if isinstance(request, AgentRequest):
+        continued = await _lost_attempt_session(journal, call)
+        if continued is not None:
+            log.info("dask.attempt.continues", agent_id=request.agent_id, session_id=continued)
+            request = replace(request, resume_session_id=continued)
     spec = BackendSpec.model_validate(call.backend)
     backend = create_backend(spec, journal, call.backend_name, cli_env=_worker_env(call, runtime))
-    sink = _WorkerSink(call, journal, distributed.Queue(call.queue, client=client))
-    outcome: AgentOutcome | None = None
+    queue = distributed.Queue(call.queue, client=client)
+    sink = _WorkerSink(call, journal, queue, worker)
+    ended = False
     try:
-        outcome = await backend.run_agent(request, sink)
+        if isinstance(request, AgentRequest):
+            outcome = await backend.run_agent(request, sink)
+            result: dict[str, Any] = {
+                "session_id": outcome.session_id,
+                "output": outcome.output,
+                "turns": outcome.turns,
+                "usage": outcome.usage.to_dict(),
+                "cost_usd": outcome.cost_usd,
+                "output_is_simulated": outcome.output_is_simulated,
+            }
+        else:
+            base = await backend.open_base(request, sink)
+            result = {
+                "session_id": base.session_id,
+                "fork_point": base.fork_point,
+                "usage": base.usage.to_dict(),
+                "cost_usd": base.cost_usd,
+            }
+        ended = True
     finally:
         with trio.CancelScope(shield=True):
             with contextlib.suppress(Exception):
-                await sink._report("end", cancelled=outcome is None)
-            close = getattr(backend, "aclose", None)
-            if close is not None:
-                await close()
-    return {
-        "session_id": outcome.session_id,
-        "output": outcome.output,
-        "turns": outcome.turns,
-        "usage": outcome.usage.to_dict(),
-        "cost_usd": outcome.cost_usd,
-        "output_is_simulated": outcome.output_is_simulated,
-    }
+                await sink._report("end", cancelled=not ended)
+            await backend.aclose()
+    return result
 
 
 def _worker_env(call: DaskCall, runtime: _WorkerRuntime) -> dict[str, str] | None:
@@ -269,9 +292,10 @@ def run_on_worker(call: DaskCall) -> dict[str, Any]:
     """What a Dask worker runs for one agent: the call, in the worker process's trio run."""
     distributed = import_distributed()
     client = distributed.get_client()
+    worker = distributed.get_worker().address
     runtime = _worker_runtime()
     result: dict[str, Any] = trio.from_thread.run(
-        runtime.run, call, client, distributed, trio_token=runtime.token
+        runtime.run, call, client, distributed, worker, trio_token=runtime.token
     )
     return result
 
@@ -318,10 +342,32 @@ class DaskEngine:
         self._calls: dict[str, _Call] = {}
         self._stop_reading = threading.Event()
 
+    async def open_base(self, request: BaseRequest, sink: AgentSink) -> BaseSession:
+        result = await self._call(request, sink, f"swarm-{request.run_id}-base")
+        return BaseSession(
+            session_id=result["session_id"],
+            fork_point=result["fork_point"],
+            usage=Usage.from_dict(result["usage"]),
+            cost_usd=result["cost_usd"],
+        )
+
     async def run_agent(self, request: AgentRequest, sink: AgentSink) -> AgentOutcome:
-        distributed = self._distributed
+        result = await self._call(request, sink, f"swarm-{request.run_id}-{request.agent_id}")
+        return AgentOutcome(
+            session_id=result["session_id"],
+            output=result["output"],
+            turns=result["turns"],
+            usage=Usage.from_dict(result["usage"]),
+            cost_usd=result["cost_usd"],
+            output_is_simulated=result["output_is_simulated"],
+        )
+
+    async def _call(
+        self, request: AgentRequest | BaseRequest, sink: AgentSink, name: str
+    ) -> dict[str, Any]:
+        """Run one call on a worker, its reports replayed into ``sink``; its result."""
         call = DaskCall(
-            call_id=f"swarm-{request.run_id}-{request.agent_id}-{secrets.token_hex(4)}",
+            call_id=f"{name}-{secrets.token_hex(4)}",
             store_url=self.store_url,
             backend=self.backend,
             backend_name=self.backend_name,
@@ -344,15 +390,16 @@ class DaskEngine:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_replay, receive, followed)
                 await done.wait()
-                await followed.ended.wait()  # every report of the call is replayed first
+                if future.status == "finished":  # an erred call may have died with its worker
+                    await followed.ended.wait()  # every report of the call is replayed first
                 nursery.cancel_scope.cancel()
-            result = await trio.to_thread.run_sync(future.result)
         except BaseException:
+            # Cancelled here (a timeout, fail_fast, Ctrl-C): stop the call over there too.
             with trio.CancelScope(shield=True):
                 self._cancelled.append(call.call_id)
                 await trio.to_thread.run_sync(
                     _cancel_remote,
-                    distributed,
+                    self._distributed,
                     self.client,
                     self.cancel_variable,
                     list(self._cancelled),
@@ -361,16 +408,11 @@ class DaskEngine:
             raise
         finally:
             self._calls.pop(call.call_id, None)
+        # The call's own failure (a BackendError), raised here as it was there.
+        result: dict[str, Any] = await trio.to_thread.run_sync(future.result)
         if result.get("cancelled"):
-            raise BackendError(f"agent {request.agent_id} was cancelled on its worker")
-        return AgentOutcome(
-            session_id=result["session_id"],
-            output=result["output"],
-            turns=result["turns"],
-            usage=Usage.from_dict(result["usage"]),
-            cost_usd=result["cost_usd"],
-            output_is_simulated=result["output_is_simulated"],
-        )
+            raise BackendError(f"{name} was cancelled on its worker")
+        return result
 
     def _read_reports(self, token: trio.lowlevel.TrioToken) -> None:
         """The one thread that takes every worker's reports off the run's queue.

@@ -209,8 +209,7 @@ class Execution:
             parent=parent,
             fork=fork,
             resume_session_id=resume_session_id,
-            # The base is built here; an agent's call runs where the engine puts it.
-            persisted_elsewhere=agent_id is not None and self.engine.persists_reports,
+            persisted_elsewhere=self.engine.persists_reports,
         )
 
     async def _open_base(self) -> BaseSession | None:
@@ -227,7 +226,7 @@ class Execution:
         await self.feed.emit(EventKind.BASE_STARTED)
         started = trio.current_time()
         try:
-            session = await self.backend.open_base(request, sink)
+            session = await self.engine.open_base(request, sink)
         except StoreError:
             raise
         except Exception as exc:  # any backend failure, foreseen or not, ends the run plainly

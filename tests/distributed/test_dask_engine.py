@@ -96,7 +96,8 @@ async def test_a_plan_on_two_workers_keeps_what_the_local_engine_keeps(
 
 
 async def test_the_agents_ran_on_the_workers(cluster: Any, postgres_url: str) -> None:
-    """Each agent's session was started by a worker (its call id in the session's metadata)."""
+    """The base and each agent's session were started by a worker (its address and the
+    call's id are in the session's metadata)."""
     plan = make_plan([{"id": f"x{n}", "latency": 0.1} for n in range(4)])
     store = await PostgresStore.open(postgres_url)
     try:
@@ -105,8 +106,12 @@ async def test_the_agents_ran_on_the_workers(cluster: Any, postgres_url: str) ->
         )
         assert result.succeeded
         sessions = {s.agent_id: s for s in await store.list_sessions(result.run_id)}
-        assert all("dask_call" in sessions[f"x{n}"].metadata for n in range(4))
-        assert "dask_call" not in sessions[None].metadata  # the base: built by the executor
+        assert len(sessions) == 5  # the base and four agents
+        for session in sessions.values():
+            assert "dask_call" in session.metadata
+            assert session.metadata["dask_worker"] in {
+                w.worker_address for w in cluster.workers.values()
+            }
     finally:
         await store.aclose()
 
