@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ..records import utc_now
 from . import _checkpointing as checkpointing
+from . import _distributed as distributed
 from . import _overhead as overhead
 from . import _realcli as realcli
 from . import _scheduling as scheduling
@@ -21,7 +22,7 @@ from . import _tokens as tokens
 from ._environment import environment
 from ._model import BenchReport, WorkloadResult, WorkloadStatus
 
-WORKLOADS = ("scheduling", "overhead", "realcli", "tokens", "checkpoints")
+WORKLOADS = ("scheduling", "overhead", "realcli", "tokens", "checkpoints", "distributed")
 
 #: Workloads the issue asks for that this build does not measure yet, and why.
 NOT_MEASURED: dict[str, tuple[str, str]] = {}
@@ -82,6 +83,11 @@ def run_bench(
         ("realcli", "Real Claude Code CLI", lambda: realcli.run(realcli.RealCLISetup())),
         ("tokens", tokens.TITLE, lambda: tokens.run(tokens.TokensSetup())),  # seconds: any size
         ("checkpoints", "Checkpoints", lambda: checkpointing.run(options.checkpoint_repeats)),
+        (
+            "distributed",
+            distributed.TITLE,
+            lambda: distributed.run(distributed.DistributedSetup()),
+        ),
     ]
     results: list[WorkloadResult] = []
     for name, title, measure in steps:

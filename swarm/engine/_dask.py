@@ -100,16 +100,16 @@ class DaskCall:
 class _WorkerSink:
     """Persists one agent's reports on the worker, then streams them to the executor."""
 
-    def __init__(self, call: DaskCall, journal: Journal, send: Any, worker: str) -> None:
+    def __init__(self, call: DaskCall, journal: Journal, runtime: _WorkerRuntime, worker: str):
         self.call = call
         self.journal = journal
-        self._send = send  # the run's distributed.Queue (blocking put, from a thread)
-        self._limiter = trio.CapacityLimiter(1)  # one put at a time: the reports' order
+        self.runtime = runtime
         self.worker = worker
 
     async def _report(self, kind: str, **data: Any) -> None:
-        item = {"call": self.call.call_id, "kind": kind, **data}
-        await trio.to_thread.run_sync(self._send.put, item, limiter=self._limiter)
+        # Persisted already (the journal's write came first); the report is posted and
+        # sent on, in order, with the other agents' of this worker (see _WorkerRuntime).
+        self.runtime.post(self.call.queue, {"call": self.call.call_id, "kind": kind, **data})
 
     async def session_started(self, session_id: str, *, metadata: Mapping[str, Any]) -> None:
         request = self.call.request
@@ -146,6 +146,21 @@ async def _lost_attempt_session(journal: Journal, call: DaskCall) -> str | None:
     return None
 
 
+def _worker_deaths(key: str, dask_scheduler: Any = None) -> int:
+    """Run on the scheduler: how many workers died while running task ``key``."""
+    task = dask_scheduler.tasks.get(key) if dask_scheduler is not None else None
+    return int(getattr(task, "suspicious", 1)) if task is not None else 1
+
+
+def _ran_before(client: Any, key: str) -> bool:
+    """Whether an earlier attempt of this call ran on a worker that was lost (then the
+    store is asked what it left); one question to the scheduler, not a scan of the run."""
+    try:
+        return bool(client.run_on_scheduler(_worker_deaths, key))
+    except Exception:  # the scheduler cannot say: look in the store, to be sure
+        return True
+
+
 class _WorkerRuntime:
     """One trio run per worker process, in a thread of its own, that every call of that
     process runs in: its stores are opened once and shared (one pool, one group commit
@@ -167,12 +182,39 @@ class _WorkerRuntime:
     async def _main(self) -> None:
         self.token = trio.lowlevel.current_trio_token()
         self._lock = trio.Lock()
+        self._outbox: list[tuple[str, dict[str, Any]]] = []
+        self._posted = trio.Event()
         async with contextlib.AsyncExitStack() as stack:
             self._stack = stack
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 self._ready.set()
                 await trio.sleep_forever()
+
+    def post(self, queue: str, item: dict[str, Any]) -> None:
+        """Queue a report for the executor (sent by :meth:`send_reports`, in order)."""
+        self._outbox.append((queue, item))
+        self._posted.set()
+
+    async def send_reports(self, client: Any, distributed: ModuleType) -> None:
+        """The one sender of this worker's reports: whatever has been posted goes in one
+        ``Queue.put`` per run, so fifty agents' reports cost one round trip, not fifty,
+        and no agent waits for the scheduler."""
+        queues: dict[str, Any] = {}
+        while True:
+            await self._posted.wait()
+            self._posted = trio.Event()
+            batch, self._outbox = self._outbox, []
+            by_queue: dict[str, list[dict[str, Any]]] = {}
+            for name, item in batch:
+                by_queue.setdefault(name, []).append(item)
+            for name, items in by_queue.items():
+                if name not in queues:
+                    queues[name] = distributed.Queue(name, client=client)
+                try:
+                    await trio.to_thread.run_sync(queues[name].put, items)
+                except Exception as exc:  # that run's executor is gone: its reports too
+                    log.warning("dask.reports.lost", queue=name, error=repr(exc))
 
     async def store(self, url: str) -> Store:
         async with self._lock:
@@ -200,6 +242,9 @@ class _WorkerRuntime:
     ) -> dict[str, Any]:
         scope = trio.CancelScope()
         self._scopes[call.call_id] = (call.cancel_variable, scope)
+        if not getattr(self, "_sending", False):
+            self._sending = True
+            self._nursery.start_soon(self.send_reports, client, distributed)
         if not getattr(self, "_watching", False):
             self._watching = True
             self._nursery.start_soon(self.watch_cancellations, client, distributed)
@@ -238,15 +283,16 @@ async def _run_call(
     store = await runtime.store(call.store_url)
     describer = SessionDescriber(git=call.git_metadata)
     journal = Journal(store, request.run_id, backend=call.backend_name, describer=describer)
-    if isinstance(request, AgentRequest):
+    if isinstance(request, AgentRequest) and await trio.to_thread.run_sync(
+        _ran_before, client, call.call_id
+    ):
         continued = await _lost_attempt_session(journal, call)
         if continued is not None:
             log.info("dask.attempt.continues", agent_id=request.agent_id, session_id=continued)
             request = replace(request, resume_session_id=continued)
     spec = BackendSpec.model_validate(call.backend)
     backend = create_backend(spec, journal, call.backend_name, cli_env=_worker_env(call, runtime))
-    queue = distributed.Queue(call.queue, client=client)
-    sink = _WorkerSink(call, journal, queue, worker)
+    sink = _WorkerSink(call, journal, runtime, worker)
     ended = False
     try:
         if isinstance(request, AgentRequest):
@@ -438,9 +484,10 @@ class DaskEngine:
                 idle = min(REPORT_POLL_MAX_S, idle + 0.005)
                 self._stop_reading.wait(idle)
 
-    def _route_all(self, items: list[dict[str, Any]]) -> None:
-        for item in items:
-            self._route(item)
+    def _route_all(self, batches: list[list[dict[str, Any]]]) -> None:
+        for batch in batches:  # each put is one worker's reports, in order
+            for item in batch:
+                self._route(item)
 
     def _route(self, item: dict[str, Any]) -> None:
         followed = self._calls.get(item.get("call", ""))
