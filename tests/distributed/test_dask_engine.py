@@ -196,3 +196,36 @@ async def test_a_worker_killed_mid_agent_reruns_it_once_continuing_its_session(
             await store.aclose()
     report = verify_postgres(postgres_url)
     assert report.clean, report.problems
+
+
+async def test_postgres_restarted_mid_run_is_waited_out_with_nothing_lost(
+    cluster: Any, postgres_server: Any
+) -> None:
+    """The server restarts while agents on the workers write: the run waits and goes on;
+    every agent, session and message is there afterwards and the store verifies."""
+    url = postgres_server.create_database("restart_mid_run")
+    plan = make_plan(
+        [{"id": f"r{n}", "latency": 0.6} for n in range(8)], execution={"max_parallel": 4}
+    )
+    store = await PostgresStore.open(url)
+    try:
+        async with trio.open_nursery() as nursery:
+
+            async def restart_once_agents_run() -> None:
+                with trio.fail_after(60):
+                    while not [s for s in await store.list_sessions() if s.agent_id]:
+                        await trio.sleep(0.05)
+                await trio.to_thread.run_sync(postgres_server.restart)
+
+            nursery.start_soon(restart_once_agents_run)
+            result = await run(with_store(plan, url), store, dask_options(cluster, url))
+        assert result.succeeded, {a.agent_id: a.error for a in result.agents.values()}
+        for agent in await store.list_agents(result.run_id):
+            assert agent.session_id is not None
+            assert [m.role for m in await store.get_messages(agent.session_id)] == [
+                "user",
+                "assistant",
+            ]
+    finally:
+        await store.aclose()
+    assert verify_postgres(url).clean
