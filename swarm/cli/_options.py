@@ -11,7 +11,8 @@ StoreOption = Annotated[
     str | None,
     typer.Option(
         "--store",
-        help="Store URL (sqlite:///sessions/swarm.db, memory://). "
+        help="Store URL (sqlite:///sessions/swarm.db, memory://, "
+        "postgresql://user@host/db). "
         "Default: $SWARM_STORE, then configs/default.yaml, then sqlite:///sessions/swarm.db.",
     ),
 ]
