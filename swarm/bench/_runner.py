@@ -86,7 +86,7 @@ def run_bench(
         (
             "distributed",
             distributed.TITLE,
-            lambda: distributed.run(distributed.DistributedSetup()),
+            lambda: distributed.run(distributed.setup_for(quick=options.quick)),
         ),
     ]
     results: list[WorkloadResult] = []
