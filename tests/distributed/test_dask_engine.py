@@ -213,7 +213,9 @@ async def test_postgres_restarted_mid_run_is_waited_out_with_nothing_lost(
 
             async def restart_once_agents_run() -> None:
                 with trio.fail_after(60):
-                    while not [s for s in await store.list_sessions() if s.agent_id]:
+                    while True:  # until an agent on a worker has written its session
+                        if [s for s in await store.list_sessions() if s.agent_id]:
+                            break
                         await trio.sleep(0.05)
                 await trio.to_thread.run_sync(postgres_server.restart)
 
@@ -229,3 +231,46 @@ async def test_postgres_restarted_mid_run_is_waited_out_with_nothing_lost(
     finally:
         await store.aclose()
     assert verify_postgres(url).clean
+
+
+async def test_an_interrupted_dask_run_resumes_on_the_cluster(
+    cluster: Any, postgres_url: str
+) -> None:
+    """A run stopped after its first agent ends is resumed on the workers: the finished
+    agent is kept, the others run, each once."""
+    plan = make_plan(
+        [
+            {"id": "first", "latency": 0.1},
+            # forks of "first": they start only once it ended, so never before the stop
+            *(
+                {"id": f"later{n}", "latency": 0.5, "fork_from": {"agent": "first"}}
+                for n in range(3)
+            ),
+        ],
+        execution={"max_parallel": 4},
+    )
+    store = await PostgresStore.open(postgres_url)
+    try:
+        backend = create_backend(plan.backend, store)
+        options = dask_options(cluster, postgres_url)
+
+        ended: list[tuple[str, str | None]] = []
+
+        async def stop_after_first(result: Any) -> None:
+            ended.append((result.agent_id, result.error))
+            if result.agent_id == "first":
+                executor.cancel("stopped by the test")
+
+        executor = ParallelSwarmExecutor(
+            backend, store, options=options, post_agent=[stop_after_first]
+        )
+        first = await executor.run(with_store(plan, postgres_url))
+        assert first.agents["first"].status is AgentStatus.SUCCEEDED, ended
+        assert AgentStatus.SUCCEEDED not in {first.agents[f"later{n}"].status for n in range(3)}
+        resumed = await ParallelSwarmExecutor(backend, store, options=options).resume(first.run_id)
+        assert resumed.succeeded, {a.agent_id: a.error for a in resumed.agents.values()}
+        agents = await store.list_agents(first.run_id)
+        assert sorted(a.agent_id for a in agents) == ["first", "later0", "later1", "later2"]
+        assert all(a.status is AgentStatus.SUCCEEDED for a in agents)
+    finally:
+        await store.aclose()
