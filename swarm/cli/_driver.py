@@ -21,7 +21,8 @@ from ..plan import Plan, PlanSource
 from ..records import SwarmResult
 from ..stores import open_store, sqlite_path
 from ..timeline import expected_durations_from_store
-from ._common import store_url
+from ..workspaces import inspect_repository, run_directory, worktree_agents
+from ._common import store_url, warn
 from ._display import show_progress
 
 
@@ -65,6 +66,11 @@ async def execute_plan(
         problems = await store_problems(plan, store, backend=backend.name)
         if problems:
             raise (source or PlanSource(plan_path or "plan")).error(problems)
+        if worktree_agents(plan) and not plan.execution.require_clean:
+            # Said once, here: the run records it too (its record's workspace).
+            unsaved = (await inspect_repository(run_directory(plan))).warning()
+            if unsaved:
+                warn(unsaved)
         durations = (
             await expected_durations_from_store(
                 store, plan, plan_path=plan_path, backend=backend.name

@@ -120,15 +120,19 @@ async def prune(
     keep_worktree: Callable[[WorktreeEntry], str | None],
     doomed_runs: Collection[str],
     base_commits: Mapping[str, str] | None = None,
+    only_runs: Collection[str] | None = None,
     force: bool = False,
     dry_run: bool = False,
 ) -> PruneReport:
     """Remove the worktrees ``keep_worktree`` gives no reason to keep (never one with
-    uncommitted changes unless ``force``), and the agent branches of ``doomed_runs``
+    uncommitted changes unless ``force``; with ``only_runs``, only those runs'), and the
+    agent branches of ``doomed_runs``
     that are neither checked out nor merged into a branch that stays (a branch still at
     its run's base commit, in ``base_commits``, holds no work and is not "merged")."""
     report = PruneReport(dry_run=dry_run)
     for entry in await list_worktrees(root):
+        if only_runs is not None and entry.run_id not in only_runs:
+            continue
         why = keep_worktree(entry)
         if why is None and entry.dirty and not force:
             why = "it has uncommitted changes"

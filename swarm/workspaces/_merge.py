@@ -4,7 +4,8 @@ Each agent's change is checked before it is made (``git merge-tree --write-tree`
 computes the merged tree, or the conflicting files, without touching any work tree or
 index), and made with ``git commit-tree``: no merge ever runs in a checkout, so no
 repository is ever left mid-merge, and the target branch moves once, at the end, with
-``git update-ref`` checked against the head it started from. ``cherry-pick`` applies
+``git update-ref`` checked against the head it started from (a checked-out target, when
+asked for, by a fast-forward in its checkout). ``cherry-pick`` applies
 only an agent's own commits (not a ``fork_from`` parent's) to a temporary index of
 swarm's own. An agent whose change conflicts is left out and reported with its files.
 """
@@ -166,7 +167,11 @@ async def merge_agents(
     )
     if dry_run or (head == start and into is not None):
         return report
-    what = f"moving branch {target}"
+    if checkout is not None:
+        # A checked-out branch moves with its work tree, by a fast-forward there (it
+        # succeeds whole or changes nothing), never by moving the ref under it.
+        await git("merge", "--ff-only", "-q", head, cwd=checkout, what=f"updating {checkout}")
+        return MergeReport(**{**_fields(report), "checkout_updated": checkout})
     # Checked against where it started: a branch someone moved meanwhile is not overwritten.
     old = start if into is not None else ""
     await git(
@@ -177,11 +182,8 @@ async def merge_agents(
         head,
         old,
         cwd=root,
-        what=what,
+        what=f"moving branch {target}",
     )
-    if checkout is not None and head != start:
-        await git("merge", "--ff-only", "-q", head, cwd=checkout, what=f"updating {checkout}")
-        report = MergeReport(**{**_fields(report), "checkout_updated": checkout})
     return report
 
 
