@@ -155,7 +155,10 @@ async def prune(
         report.worktrees.append(Verdict(entry.path, True, finished))
     branches = await run_branches(root)
     doomed = {b for run in doomed_runs for b in branches.get(run, []) if not b.endswith("/merged")}
-    checked_out = {e.branch for e in await _all_worktrees(root)}
+    # Checked out where it stays (a worktree removed above, or one a dry run would remove,
+    # no longer holds its branch).
+    removed = {v.name for v in report.worktrees if v.removed}
+    checked_out = {e.branch for e in await _all_worktrees(root) if e.path not in removed}
     for run in sorted(doomed_runs):
         for branch in sorted(branches.get(run, [])):
             if branch not in doomed:
@@ -172,13 +175,13 @@ async def prune(
 async def _all_worktrees(root: str) -> list[WorktreeEntry]:
     listed = await git("worktree", "list", "--porcelain", cwd=root, what="listing worktrees")
     found = []
+    path = ""
     for line in listed.stdout.splitlines():
-        if line.startswith("branch refs/heads/"):
-            found.append(
-                WorktreeEntry(
-                    "", "", "", line.removeprefix("branch refs/heads/"), None, False, False
-                )
-            )
+        if line.startswith("worktree "):
+            path = line.removeprefix("worktree ")
+        elif line.startswith("branch refs/heads/"):
+            branch = line.removeprefix("branch refs/heads/")
+            found.append(WorktreeEntry("", "", path, branch, None, False, False))
     return found
 
 
