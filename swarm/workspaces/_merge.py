@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -198,6 +198,9 @@ async def _merge_one(
     step = MergeStep(candidate.agent_id, change.branch, "no change")
     if change.commit is None:
         return step, head
+    # The branch as it is now (a user may have added to it), else the recorded commit.
+    change = replace(change, commit=await _head_of(root, change.branch) or change.commit)
+    assert change.commit is not None
     ancestor = await git("merge-base", "--is-ancestor", change.commit, head, cwd=root, check=False)
     if ancestor.ok:
         return MergeStep(candidate.agent_id, change.branch, "already in"), head

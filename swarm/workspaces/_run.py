@@ -35,6 +35,9 @@ async def prepare_run(plan: Plan, run_id: str) -> RunWorkspaces | None:
         )
     workspaces = RunWorkspaces(repo, run_id)
     await workspaces.check_new_run(agents)
+    for agent in plan.agents:
+        if agent.id in agents:
+            workspaces.directory_in(plan.resolved(agent).cwd)  # inside the repository
     return workspaces
 
 

@@ -205,7 +205,13 @@ class RunWorkspaces:
                     cwd=self.root,
                     what=what,
                 )
+        else:
+            await _drop_stale_lock(path)
         return str(path / _below_root(self.root, cwd))
+
+    def directory_in(self, cwd: str | None) -> str:
+        """Where ``cwd`` is below the repository's root; refused when it is outside."""
+        return _below_root(self.root, cwd)
 
     async def close(
         self, agent_id: str, *, start: str, prompt: str, status: str
@@ -232,6 +238,19 @@ def _below_root(root: Path, cwd: str | None) -> str:
             f"workspace: worktree: cwd {cwd} is outside the repository {root}; an agent "
             "in a worktree works inside the run's repository"
         ) from None
+
+
+async def _drop_stale_lock(worktree: Path) -> None:
+    """A worktree reused on resume may hold the index lock of a git killed with its run
+    (kill -9 mid-commit); only this run's holder of the lease works in it, so it is stale."""
+    found = await git("rev-parse", "--git-path", "index.lock", cwd=worktree, check=False)
+    if found.ok:
+        lock = Path(found.stdout.strip())
+        _unlink(lock if lock.is_absolute() else worktree / lock)
+
+
+def _unlink(path: Path) -> None:
+    path.unlink(missing_ok=True)
 
 
 async def _is_worktree_of(path: Path, branch: str) -> bool:

@@ -246,3 +246,18 @@ def test_disk_full_while_committing_keeps_the_change_in_its_worktree(
     monkeypatch.undo()
     assert "app.py" in git(worktree, "status", "--porcelain")
     assert untouched(repo)
+
+
+def test_an_agent_cwd_outside_the_repository(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    store = tmp_path / "store.db"
+    agents = [{"id": "a", "prompt": "p", "cwd": str(elsewhere)}]
+    plan = write_plan(tmp_path, worktree_plan(repo, f"sqlite:///{store}", agents))
+    code, err = run_cli(capsys, "run", str(plan))
+    assert code == 2 and len(err.splitlines()) == 1
+    assert f"cwd {elsewhere} is outside the repository {repo}" in err
+    assert runs_in(store) == 0 and branches(repo) == ["main"]

@@ -8,13 +8,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import trio
 import yaml
 
 from swarm import AgentStatus, MemoryStore, ParallelSwarmExecutor, RunStatus, parse_plan
 from swarm.backends import SimulatedBackend
 from swarm.cli.app import main
 
-from .helpers import branches, commits_on, head, make_repo, show, untouched, worktree_plan
+from .helpers import branches, commits_on, git, head, make_repo, show, untouched, worktree_plan
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "worktrees"
 FIXES = {"fix-add": "calc.py", "fix-mean": "stats.py", "fix-greeting": "greet.py"}
@@ -142,3 +143,32 @@ def test_changes_of_a_run_without_worktrees(
         err = capsys.readouterr().err
         assert err.startswith("swarm: error: run ") and "no agent in a worktree" in err
     assert branches(repo) == ["main"]
+
+
+async def test_a_resume_after_a_kill_mid_commit_clears_the_stale_index_lock(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    agents = [{"id": "a", "prompt": "p", "simulated": {"edits": {"app.py": "fixed\n"}}}]
+    plan = parse_plan(yaml.safe_dump(worktree_plan(repo, "memory://", agents)))
+    store = MemoryStore()
+    executor = ParallelSwarmExecutor(SimulatedBackend(store), store)
+    first = await executor.run(plan)
+    worktree = repo / ".swarm" / "worktrees" / first.run_id / "a"
+    # A git killed mid-commit leaves its lock behind, and the change uncommitted.
+    git(repo, "update-ref", f"refs/heads/swarm/{first.run_id}/a", head(repo))
+    git(worktree, "reset", "-q", "--mixed", "HEAD")
+    lock = Path(
+        git(worktree, "rev-parse", "--path-format=absolute", "--git-path", "index.lock").strip()
+    )
+    await trio.Path(lock).write_text("")
+    running = first.agents["a"].evolve(status=AgentStatus.RUNNING, ended_at=None, workspace=None)
+    await store.save_agents(first.run_id, [running])
+    record = await store.get_run(first.run_id)
+    assert record is not None
+    await store.save_run(record.evolve(status=RunStatus.INTERRUPTED))
+    resumed = await executor.resume(first.run_id)
+    change = resumed.agents["a"].workspace
+    assert resumed.agents["a"].succeeded and change is not None and change["commit"]
+    assert show(repo, f"swarm/{first.run_id}/a", "app.py") == "fixed\n"
+    assert not await trio.Path(lock).exists()
