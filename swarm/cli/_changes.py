@@ -4,6 +4,7 @@ worktrees of their own changed, bringing it together, and cleaning up after."""
 from __future__ import annotations
 
 import os
+import shlex
 from collections import Counter
 from typing import Annotated, Any
 
@@ -277,6 +278,9 @@ def merge(
         print(f"branch {report.target} unchanged")
     if report.checkout_updated:
         print(f"{report.checkout_updated} fast-forwarded to it")
+    elif report.merged and not dry_run:
+        repository = shlex.quote(str((run.workspace or {}).get("repository")))
+        print(f"to take it into your branch: git -C {repository} merge {report.target}")
     return EXIT_OK if not report.conflicted else EXIT_FAILED
 
 
