@@ -19,7 +19,8 @@ from ..errors import PlanError, StoreError
 from ..plan import Plan, PlanSource, plan_json_schema, read_plan
 from ..records import RunStatus
 from ..stores import MemoryStore, SQLiteStore, parse_store_url
-from ._common import print_json, store_url
+from ..workspaces import check_plan
+from ._common import print_json, store_url, warn
 from ._display import summary_table
 from ._driver import execute_plan, print_see_again
 from ._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
@@ -165,6 +166,9 @@ def validate(
             ]
             print_json({"valid": False, "issues": issues})
         raise  # and the same issues as error lines on stderr, exit 2
+    repo = trio.run(check_plan, plan)  # what run would refuse, or warn of
+    if repo is not None and repo.warning() and not as_json:
+        warn(str(repo.warning()))
     _note_missing_credentials(plan)
     if as_json:
         # The plan as it will run, without the secrets of its env (as the store keeps it).

@@ -23,7 +23,7 @@ from ._listing import (
     run_branches,
 )
 from ._merge import STRATEGIES, Candidate, MergeReport, MergeStep, checked_out_in, merge_agents
-from ._run import prepare_run, resumed_workspaces, run_directory, worktree_agents
+from ._run import check_plan, prepare_run, resumed_workspaces, run_directory, worktree_agents
 from ._worktrees import (
     WORKTREES_DIR,
     RepoState,
@@ -47,6 +47,7 @@ __all__ = [
     "WorkspaceChange",
     "WorktreeEntry",
     "branch_name",
+    "check_plan",
     "checked_out_in",
     "commit_message",
     "inspect_repository",

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import WorkspaceRefused
 from ..plan import Plan
-from ._worktrees import RepoState, RunWorkspaces, inspect_repository
+from ._worktrees import RepoState, RunWorkspaces, check_name, inspect_repository
 
 
 def worktree_agents(plan: Plan) -> list[str]:
@@ -21,10 +21,10 @@ def run_directory(plan: Plan) -> str:
     return plan.defaults.cwd or os.getcwd()
 
 
-async def prepare_run(plan: Plan, run_id: str) -> RunWorkspaces | None:
-    """The worktrees of a new run (None when no agent asks for one), checked before
-    anything is written: a repository with a commit, clean if ``execution.require_clean``,
-    safe names, no branch of the run already there."""
+async def check_plan(plan: Plan) -> RepoState | None:
+    """What a run of ``plan`` would find (None when no agent asks for a worktree), or the
+    :class:`WorkspaceRefused` it would stop with: a repository with a commit, clean if
+    ``execution.require_clean``, every agent's id a branch git takes and its cwd inside."""
     agents = worktree_agents(plan)
     if not agents:
         return None
@@ -33,11 +33,23 @@ async def prepare_run(plan: Plan, run_id: str) -> RunWorkspaces | None:
         raise WorkspaceRefused(
             f"execution.require_clean: {repo.warning()}; commit or stash them first"
         )
-    workspaces = RunWorkspaces(repo, run_id)
-    await workspaces.check_new_run(agents)
+    # Names and directories as a run would make them (the run id is new: any safe one).
+    probe = RunWorkspaces(repo, "run")
     for agent in plan.agents:
         if agent.id in agents:
-            workspaces.directory_in(plan.resolved(agent).cwd)  # inside the repository
+            await check_name(probe.run_id, agent.id, repo.root)
+            probe.directory_in(plan.resolved(agent).cwd)
+    return repo
+
+
+async def prepare_run(plan: Plan, run_id: str) -> RunWorkspaces | None:
+    """The worktrees of a new run (None when no agent asks for one), checked before
+    anything is written: :func:`check_plan`, and no branch of the run already there."""
+    repo = await check_plan(plan)
+    if repo is None:
+        return None
+    workspaces = RunWorkspaces(repo, run_id)
+    await workspaces.check_new_run(worktree_agents(plan))
     return workspaces
 
 

@@ -69,6 +69,7 @@ def test_not_a_git_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         "not inside one (run `git init` and commit, or use workspace: shared)"
     ]
     assert runs_in(store) == 0
+    assert run_cli(capsys, "validate", str(plan)) == (2, err)  # validate says what run would
 
 
 def test_a_repository_with_no_commit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -98,6 +99,7 @@ def test_a_dirty_tree_is_said_once_and_recorded_or_refused(
     code, err = run_cli(capsys, "run", str(plan), "--require-clean")
     assert code == 2 and runs_in(store) == 0
     assert err.startswith("swarm: error: execution.require_clean: ") and "commit or stash" in err
+    assert run_cli(capsys, "validate", str(plan))[1].startswith("swarm: warning: ")
     code, err = run_cli(capsys, "run", str(plan), "--quiet")
     assert code == 0
     warnings = [line for line in err.splitlines() if line.startswith("swarm: warning:")]
