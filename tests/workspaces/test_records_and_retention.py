@@ -86,7 +86,7 @@ async def test_an_agent_that_changed_nothing_has_no_commit_and_says_so(tmp_path:
 
 async def test_a_large_patch_is_capped_in_the_store_never_in_git(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
-    big = "".join(f"line {i} of a long generated file\n" for i in range(20_000))
+    big = "".join(f"line {i} of a long generated file\n" for i in range(9_000))
     agents = [{"id": "big", "prompt": "p", "simulated": {"edits": {"big.txt": big}}}]
     store = MemoryStore()
     executor = ParallelSwarmExecutor(SimulatedBackend(store), store)
