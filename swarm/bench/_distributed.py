@@ -3,8 +3,8 @@
 The same latency-bound plan (simulated agents of 1 s each, no jitter; ``--quick``: 100
 agents of 3 s, 25 per worker) runs on a LocalCluster of one worker process and then of
 two, each worker taking 50 agents at once (``execution.max_parallel`` is 50 per
-worker, so the window is the cluster's width); the store is SQLite in a temporary folder, which every worker on this machine
-opens. Figure: the ratio of the agents' wall time (first agent start to last agent
+worker, so the window is the cluster's width); the store is SQLite in a temporary
+folder, which every worker on this machine opens. Figure: the ratio of the agents' wall time (first agent start to last agent
 end) on one worker to that on two; ideal 2.0, target >= 1.8.
 
 Then the dispatch overhead: zero-latency agents run once with the local engine and
@@ -159,8 +159,8 @@ def summarize(raw: dict[str, Any], setup: DistributedSetup) -> WorkloadResult:
         f"{setup.slots_per_worker} slots per worker, SQLite",
         status=WorkloadStatus.MEASURED,
         method="LocalCluster of 1 then 2 worker processes in this run, max_parallel = "
-        f"{setup.slots_per_worker} per worker; agents' wall = SwarmMetrics.agents_wall_s; overhead = (Dask wall - local "
-        f"wall) / agents for {over['agents']} zero-latency agents",
+        f"{setup.slots_per_worker} per worker; agents' wall = SwarmMetrics.agents_wall_s; "
+        f"overhead = (Dask wall - local wall) / agents for {over['agents']} zero-latency agents",
         figures=figures,
         checks=checks,
         data=raw,

@@ -25,6 +25,7 @@ from ..events import SwarmEvent
 from ..plan import Plan, PlanSource
 from ..records import RunStatus, SwarmResult
 from ..stores import RunLease, Store, run_lease_name
+from ..workspaces import RunWorkspaces, prepare_run, resumed_workspaces
 from ._engines import Engine, LocalEngine
 from ._execution import Execution
 from ._feed import EventFeed
@@ -75,6 +76,7 @@ class ParallelSwarmExecutor:
         owner: str,
         engine: Engine,
         resume: ResumeState | None = None,
+        workspaces: RunWorkspaces | None = None,
     ) -> Execution:
         """One execution of ``plan`` as run ``run_id``, with its own state, journal and feed."""
         describer = SessionDescriber(git=self.options.git_metadata)
@@ -89,6 +91,7 @@ class ParallelSwarmExecutor:
             plan_path=plan_path,
             owner=owner,
             resume=resume,
+            workspaces=workspaces,
         )
 
     async def run(
@@ -104,7 +107,9 @@ class ParallelSwarmExecutor:
         Cancelling the caller's scope cancels the agents, writes what finished
         and re-raises; :meth:`cancel` stops the run and returns its result. A base
         session, ``base.at`` or ``fork_at`` the store does not hold raises
-        :class:`~swarm.errors.PlanError` before anything is written.
+        :class:`~swarm.errors.PlanError` before anything is written, and so does a
+        repository unfit for ``workspace: worktree``
+        (:class:`~swarm.errors.WorkspaceRefused`).
         """
         run_id = run_id or new_run_id()
         lease = self._lease(run_id)
@@ -117,8 +122,14 @@ class ParallelSwarmExecutor:
                 # Where agents run is ready before the run exists (a cluster that
                 # cannot be reached fails the command, with nothing written).
                 engine = await stack.enter_async_context(self._engine(plan))
+                # The repository's HEAD now is the commit every agent's worktree starts at.
+                workspaces = await prepare_run(plan, run_id)
+                if workspaces is not None and workspaces.repo.warning():
+                    log.info("workspace.uncommitted", detail=workspaces.repo.warning())
                 await lease.acquire()
-            run = self._execution(plan, run_id, events, plan_path, lease.owner, engine)
+            run = self._execution(
+                plan, run_id, events, plan_path, lease.owner, engine, workspaces=workspaces
+            )
             return await self._drive(run, lease)
         raise AssertionError("unreachable: the block returns or raises")
 
@@ -153,6 +164,7 @@ class ParallelSwarmExecutor:
                 await events.aclose()
             return SwarmResult.from_records(state.record, list(state.agents.values()))
         plan_path = state.record.plan_path
+        workspaces = resumed_workspaces(state.record.workspace, run_id)
         async with AsyncExitStack() as stack:
             async with _closed_on_error(events):
                 try:
@@ -161,7 +173,9 @@ class ParallelSwarmExecutor:
                     with trio.CancelScope(shield=True):
                         await lease.release()
                     raise
-            run = self._execution(state.plan, run_id, events, plan_path, lease.owner, engine, state)
+            run = self._execution(
+                state.plan, run_id, events, plan_path, lease.owner, engine, state, workspaces
+            )
             return await self._drive(run, lease)
         raise AssertionError("unreachable: the block returns or raises")
 
