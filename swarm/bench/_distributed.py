@@ -4,8 +4,9 @@ The same latency-bound plan (simulated agents of 1 s each, no jitter; ``--quick`
 agents of 3 s, 25 per worker) runs on a LocalCluster of one worker process and then of
 two, each worker taking 50 agents at once (``execution.max_parallel`` is 50 per
 worker, so the window is the cluster's width); the store is SQLite in a temporary
-folder, which every worker on this machine opens. Figure: the ratio of the agents' wall time (first agent start to last agent
-end) on one worker to that on two; ideal 2.0, target >= 1.8.
+folder, which every worker on this machine opens. Figure: the ratio of the agents'
+wall time (first agent start to last agent end) on one worker to that on two; ideal
+2.0, target >= 1.8.
 
 Then the dispatch overhead: zero-latency agents run once with the local engine and
 once on the two-worker cluster; the per-agent difference of their wall times is what
