@@ -62,7 +62,7 @@ _TRANSIENT_STATES = ("08", "57P01", "57P02", "57P03", "40")
 # cannot help (a wrong database, user or password, or pg_hba.conf saying no).
 _REFUSED = re.compile(
     r"does not exist|authentication failed|no password supplied|pg_hba\.conf|"
-    r"invalid (?:connection option|URI)"
+    r"invalid (?:connection option|URI)|failed to resolve host"
 )
 
 

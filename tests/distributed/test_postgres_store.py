@@ -240,3 +240,12 @@ def test_without_psycopg_the_error_names_the_extra(
     assert code == 1, out
     assert out.count("swarm: error:") == 1
     assert "install the swarm[postgres] extra" in out
+
+
+def test_a_host_that_does_not_resolve_is_refused_at_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A misspelt host is not a server restarting: it fails at once, not after retry_s."""
+    code, out = cli(capsys, "runs", "list", "--store", "postgresql://u:pw@no-such-host.invalid/db")
+    assert code == 1 and out.count("swarm: error:") == 1, out
+    assert "failed to resolve host" in out and "unreachable for" not in out
