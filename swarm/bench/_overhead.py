@@ -33,14 +33,16 @@ AGENTS_PER_S_TARGET = 3000.0
 PEAK_RSS_TARGET_MB = 300.0
 
 
-def overhead_plan_document(agents: int, max_parallel: int, store_path: Path) -> dict[str, Any]:
+def overhead_plan_document(
+    agents: int, max_parallel: int, store_path: Path | None
+) -> dict[str, Any]:
     return {
         "name": "bench-overhead",
         "base": {"prompt": "shared context of the overhead benchmark"},
         "agents": [{"id": f"a{i:05d}", "prompt": f"task {i}"} for i in range(agents)],
         "execution": {"max_parallel": max_parallel},
         "backend": {"name": "simulated", "simulated": {"latency_s": 0, "jitter": 0}},
-        "store": {"url": f"sqlite:///{store_path}"},
+        "store": {"url": "memory://" if store_path is None else f"sqlite:///{store_path}"},
     }
 
 
@@ -64,7 +66,7 @@ def _count(db: Path, run_id: str) -> dict[str, int]:
         conn.close()
 
 
-def measure_here(agents: int, max_parallel: int) -> dict[str, Any]:
+def measure_here(agents: int, max_parallel: int, store: str = "sqlite") -> dict[str, Any]:
     """Run the workload in this process and return its raw figures (the child's side)."""
     import psutil
     import trio
@@ -80,7 +82,9 @@ def measure_here(agents: int, max_parallel: int) -> dict[str, Any]:
     rss_before = psutil.Process().memory_info().rss
     with tempfile.TemporaryDirectory(prefix="swarm-bench-") as tmp:
         db = Path(tmp) / "swarm.db"
-        plan = Plan.model_validate(overhead_plan_document(agents, max_parallel, db))
+        plan = Plan.model_validate(
+            overhead_plan_document(agents, max_parallel, db if store == "sqlite" else None)
+        )
 
         async def run_plan() -> tuple[SwarmResult, float, float]:
             async with open_store(plan.store.url) as store:
@@ -91,12 +95,13 @@ def measure_here(agents: int, max_parallel: int) -> dict[str, Any]:
                 return result, time.perf_counter() - wall, time.process_time() - cpu
 
         result, wall_s, cpu_s = trio.run(run_plan)
-        stored = _count(db, result.run_id)
+        stored = _count(db, result.run_id) if store == "sqlite" else {}
         db_bytes = sum(p.stat().st_size for p in Path(tmp).iterdir())
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return {
         "agents": agents,
         "max_parallel": max_parallel,
+        "store": store,
         "status": result.status.value,
         "succeeded": result.metrics.counts.get("succeeded", 0),
         "wall_s": wall_s,
@@ -178,8 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="swarm bench: the overhead workload's child")
     parser.add_argument("--agents", type=int, default=10_000)
     parser.add_argument("--max-parallel", type=int, default=64)
+    parser.add_argument("--store", choices=("sqlite", "memory"), default="sqlite")
     args = parser.parse_args(argv)
-    print(json.dumps(measure_here(args.agents, args.max_parallel)))
+    print(json.dumps(measure_here(args.agents, args.max_parallel, args.store)))
     return 0
 
 
