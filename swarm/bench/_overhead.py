@@ -126,7 +126,7 @@ def measure(
     # -c, not -m: the package imports this module, and runpy warns about running it twice.
     entry = "import sys; from swarm.bench._overhead import main; sys.exit(main(sys.argv[1:]))"
     command = [sys.executable, "-c", entry]
-    command += ["--agents", str(agents), "--max-parallel", str(max_parallel), "--store", store]
+    command += ["--agents", str(agents), "--max-parallel", str(max_parallel), "--kind", store]
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
@@ -220,9 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="swarm bench: the overhead workload's child")
     parser.add_argument("--agents", type=int, default=10_000)
     parser.add_argument("--max-parallel", type=int, default=64)
-    parser.add_argument("--store", choices=("sqlite", "memory"), default="sqlite")
+    parser.add_argument("--kind", choices=("sqlite", "memory"), default="sqlite")
     args = parser.parse_args(argv)
-    print(json.dumps(measure_here(args.agents, args.max_parallel, args.store)))
+    print(json.dumps(measure_here(args.agents, args.max_parallel, args.kind)))
     return 0
 
 
