@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from .._redaction import mask_url
-from ..backends import RehearsalSetup, open_backend
+from ..backends import RehearsalSetup, open_backend, preload_backend
 from ..engine import ExecutorOptions, ParallelSwarmExecutor, store_problems
 from ..events import SwarmEvent
 from ..plan import Plan, PlanSource
@@ -58,6 +58,9 @@ async def execute_plan(
     With ``rehearsal``, the fake Messages API serves every Claude Code CLI and the run is
     recorded as a rehearsal (swarm.backends._rehearsal).
     """
+    # The SDK's import (~1 s for claude-agent-sdk) overlaps opening the store (and the
+    # fake API of a rehearsal) instead of following it.
+    preload_backend(backend_name or plan.backend.name)
     async with (
         open_store(plan.store.url) as store,
         open_backend(plan.backend, store, backend_name, rehearsal) as backend,

@@ -19,7 +19,7 @@ from ..plan import Plan, PlanSource, plan_json_schema, read_plan
 from ..records import RunStatus
 from ..stores import MemoryStore, SQLiteStore, parse_store_url
 from ._common import print_json
-from ._display import summary_table
+from ._display import since_process_start, summary_table
 from ._driver import execute_plan, print_see_again
 from ._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from ._options import ConfigOption, JsonOption, RehearseConfigOption, StoreOption
@@ -118,7 +118,9 @@ def run(
             f"speedup {m.speedup:.2f}x, efficiency {m.efficiency:.0%}"
         )
     else:
-        Console().print(summary_table(result, rehearsal=rehearsal is not None))
+        Console().print(
+            summary_table(result, rehearsal=rehearsal is not None, waited_s=since_process_start())
+        )
         print_see_again(result.run_id, plan.store.url)
     if result.status is RunStatus.INTERRUPTED:
         return EXIT_INTERRUPTED

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -432,3 +433,17 @@ def test_the_help_listing_matches_each_command() -> None:
         command = load_command(name)
         assert command.name == name
         assert (command.help or "").strip().splitlines()[0] == entry.help, name
+
+
+def test_the_summary_says_how_long_the_user_waited(
+    in_tmp_cwd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The run's summary gives, beside the run's own wall time, the time since the process
+    started (imports, plan, store: what the run's wall leaves out), never less than it."""
+    assert main(["run", str(write_plan(in_tmp_cwd))]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    found = re.search(
+        r"wall ([0-9.]+)s \(base [0-9.]+s, agents [0-9.]+s; ([0-9.]+)s since swarm started\)", out
+    )
+    assert found is not None, out
+    assert float(found.group(2)) >= float(found.group(1))

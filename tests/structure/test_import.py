@@ -110,3 +110,25 @@ def test_the_check_sees_a_heavy_import() -> None:
     """The check is not vacuous: building the claude backend's module loads its SDK."""
     modules = loaded_by("import swarm.backends.claude._backend")
     assert "claude_agent_sdk" in heavy(modules)
+
+
+def test_a_run_imports_its_backend_sdk_in_a_worker_thread() -> None:
+    """preload_backend starts the claude backend's SDK import off the calling thread (a
+    run calls it before opening its store), and does nothing for the simulated backend."""
+    code = (
+        "import json, sys, threading\n"
+        "from swarm.backends import preload_backend\n"
+        "assert preload_backend('simulated') is None and preload_backend('nope') is None\n"
+        "seen = {}\n"
+        "def audit(event, args):\n"
+        "    if event == 'import' and args[0] == 'claude_agent_sdk' and not seen:\n"
+        "        seen['thread'] = threading.current_thread().name\n"
+        "sys.addaudithook(audit)\n"
+        "thread = preload_backend('claude')\n"
+        "thread.join(120)\n"
+        "print(json.dumps([seen.get('thread'), 'claude_agent_sdk' in sys.modules]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=180, check=True
+    )
+    assert json.loads(done.stdout) == ["swarm-preload-claude", True]

@@ -101,4 +101,10 @@ def _rehearsal_script() -> type:
     return MockAPIConfig
 
 
-CLAUDE = BackendEntry("claude", ClaudeOptions, _create, {"rehearsal": _rehearsal_script})
+CLAUDE = BackendEntry(
+    "claude",
+    ClaudeOptions,
+    _create,
+    {"rehearsal": _rehearsal_script},
+    preload=("swarm.backends.claude._backend",),  # claude-agent-sdk: ~1 s to import
+)
