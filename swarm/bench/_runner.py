@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ..records import utc_now
 from . import _checkpointing as checkpointing
+from . import _claude_tokens as claude_tokens
 from . import _overhead as overhead
 from . import _realcli as realcli
 from . import _scheduling as scheduling
@@ -21,7 +22,7 @@ from . import _tokens as tokens
 from ._environment import environment
 from ._model import BenchReport, WorkloadResult, WorkloadStatus
 
-WORKLOADS = ("scheduling", "overhead", "realcli", "tokens", "checkpoints")
+WORKLOADS = ("scheduling", "overhead", "realcli", "tokens", "claude-tokens", "checkpoints")
 
 #: Workloads the issue asks for that this build does not measure yet, and why.
 NOT_MEASURED: dict[str, tuple[str, str]] = {}
@@ -81,6 +82,11 @@ def run_bench(
         ),
         ("realcli", "Real Claude Code CLI", lambda: realcli.run(realcli.RealCLISetup())),
         ("tokens", tokens.TITLE, lambda: tokens.run(tokens.TokensSetup())),  # seconds: any size
+        (
+            "claude-tokens",
+            claude_tokens.TITLE,
+            lambda: claude_tokens.run(claude_tokens.ClaudeTokensSetup()),
+        ),
         ("checkpoints", "Checkpoints", lambda: checkpointing.run(options.checkpoint_repeats)),
     ]
     results: list[WorkloadResult] = []
@@ -101,6 +107,6 @@ def run_bench(
         command=list(command),
         quick=options.quick,
         seconds=time.perf_counter() - started,
-        environment=environment(with_cli="realcli" in options.only),
+        environment=environment(with_cli=bool({"realcli", "claude-tokens"} & options.only)),
         workloads=results,
     )

@@ -20,7 +20,7 @@ from ..events import SwarmEvent
 from ..plan import Plan, PlanSource
 from ..records import SwarmResult
 from ..stores import open_store, sqlite_path
-from ..timeline import expected_durations_from_store
+from ..timeline import CacheMiss, cache_misses, expected_durations_from_store
 from ._common import store_url
 from ._display import show_progress
 
@@ -47,8 +47,12 @@ async def execute_plan(
     history_order: bool = True,
     rehearsal: RehearsalSetup | None = None,
     source: PlanSource | None = None,
+    warnings: list[str] | None = None,
 ) -> SwarmResult:
     """Open the store and backend a plan names, and run it with progress display.
+
+    ``warnings`` receives the lines the summary should end with (forks that missed the
+    prompt cache, see :func:`cache_warning`), found while the store is still open.
 
     What the plan names in the store (a base session, fork points) is checked first,
     and reported at its line of ``source``, the file the plan was read from.
@@ -84,11 +88,30 @@ async def execute_plan(
                 rehearsal=rehearsal.record() if rehearsal is not None else None,
             ),
         )
-        return await drive_with_progress(
+        result = await drive_with_progress(
             executor,
             lambda events: executor.run(plan, events=events, plan_path=plan_path),
             progress,
         )
+        if warnings is not None:
+            line = cache_warning(await cache_misses(store, result), len(result.agents))
+            warnings.extend([line] if line else [])
+        return result
+
+
+def cache_warning(misses: list[CacheMiss], agents: int) -> str | None:
+    """One line for the forks that paid their inherited history again, or None."""
+    if not misses:
+        return None
+    names = ", ".join(m.agent_id for m in misses[:4]) + (", ..." if len(misses) > 4 else "")
+    low, high = min(m.share for m in misses), max(m.share for m in misses)
+    shares = f"{low:.0%}" if f"{low:.0%}" == f"{high:.0%}" else f"{low:.0%}-{high:.0%}"
+    return (
+        f"swarm: warning: {len(misses)} of {agents} forks missed the prompt cache ({names}): "
+        f"each wrote {shares} of the {misses[0].inherited_tokens:,} tokens it inherited from "
+        "the base to the cache instead of reading them (a system prompt that differs per "
+        "directory, an expired cache or another model); see benchmarks/README.md, claude-tokens"
+    )
 
 
 async def drive_with_progress(

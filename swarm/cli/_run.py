@@ -99,6 +99,7 @@ def run(
     )
     progress = "none" if (as_json or quiet) else ("live" if sys.stderr.isatty() else "plain")
     rehearsal = RehearsalSetup.of_plan(plan.backend.options, rehearse_config) if rehearse else None
+    warnings: list[str] = []
     result = trio.run(
         lambda: execute_plan(
             plan,
@@ -107,6 +108,7 @@ def run(
             history_order=not no_history_order,
             rehearsal=rehearsal,
             source=source,
+            warnings=warnings,
         )
     )
     if as_json:
@@ -122,6 +124,8 @@ def run(
             summary_table(result, rehearsal=rehearsal is not None, waited_s=since_process_start())
         )
         print_see_again(result.run_id, plan.store.url)
+    for line in warnings:
+        print(line, file=sys.stderr)
     if result.status is RunStatus.INTERRUPTED:
         return EXIT_INTERRUPTED
     return EXIT_OK if result.succeeded else EXIT_FAILED
