@@ -78,7 +78,7 @@ async def measure_layout(setup: ClaudeTokensSetup, *, per_fork_cwd: bool) -> dic
     billed (a fresh server, cache and store)."""
     from ..backends import create_backend, open_rehearsal
     from ..engine import ParallelSwarmExecutor
-    from ..mockapi._accounting import prompt_segments
+    from ..mockapi import prompt_segments
     from ..stores import open_store
     from ..timeline import cache_misses
 

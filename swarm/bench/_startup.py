@@ -7,7 +7,7 @@ the process's CPU time (``getrusage`` of children):
 - ``swarm --help`` and ``swarm validate PLAN`` (a one-agent plan in a temporary folder),
   against their floors in the same rounds: ``python -c pass`` (the interpreter) and
   ``python -c "import typer"`` (the command-line framework);
-- process start to the base session's first request: ``swarm run PLAN --backend claude``
+- process start to the base session's first request: ``swarm run PLAN`` (a claude plan)
   spawned with the environment of a fake Messages API served by this process, from just
   before the spawn to the first ``POST /v1/messages`` the server logs; beside it, the two
   costs that come in series before that request: ``import claude_agent_sdk`` (measured
@@ -46,6 +46,7 @@ name: bench-startup
 base: {prompt: "Read the brief: bench start-up."}
 agents: [{id: a, prompt: "Answer in one line."}]
 defaults: {max_turns: 1}
+backend: {name: claude}
 store: {url: "sqlite:///swarm.db"}
 """
 
@@ -114,7 +115,7 @@ def measure(rounds: int = 5) -> dict[str, Any]:
             for name, command in commands.items():
                 samples.setdefault(name, []).append(_timed(command, cwd))
         first = [
-            trio.run(_first_request, [*swarm, "run", "plan.yaml", "--backend", "claude", "-q"], cwd)
+            trio.run(_first_request, [*swarm, "run", "plan.yaml", "-q"], cwd)
             for _ in range(max(1, rounds // 2))
         ]
         entry = [sys.executable, "-c", "import sys; from swarm.cli import main; sys.exit(main())"]
@@ -184,7 +185,7 @@ def summarize(raw: dict[str, Any]) -> WorkloadResult:
         title=TITLE,
         status=WorkloadStatus.MEASURED,
         method=f"each command a fresh process, {raw['rounds']} interleaved rounds, medians of "
-        "wall time; first request = spawn of `swarm run PLAN --backend claude` to the first "
+        "wall time; first request = spawn of a run of a one-agent claude plan to the first "
         "POST /v1/messages at a fake API served by the bench",
         figures=figures,
         checks=checks,
