@@ -9,6 +9,7 @@ fails on an import that climbs or a cycle)::
     bench/      `swarm bench`: sequential against forked-in-parallel, measured side by side
     testing/    conformance suites for stores and backends, a scripted backend
     engine/     ParallelSwarmExecutor: run state, the journal, scheduler, sink, event feed
+    workspaces/ agents in git worktrees of their own: worktrees, commits, checked merges
     timeline/   what runs leave: checkpoints, time travel, browsing, export, retention
     plan/       plans: the models (one source of the vocabulary), files, error translation
     backends/   the Backend protocol, the registry, simulated / claude / anthropic
@@ -55,6 +56,8 @@ if TYPE_CHECKING:
         SwarmError,
         TransientAPIError,
         UsageError,
+        WorkspaceError,
+        WorkspaceRefused,
     )
     from .events import EventKind, SwarmEvent
     from .plan import AgentSpec, Plan, Priority, load_plan, parse_plan
@@ -98,6 +101,13 @@ if TYPE_CHECKING:
         fork_at,
         fork_plan,
     )
+    from .workspaces import (
+        MergeReport,
+        RepoState,
+        WorkspaceChange,
+        inspect_repository,
+        merge_agents,
+    )
 
 # The public names, each imported from its layer when first asked for (PEP 562): ``import
 # swarm`` costs nothing, so ``swarm --help`` and ``swarm validate`` load only what they use.
@@ -128,6 +138,8 @@ _EXPORTS: dict[str, str] = {
     "SwarmError": ".errors",
     "TransientAPIError": ".errors",
     "UsageError": ".errors",
+    "WorkspaceError": ".errors",
+    "WorkspaceRefused": ".errors",
     "EventKind": ".events",
     "SwarmEvent": ".events",
     "AgentSpec": ".plan",
@@ -169,6 +181,11 @@ _EXPORTS: dict[str, str] = {
     "find_run": ".timeline",
     "fork_at": ".timeline",
     "fork_plan": ".timeline",
+    "MergeReport": ".workspaces",
+    "RepoState": ".workspaces",
+    "WorkspaceChange": ".workspaces",
+    "inspect_repository": ".workspaces",
+    "merge_agents": ".workspaces",
 }
 
 
@@ -210,6 +227,7 @@ __all__ = [
     "Lease",
     "LeaseHeld",
     "MemoryStore",
+    "MergeReport",
     "Message",
     "MessageRangeReader",
     "NotFoundError",
@@ -220,6 +238,7 @@ __all__ = [
     "Priority",
     "RedactingStore",
     "Remedy",
+    "RepoState",
     "RunRecord",
     "RunStatus",
     "SQLiteStore",
@@ -236,6 +255,9 @@ __all__ = [
     "TransientAPIError",
     "Usage",
     "UsageError",
+    "WorkspaceChange",
+    "WorkspaceError",
+    "WorkspaceRefused",
     "__version__",
     "collect_garbage",
     "configure_logging",
@@ -249,8 +271,10 @@ __all__ = [
     "fork_at",
     "fork_plan",
     "history",
+    "inspect_repository",
     "lineage",
     "load_plan",
+    "merge_agents",
     "open_store",
     "parse_plan",
 ]

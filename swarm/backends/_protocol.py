@@ -20,7 +20,8 @@ class AgentRequest:
     """Everything a backend needs to run one agent (defaults already merged).
 
     ``resume_session_id`` is set when the executor continues an agent's own
-    session after a crash instead of forking the parent again.
+    session after a crash instead of forking the parent again. ``own_worktree`` says
+    that ``cwd`` is a git worktree of this agent's alone (``workspace: worktree``).
     """
 
     run_id: str
@@ -37,6 +38,7 @@ class AgentRequest:
     cwd: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
+    own_worktree: bool = False
 
 
 @dataclass(frozen=True, slots=True)

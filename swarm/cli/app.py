@@ -40,7 +40,8 @@ __all__ = ["app", "main"]
 @dataclass(frozen=True, slots=True)
 class LazyCommand:
     """A command of ``swarm``: where it is defined, and the line ``swarm --help`` shows
-    for it (the first line of its docstring, or its group's help: a test keeps them equal)."""
+    for it (the first paragraph of its docstring, or its group's help: a test keeps them
+    equal)."""
 
     module: str  # in swarm.cli
     attr: str  # the command function, or the sub-application (a typer.Typer)
@@ -86,6 +87,18 @@ COMMANDS: dict[str, LazyCommand] = {
         "resume",
         "Finish a crashed or interrupted run: finished agents are kept, the rest run.",
     ),
+    "changes": LazyCommand(
+        "_changes",
+        "changes",
+        "What each agent in a worktree changed: its branch, commit and diff stat; files "
+        "changed by more than one agent are flagged as likely conflicts.",
+    ),
+    "merge": LazyCommand(
+        "_changes",
+        "merge",
+        "Merge the succeeded agents' branches, in priority order, each checked first: an "
+        "agent whose change conflicts is left out and reported with its files.",
+    ),
     "gc": LazyCommand(
         "_gc", "gc", "Delete old runs (activity-based TTL, LRU cap); never a parent of a kept fork."
     ),
@@ -106,11 +119,21 @@ COMMANDS: dict[str, LazyCommand] = {
         no_args_is_help=True,
     ),
     "store": LazyCommand("_store", "store_app", "Check and repair the store."),
+    "worktrees": LazyCommand(
+        "_changes",
+        "worktrees_app",
+        "The git worktrees and branches agents with workspace: worktree left.",
+    ),
 }
 
 
 # click's objects are typed Any here: typer vendors its own click (typer._click) in
 # recent versions and uses the click package in older ones.
+
+
+def help_line(text: str) -> str:
+    """The first paragraph of a command's help, on one line: what ``swarm --help`` shows."""
+    return " ".join(text.strip().split("\n\n")[0].split())
 
 
 def load_command(name: str) -> Any:
@@ -136,8 +159,8 @@ def _plain_help(command: Any) -> None:
     if isinstance(command, typer.core.TyperCommand | typer.core.TyperGroup):
         command.rich_markup_mode = None
     for sub in getattr(command, "commands", {}).values():
-        if sub.short_help is None and sub.help:  # the whole first line, wrapped, not cut
-            sub.short_help = sub.help.strip().splitlines()[0]
+        if sub.short_help is None and sub.help:  # the whole first paragraph, wrapped, not cut
+            sub.short_help = help_line(sub.help)
         _plain_help(sub)
 
 

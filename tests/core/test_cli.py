@@ -427,12 +427,12 @@ def test_an_unforeseen_exception_is_one_line_not_a_traceback(
 def test_the_help_listing_matches_each_command() -> None:
     """`swarm --help` lists each command from cli/app.py's table without importing it; each
     line there is the command's own (its docstring's first line, or its group's help)."""
-    from swarm.cli.app import COMMANDS, load_command
+    from swarm.cli.app import COMMANDS, help_line, load_command
 
     for name, entry in COMMANDS.items():
         command = load_command(name)
         assert command.name == name
-        assert (command.help or "").strip().splitlines()[0] == entry.help, name
+        assert help_line(command.help or "") == entry.help, name
 
 
 def test_the_summary_says_how_long_the_user_waited(

@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("backends", ("swarm.backends",)),
     ("plan", ("swarm.plan",)),
     ("timeline", ("swarm.timeline",)),
+    ("workspaces", ("swarm.workspaces",)),
     ("engine", ("swarm.engine",)),
     ("testing", ("swarm.testing",)),
     ("bench", ("swarm.bench",)),
@@ -220,6 +221,7 @@ COMMAND_MODULES = {
         "store",
         "bench",
         "mock_api",
+        "changes",
     )
 }
 
