@@ -15,7 +15,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .. import _jsoncodec as jsoncodec
 from ..errors import IntegrityError, NotFoundError, Remedy
@@ -24,17 +24,7 @@ from ._protocol import TranscriptEntry
 from ._sqlite_db import SCHEMA_VERSION, SQLiteDatabase
 from ._wrappers import RedactingStore
 
-__all__ = [
-    "SCHEMA",
-    "SCHEMA_VERSION",
-    "SQLiteStore",
-    "SQLiteTables",
-    "checksum",
-    "decode_record",
-    "encode_record",
-    "load_messages",
-    "load_record",
-]
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "SQLiteStore", "SQLiteTables", "checksum"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -104,13 +94,19 @@ def checksum(data: str) -> str:
     return hashlib.blake2b(data.encode(), digest_size=8).hexdigest()
 
 
-def encode_record(record: dict[str, Any]) -> tuple[str, str]:
+def _encode(record: dict[str, Any]) -> tuple[str, str]:
     # Records arrive redacted (SQLiteStore is a RedactingStore): encoded as they are.
     data = jsoncodec.dumps(record)
     return data, checksum(data)
 
 
-def decode_record(table: str, key: str, data: str, digest: str) -> dict[str, Any]:
+def _encode_record(record: _Document) -> tuple[str, str]:
+    # The redacting wrapper just encoded it to look for secrets: that text is reused.
+    data = jsoncodec.document_text(record)
+    return data, checksum(data)
+
+
+def _decode(table: str, key: str, data: str, digest: str) -> dict[str, Any]:
     if checksum(data) != digest:
         raise IntegrityError(
             f"{table} record {key} does not match its checksum", remedy=Remedy.VERIFY_STORE
@@ -127,11 +123,13 @@ def decode_record(table: str, key: str, data: str, digest: str) -> dict[str, Any
 R = TypeVar("R")
 
 
-def load_record(
-    build: Callable[[dict[str, Any]], R], table: str, key: str, data: str, digest: str
-) -> R:
+class _Document(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def _load(build: Callable[[dict[str, Any]], R], table: str, key: str, data: str, digest: str) -> R:
     """A record from a stored row: checksum, JSON, then the record's own shape."""
-    value = decode_record(table, key, data, digest)
+    value = _decode(table, key, data, digest)
     try:
         return build(value)
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
@@ -142,7 +140,7 @@ def load_record(
         ) from None
 
 
-def load_messages(rows: list[tuple[str, str, str]]) -> list[Message]:
+def _messages(rows: list[tuple[str, str, str]]) -> list[Message]:
     """Message rows (uuid, data, checksum) as messages: a fork reads a whole history back.
 
     Every checksum is verified; the JSON of all rows is then parsed in one call, which
@@ -157,18 +155,18 @@ def load_messages(rows: list[tuple[str, str, str]]) -> list[Message]:
     try:
         values = jsoncodec.loads("[" + ",".join(data for _, data, _ in rows) + "]")
     except ValueError:
-        return [load_record(Message.from_dict, "messages", *row) for row in rows]
+        return [_load(Message.from_dict, "messages", *row) for row in rows]
     if len(values) != len(rows):  # a row holding "1,2" parses as two values
-        return [load_record(Message.from_dict, "messages", *row) for row in rows]
+        return [_load(Message.from_dict, "messages", *row) for row in rows]
     messages: list[Message] = []
     for (uuid, data, digest), value in zip(rows, values, strict=True):
         if not isinstance(value, dict):
-            messages.append(load_record(Message.from_dict, "messages", uuid, data, digest))
+            messages.append(_load(Message.from_dict, "messages", uuid, data, digest))
             continue
         try:
             messages.append(Message.from_dict(value))
         except (TypeError, ValueError, KeyError, AttributeError):
-            messages.append(load_record(Message.from_dict, "messages", uuid, data, digest))
+            messages.append(_load(Message.from_dict, "messages", uuid, data, digest))
     return messages
 
 
@@ -209,7 +207,7 @@ class SQLiteTables:
     # --- runs ------------------------------------------------------------------
 
     async def save_run(self, run: RunRecord) -> None:
-        data, digest = encode_record(run.to_dict())
+        data, digest = _encode_record(run)
         await self._write(
             lambda c: c.execute(
                 "INSERT OR REPLACE INTO runs (run_id, created_at, data, checksum) VALUES (?,?,?,?)",
@@ -223,7 +221,7 @@ class SQLiteTables:
                 "SELECT run_id, data, checksum FROM runs WHERE run_id = ?", (run_id,)
             ).fetchall()
         )
-        return load_record(RunRecord.from_dict, "runs", *rows[0]) if rows else None
+        return _load(RunRecord.from_dict, "runs", *rows[0]) if rows else None
 
     async def list_runs(self, limit: int | None = None) -> list[RunRecord]:
         rows = await self._read(
@@ -233,7 +231,7 @@ class SQLiteTables:
                 (-1 if limit is None else limit,),
             ).fetchall()
         )
-        return [load_record(RunRecord.from_dict, "runs", *row) for row in rows]
+        return [_load(RunRecord.from_dict, "runs", *row) for row in rows]
 
     async def delete_run(self, run_id: str) -> None:
         def delete(c: sqlite3.Connection) -> None:
@@ -251,7 +249,7 @@ class SQLiteTables:
     # --- agents ----------------------------------------------------------------
 
     async def save_agents(self, run_id: str, agents: Sequence[AgentResult]) -> None:
-        rows = [(run_id, a.agent_id, *encode_record(a.to_dict())) for a in agents]
+        rows = [(run_id, a.agent_id, *_encode_record(a)) for a in agents]
         await self._write(
             lambda c: c.executemany(
                 "INSERT INTO agents (run_id, agent_id, data, checksum) VALUES (?,?,?,?)"
@@ -268,12 +266,12 @@ class SQLiteTables:
                 (run_id,),
             ).fetchall()
         )
-        return [load_record(AgentResult.from_dict, "agents", *row) for row in rows]
+        return [_load(AgentResult.from_dict, "agents", *row) for row in rows]
 
     # --- sessions and messages --------------------------------------------------
 
     async def save_session(self, session: SessionRecord) -> None:
-        data, digest = encode_record(session.to_dict())
+        data, digest = _encode_record(session)
         await self._write(
             lambda c: c.execute(
                 "INSERT OR REPLACE INTO sessions"
@@ -297,7 +295,7 @@ class SQLiteTables:
                 (session_id,),
             ).fetchall()
         )
-        return load_record(SessionRecord.from_dict, "sessions", *rows[0]) if rows else None
+        return _load(SessionRecord.from_dict, "sessions", *rows[0]) if rows else None
 
     async def list_sessions(self, run_id: str | None = None) -> list[SessionRecord]:
         query = "SELECT session_id, data, checksum FROM sessions"
@@ -307,10 +305,10 @@ class SQLiteTables:
         rows = await self._read(
             lambda c: c.execute(query + " ORDER BY created_at, rowid", args).fetchall()
         )
-        return [load_record(SessionRecord.from_dict, "sessions", *row) for row in rows]
+        return [_load(SessionRecord.from_dict, "sessions", *row) for row in rows]
 
     async def append_messages(self, session_id: str, messages: Sequence[Message]) -> None:
-        rows = [(m.uuid, *encode_record(m.to_dict())) for m in messages]
+        rows = [(m.uuid, *_encode_record(m)) for m in messages]
 
         def append(c: sqlite3.Connection) -> None:
             (last,) = c.execute(
@@ -332,7 +330,7 @@ class SQLiteTables:
                 (session_id,),
             ).fetchall()
         )
-        return load_messages(rows)
+        return _messages(rows)
 
     async def get_message_range(
         self, session_id: str, *, after: str | None = None, upto: str | None = None
@@ -357,12 +355,12 @@ class SQLiteTables:
             ).fetchall()
 
         rows = await self._read(read)
-        return load_messages(rows)
+        return _messages(rows)
 
     # --- checkpoints -------------------------------------------------------------
 
     async def save_checkpoint(self, checkpoint: Checkpoint) -> None:
-        data, digest = encode_record(checkpoint.to_dict())
+        data, digest = _encode_record(checkpoint)
         await self._write(
             lambda c: c.execute(
                 "INSERT OR REPLACE INTO checkpoints"
@@ -385,7 +383,7 @@ class SQLiteTables:
         rows = await self._read(
             lambda c: c.execute(query + " ORDER BY created_at, rowid", args).fetchall()
         )
-        return [load_record(Checkpoint.from_dict, "checkpoints", *row) for row in rows]
+        return [_load(Checkpoint.from_dict, "checkpoints", *row) for row in rows]
 
     async def delete_checkpoints(self, checkpoint_ids: Sequence[str]) -> None:
         ids = [(i,) for i in checkpoint_ids]
@@ -408,7 +406,7 @@ class SQLiteTables:
                 "SELECT name, data, checksum FROM leases WHERE name = ?", (name,)
             ).fetchone()
             try:
-                current = load_record(Lease.from_dict, "leases", *row) if row else None
+                current = _load(Lease.from_dict, "leases", *row) if row else None
             except IntegrityError as exc:
                 failed.append(exc)
                 return
@@ -418,7 +416,7 @@ class SQLiteTables:
                 current = Lease(name, owner, acquired_at, now + ttl_s)
                 c.execute(
                     "INSERT OR REPLACE INTO leases (name, data, checksum) VALUES (?,?,?)",
-                    (name, *encode_record(current.to_dict())),
+                    (name, *_encode(current.to_dict())),
                 )
             found.append(current)
 
@@ -441,7 +439,7 @@ class SQLiteTables:
                 "SELECT name, data, checksum FROM leases WHERE name = ?", (name,)
             ).fetchall()
         )
-        return load_record(Lease.from_dict, "leases", *rows[0]) if rows else None
+        return _load(Lease.from_dict, "leases", *rows[0]) if rows else None
 
     # --- raw transcripts (swarm.stores._protocol.TranscriptStore) ---------------
 
@@ -451,7 +449,7 @@ class SQLiteTables:
         if not entries:
             return
         rows = [
-            (e.get("uuid") if isinstance(e.get("uuid"), str) else None, *encode_record(e))
+            (e.get("uuid") if isinstance(e.get("uuid"), str) else None, *_encode(e))
             for e in entries
         ]
         key = (project_key, session_id, subpath)
@@ -488,7 +486,7 @@ class SQLiteTables:
             return None
         where = f"{project_key}/{session_id}/{subpath}"
         return [
-            decode_record("transcript_entries", f"{where}#{seq}", data, digest)
+            _decode("transcript_entries", f"{where}#{seq}", data, digest)
             for seq, data, digest in rows
         ]
 
@@ -571,3 +569,11 @@ class SQLiteStore(RedactingStore):
         store = cls(path, synchronous=synchronous, max_size_mb=max_size_mb, read_only=read_only)
         await store.tables.open()
         return store
+
+
+# The record encoding the PostgreSQL store shares: the same JSON, the same checksums,
+# the same errors naming a damaged record.
+encode_record = _encode
+decode_record = _decode
+load_record = _load
+load_messages = _messages
