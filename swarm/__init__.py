@@ -52,7 +52,7 @@ from .errors import (
     TransientAPIError,
     UsageError,
 )
-from .events import EventKind, SwarmEvent
+from .events import EventKind, RunObserver, SwarmEvent
 from .plan import AgentSpec, Plan, Priority, load_plan, parse_plan
 from .records import (
     AgentResult,
@@ -130,6 +130,7 @@ __all__ = [
     "Priority",
     "RedactingStore",
     "Remedy",
+    "RunObserver",
     "RunRecord",
     "RunStatus",
     "SQLiteStore",

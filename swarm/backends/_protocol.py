@@ -20,7 +20,10 @@ class AgentRequest:
     """Everything a backend needs to run one agent (defaults already merged).
 
     ``resume_session_id`` is set when the executor continues an agent's own
-    session after a crash instead of forking the parent again.
+    session after a crash instead of forking the parent again. ``trace_context``
+    is the W3C trace context of the agent's span (``traceparent``, ``tracestate``)
+    when the run is traced: a backend hands it on to what it starts (the claude
+    backend as ``TRACEPARENT``), so their telemetry nests under the agent.
     """
 
     run_id: str
@@ -37,6 +40,7 @@ class AgentRequest:
     cwd: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
+    trace_context: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

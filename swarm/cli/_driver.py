@@ -9,14 +9,14 @@ from __future__ import annotations
 import shlex
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import trio
 
 from .._redaction import mask_url
 from ..backends import RehearsalSetup, open_backend
 from ..engine import ExecutorOptions, ParallelSwarmExecutor, store_problems
-from ..events import SwarmEvent
+from ..events import RunObserver, SwarmEvent
 from ..plan import Plan, PlanSource
 from ..records import SwarmResult
 from ..stores import open_store, sqlite_path
@@ -47,6 +47,7 @@ async def execute_plan(
     history_order: bool = True,
     rehearsal: RehearsalSetup | None = None,
     source: PlanSource | None = None,
+    observers: Sequence[RunObserver] = (),
 ) -> SwarmResult:
     """Open the store and backend a plan names, and run it with progress display.
 
@@ -56,7 +57,8 @@ async def execute_plan(
     With ``history_order``, agents whose durations are known from earlier runs of
     the same plan start longest-first within their priority (see swarm.timeline._durations).
     With ``rehearsal``, the fake Messages API serves every Claude Code CLI and the run is
-    recorded as a rehearsal (swarm.backends._rehearsal).
+    recorded as a rehearsal (swarm.backends._rehearsal). ``observers`` (a tracer) see
+    every event of the run.
     """
     async with (
         open_store(plan.store.url) as store,
@@ -79,6 +81,7 @@ async def execute_plan(
                 git_metadata=True,
                 expected_durations=durations,
                 rehearsal=rehearsal.record() if rehearsal is not None else None,
+                observers=observers,
             ),
         )
         return await drive_with_progress(

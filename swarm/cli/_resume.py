@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +15,7 @@ from rich.console import Console
 from ..backends import Backend, IdleBackend, RehearsalSetup, open_backend
 from ..engine import ExecutorOptions, ParallelSwarmExecutor, load_resume_state
 from ..errors import SwarmError, leaves
+from ..events import RunObserver
 from ..plan import ON_RESUME_POLICIES, Plan
 from ..records import RunRecord, RunStatus, SwarmResult
 from ..timeline import check_run_ref
@@ -24,6 +25,7 @@ from ._driver import drive_with_progress, print_see_again
 from ._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from ._options import JsonOption, RehearseConfigOption, StoreOption
 from ._rehearse import rehearsal_again, rehearsal_backend, require_credentials
+from ._telemetry import OtelContentOption, OtelOption, run_observers
 
 
 @contextmanager
@@ -72,6 +74,7 @@ async def resume_run(
     progress: str,
     rehearse: bool | None = None,
     rehearse_config: Path | None = None,
+    observers: Sequence[RunObserver] = (),
 ) -> tuple[SwarmResult, bool, bool]:
     """Resume run ``ref`` in the store; returns its result, whether anything ran, and
     whether the run is a rehearsal (recorded as one, or rehearsed now)."""
@@ -97,7 +100,9 @@ async def resume_run(
             backend_cm = open_backend(plan.backend, db, record.backend, setup)
         async with backend_cm as backend:
             options = ExecutorOptions(
-                git_metadata=True, rehearsal=setup.record() if setup is not None else None
+                git_metadata=True,
+                rehearsal=setup.record() if setup is not None else None,
+                observers=observers,
             )
             executor = ParallelSwarmExecutor(backend, db, options=options)
             with _plain_swarm_errors():
@@ -139,6 +144,8 @@ def resume(
         ),
     ] = None,
     rehearse_config: RehearseConfigOption = None,
+    otel: OtelOption = False,
+    otel_content: OtelContentOption = False,
 ) -> int:
     """Finish a crashed or interrupted run: finished agents are kept, the rest run.
 
@@ -150,16 +157,18 @@ def resume(
     if on_resume is not None and on_resume not in ON_RESUME_POLICIES:
         raise typer.BadParameter("expected continue or restart", param_hint="--on-resume")
     progress = "none" if (as_json or quiet) else ("live" if sys.stderr.isatty() else "plain")
-    result, ran, rehearsal = trio.run(
-        lambda: resume_run(
-            run_ref,
-            store=store,
-            on_resume=on_resume,
-            progress=progress,
-            rehearse=rehearse,
-            rehearse_config=rehearse_config,
+    with run_observers(otel, otel_content, to_stderr=as_json) as observers:
+        result, ran, rehearsal = trio.run(
+            lambda: resume_run(
+                run_ref,
+                store=store,
+                on_resume=on_resume,
+                progress=progress,
+                rehearse=rehearse,
+                rehearse_config=rehearse_config,
+                observers=observers,
+            )
         )
-    )
     if not ran:
         print(
             f"swarm: run {result.run_id} already ended ({result.status.value}); nothing to resume",

@@ -24,6 +24,7 @@ from ._driver import execute_plan, print_see_again
 from ._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from ._options import ConfigOption, JsonOption, RehearseConfigOption, StoreOption
 from ._rehearse import rehearsal_backend
+from ._telemetry import OtelContentOption, OtelOption, run_observers
 
 
 def _load(plan_path: Path, config: Path | None) -> tuple[Plan, PlanSource]:
@@ -86,6 +87,8 @@ def run(
         ),
     ] = False,
     rehearse_config: RehearseConfigOption = None,
+    otel: OtelOption = False,
+    otel_content: OtelContentOption = False,
 ) -> int:
     """Run a plan: fork every agent off the base session, in parallel."""
     if mode is not None and mode not in ("window", "batch"):
@@ -99,16 +102,18 @@ def run(
     )
     progress = "none" if (as_json or quiet) else ("live" if sys.stderr.isatty() else "plain")
     rehearsal = RehearsalSetup.of_plan(plan.backend.options, rehearse_config) if rehearse else None
-    result = trio.run(
-        lambda: execute_plan(
-            plan,
-            plan_path=str(plan_file),
-            progress=progress,
-            history_order=not no_history_order,
-            rehearsal=rehearsal,
-            source=source,
+    with run_observers(otel, otel_content, to_stderr=as_json) as observers:
+        result = trio.run(
+            lambda: execute_plan(
+                plan,
+                plan_path=str(plan_file),
+                progress=progress,
+                history_order=not no_history_order,
+                rehearsal=rehearsal,
+                source=source,
+                observers=observers,
+            )
         )
-    )
     if as_json:
         print_json(result.to_dict())
     elif quiet:

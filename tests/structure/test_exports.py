@@ -45,6 +45,7 @@ API = [
     "Priority",
     "RedactingStore",
     "Remedy",
+    "RunObserver",
     "RunRecord",
     "RunStatus",
     "SQLiteStore",
@@ -167,11 +168,23 @@ TESTING = [
     "run_store_conformance",
 ]
 
+TELEMETRY = [
+    "EXPORTERS",
+    "PROVIDER",
+    "RunMeter",
+    "RunTracer",
+    "Telemetry",
+    "exporter_names",
+    "telemetry_from_env",
+    "usage_attributes",
+]
+
 PINNED = {
     "swarm": API,
     "swarm.stores": STORES,
     "swarm.backends": BACKENDS,
     "swarm.testing": TESTING,
+    "swarm.telemetry": TELEMETRY,
 }
 
 #: Every package with a public face: each name of its __all__ must resolve.
@@ -188,6 +201,7 @@ PACKAGES = [
     "swarm.testing",
     "swarm.bench",
     "swarm.cli",
+    "swarm.telemetry",
 ]
 
 

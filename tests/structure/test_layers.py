@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("plan", ("swarm.plan",)),
     ("timeline", ("swarm.timeline",)),
     ("engine", ("swarm.engine",)),
+    ("telemetry", ("swarm.telemetry",)),
     ("testing", ("swarm.testing",)),
     ("bench", ("swarm.bench",)),
     ("cli", ("swarm.cli", "swarm.__main__")),
