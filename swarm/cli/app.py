@@ -20,7 +20,18 @@ import typer.core
 
 from .._log import configure_logging
 from ..errors import SwarmError, leaves
-from . import _bench, _gc, _mock_api, _resume, _run, _runs, _sessions, _store, _timetravel
+from . import (
+    _bench,
+    _gc,
+    _mock_api,
+    _resume,
+    _run,
+    _runs,
+    _sessions,
+    _store,
+    _timetravel,
+    _ui,
+)
 from ._errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -69,6 +80,7 @@ def _compose(app: typer.Typer) -> None:
     app.command()(_resume.resume)
     app.command()(_gc.gc)
     app.command("export")(_sessions.export)
+    app.command()(_ui.ui)
     app.add_typer(_runs.runs_app, name="runs")
     app.add_typer(_timetravel.checkpoints_app, name="checkpoints", no_args_is_help=True)
     app.add_typer(_sessions.sessions_app, name="sessions", no_args_is_help=True)

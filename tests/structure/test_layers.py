@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("timeline", ("swarm.timeline",)),
     ("engine", ("swarm.engine",)),
     ("telemetry", ("swarm.telemetry",)),
+    ("ui", ("swarm.ui",)),
     ("testing", ("swarm.testing",)),
     ("bench", ("swarm.bench",)),
     ("cli", ("swarm.cli", "swarm.__main__")),
