@@ -58,6 +58,8 @@ def _templates() -> jinja2.Environment:
     env.filters["secs"] = lambda value: "" if value is None else f"{float(value):.1f}s"
     env.filters["short"] = lambda value, n=12: "" if value is None else str(value)[:n]
     env.filters["num"] = lambda value: f"{int(value or 0):,}"
+    # an agent that has not started waits in the queue: the dashboard says so
+    env.filters["state"] = lambda status: "queued" if status == "pending" else str(status)
     return env
 
 
@@ -200,8 +202,12 @@ def create_app(
 
         return stream(lambda: run_fingerprint(store, ref), fragment)
 
+    async def no_icon(request: Request) -> Response:
+        return Response(status_code=204)
+
     routes = [
         Route("/", page(runs), methods=["GET", "HEAD"]),
+        Route("/favicon.ico", no_icon, methods=["GET", "HEAD"]),
         Route("/stream", page(runs_stream), methods=["GET", "HEAD"]),
         Route("/runs/{run_id}", page(run), methods=["GET", "HEAD"]),
         Route("/runs/{run_id}/stream", page(run_stream), methods=["GET", "HEAD"]),
