@@ -179,12 +179,33 @@ TELEMETRY = [
     "usage_attributes",
 ]
 
+UI = [
+    "POLL_S",
+    "SECURITY_HEADERS",
+    "TOKEN_COOKIE",
+    "RunPage",
+    "RunRow",
+    "Security",
+    "SessionPage",
+    "Timeline",
+    "blocks_of",
+    "create_app",
+    "is_loopback",
+    "new_token",
+    "run_page",
+    "runs_page",
+    "serve_dashboard",
+    "session_page",
+    "timeline",
+]
+
 PINNED = {
     "swarm": API,
     "swarm.stores": STORES,
     "swarm.backends": BACKENDS,
     "swarm.testing": TESTING,
     "swarm.telemetry": TELEMETRY,
+    "swarm.ui": UI,
 }
 
 #: Every package with a public face: each name of its __all__ must resolve.
@@ -202,6 +223,7 @@ PACKAGES = [
     "swarm.bench",
     "swarm.cli",
     "swarm.telemetry",
+    "swarm.ui",
 ]
 
 
