@@ -22,9 +22,10 @@ def test_gc_keeps_a_run_another_process_is_running(tmp_path: Path) -> None:
     keeps that run as running in another process; the run ends well, the store verifies
     clean, and once the run is over the same gc deletes it."""
     plan_doc = fault_plan("sqlite:///store.db")
-    # two 6-second agents: the run is surely still going when both gc calls are done
+    # two 20-second agents: the run is surely still going when both gc calls are done, even
+    # on a loaded machine where each `swarm gc` process takes seconds to start
     plan_doc["agents"] = [
-        {"id": f"slow{i}", "prompt": f"task {i}", "simulated": {"latency_s": 6.0, "jitter": 0}}
+        {"id": f"slow{i}", "prompt": f"task {i}", "simulated": {"latency_s": 20.0, "jitter": 0}}
         for i in range(2)
     ]
     plan = write_plan(tmp_path, plan_doc)
