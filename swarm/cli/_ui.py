@@ -41,7 +41,7 @@ def ui(
     """Serve a read-only dashboard of the store's runs: live agents, timeline, lineage,
     sessions. It follows runs in progress in other processes."""
     try:
-        from ..ui import serve_dashboard
+        from ..ui import is_loopback, serve_dashboard
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] not in ("starlette", "jinja2", "markupsafe"):
             raise
@@ -59,6 +59,8 @@ def ui(
 
     def ready(address: str) -> None:
         print(f"swarm ui: {mask_url(url)} at {address}", flush=True)
+        if not is_loopback(host):
+            print(f"listening on {host} too: every request needs the token above", flush=True)
         print("read-only; Ctrl-C to stop", flush=True)
         if open_browser:
             webbrowser.open(address)
