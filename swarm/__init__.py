@@ -9,6 +9,7 @@ fails on an import that climbs or a cycle)::
     bench/      `swarm bench`: sequential against forked-in-parallel, measured side by side
     testing/    conformance suites for stores and backends, a scripted backend
     engine/     ParallelSwarmExecutor: run state, the journal, scheduler, sink, event feed
+    workspaces/ agents in git worktrees of their own: worktrees, commits, checked merges
     timeline/   what runs leave: checkpoints, time travel, browsing, export, retention
     plan/       plans: the models (one source of the vocabulary), files, error translation
     backends/   the Backend protocol, the registry, simulated / claude / anthropic
@@ -51,6 +52,8 @@ from .errors import (
     SwarmError,
     TransientAPIError,
     UsageError,
+    WorkspaceError,
+    WorkspaceRefused,
 )
 from .events import EventKind, RunObserver, SwarmEvent
 from .plan import AgentSpec, Plan, Priority, load_plan, parse_plan
@@ -94,6 +97,7 @@ from .timeline import (
     fork_at,
     fork_plan,
 )
+from .workspaces import MergeReport, RepoState, WorkspaceChange, inspect_repository, merge_agents
 
 __all__ = [
     "APIError",
@@ -120,6 +124,7 @@ __all__ = [
     "Lease",
     "LeaseHeld",
     "MemoryStore",
+    "MergeReport",
     "Message",
     "MessageRangeReader",
     "NotFoundError",
@@ -130,6 +135,7 @@ __all__ = [
     "Priority",
     "RedactingStore",
     "Remedy",
+    "RepoState",
     "RunObserver",
     "RunRecord",
     "RunStatus",
@@ -147,6 +153,9 @@ __all__ = [
     "TransientAPIError",
     "Usage",
     "UsageError",
+    "WorkspaceChange",
+    "WorkspaceError",
+    "WorkspaceRefused",
     "__version__",
     "collect_garbage",
     "configure_logging",
@@ -160,8 +169,10 @@ __all__ = [
     "fork_at",
     "fork_plan",
     "history",
+    "inspect_repository",
     "lineage",
     "load_plan",
+    "merge_agents",
     "open_store",
     "parse_plan",
 ]

@@ -286,10 +286,10 @@ def secret_kind(value: str) -> str | None:
 # results, errors, metadata a backend reported): the ones redact_record reads. No id is one.
 _FREE_TEXT: dict[type, tuple[str, ...]] = {
     Message: ("content", "raw"),
-    AgentResult: ("output", "error"),
-    RunRecord: ("error", "attempts", "rehearsal"),
+    AgentResult: ("output", "error", "workspace"),
+    RunRecord: ("error", "attempts", "rehearsal", "workspace"),
     SessionRecord: ("metadata",),
-    Checkpoint: ("description", "files_modified"),
+    Checkpoint: ("description", "files_modified", "workspace"),
 }
 
 

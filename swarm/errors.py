@@ -43,6 +43,8 @@ class Remedy(enum.Enum):
     VERIFY_STORE = "verify_store"  # a record or the file is damaged: find out what
     VERIFY_OR_REPAIR = "verify_or_repair"  # ... and quarantine what is damaged
     REHEARSE_OR_SIMULATE = "rehearse_or_simulate"  # no credentials: run it for free instead
+    MERGE_INTO_EXISTING = "merge_into_existing"  # the new branch exists: name it as a target
+    UPDATE_CHECKOUT = "update_checkout"  # the target is checked out: ask to move it too
 
 
 class SwarmError(Exception):
@@ -93,6 +95,16 @@ class LeaseHeld(SwarmError):
 
 class StoreError(SwarmError):
     """The store could not be opened, read or written."""
+
+
+class WorkspaceError(SwarmError):
+    """A git operation on an agent's worktree or branch failed (a commit, a merge)."""
+
+
+class WorkspaceRefused(WorkspaceError):
+    """The repository cannot hold agents' worktrees as asked: not a git repository, no
+    commit yet, uncommitted changes with ``require_clean``, a branch that exists already,
+    a name git would not take."""
 
 
 class NotFoundError(StoreError):

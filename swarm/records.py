@@ -279,6 +279,10 @@ class AgentResult:
     retries: int = 0
     error: str | None = None
     output_is_simulated: bool = False
+    # An agent in a worktree of its own (workspace: worktree): its branch and commit,
+    # the files it changed and their diff stat (swarm.workspaces.WorkspaceChange; the
+    # patch is kept with its final checkpoint).
+    workspace: dict[str, Any] | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -306,6 +310,7 @@ class AgentResult:
             "retries": self.retries,
             "error": self.error,
             "output_is_simulated": self.output_is_simulated,
+            "workspace": _plain(self.workspace),
         }
 
     @classmethod
@@ -508,6 +513,9 @@ class RunRecord:
     # Set when the run was rehearsed against the fake Messages API (swarm.backends): the
     # fake API's script, so a resume rehearses it again and listings say so.
     rehearsal: dict[str, Any] | None = None
+    # Set when agents work in git worktrees: the repository and the commit their
+    # worktrees start from (HEAD when the run began), so a resume uses the same one.
+    workspace: dict[str, Any] | None = None
 
     def evolve(self, **changes: Any) -> RunRecord:
         return evolve(self, {"updated_at": utc_now(), **changes})
@@ -531,6 +539,7 @@ class RunRecord:
             "error": self.error,
             "attempts": [attempt.to_dict() for attempt in self.attempts],
             "rehearsal": _plain(self.rehearsal),
+            "workspace": _plain(self.workspace),
         }
 
     @classmethod
@@ -557,6 +566,9 @@ class Checkpoint:
     created_at: str = field(default_factory=utc_now)
     description: str = ""
     kind: str = "auto"  # auto | final | fork | named
+    # On an agent's final checkpoint, when it worked in a worktree of its own: its commit,
+    # diff stat and patch (swarm.workspaces.WorkspaceChange).
+    workspace: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

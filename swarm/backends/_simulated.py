@@ -16,10 +16,11 @@ import random
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import PurePosixPath
+from typing import Annotated, Any
 
 import trio
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
 from .._values import Int, Number
@@ -30,6 +31,28 @@ from ._entry import BackendConfig, BackendEntry
 from ._protocol import AgentOutcome, AgentRequest, AgentSink, Backend, BaseRequest, BaseSession
 
 SIMULATED_MARK = "[simulated: no model was called]"
+
+
+def _relative_path(value: str) -> str:
+    parts = PurePosixPath(value).parts
+    if not value or value.startswith("/") or ".." in parts or (parts and parts[0] == ".git"):
+        raise ValueError(
+            "expected a path relative to the agent's worktree, without '..', not in .git"
+        )
+    return value
+
+
+def marker_file(agent_id: str) -> str:
+    """The file a simulated agent in a worktree of its own always writes."""
+    return f"SIMULATED-{agent_id}.md"
+
+
+def marker_text(run_id: str, agent_id: str) -> str:
+    return (
+        f"{SIMULATED_MARK}\n\nAgent {agent_id} of run {run_id} wrote this file in its own "
+        "worktree. The simulated backend calls no model; it writes this so that the "
+        "worktree, commit and merge path can be tried offline.\n"
+    )
 
 
 class SimulatedSpec(BaseModel):
@@ -46,6 +69,12 @@ class SimulatedSpec(BaseModel):
     turns: Int | None = Field(None, ge=1, le=10_000)
     files: list[str] | None = Field(
         None, description="paths each agent 'writes' (a Write tool use), to test checkpoints"
+    )
+    edits: dict[Annotated[str, AfterValidator(_relative_path)], str] | None = Field(
+        None,
+        description="with workspace: worktree, files each agent really writes in its "
+        "worktree at its last turn (path relative to it: content), besides its "
+        "SIMULATED-<agent>.md",
     )
 
 
@@ -65,6 +94,7 @@ class SimulatedSettings:
     failure_rate: float = 0.0
     turns: int = 1
     files: tuple[str, ...] = ()  # paths "written" through Write tool uses, spread over turns
+    edits: tuple[tuple[str, str], ...] = ()  # files written in an agent's own worktree
 
     def merged(self, overrides: Mapping[str, Any] | None) -> SimulatedSettings:
         if not overrides:
@@ -72,6 +102,8 @@ class SimulatedSettings:
         values = {k: v for k, v in overrides.items() if v is not None}
         if "files" in values:
             values["files"] = tuple(values["files"])
+        if "edits" in values:
+            values["edits"] = tuple(dict(values["edits"]).items())
         return SimulatedSettings(**{**self._asdict(), **values})
 
     def _asdict(self) -> dict[str, Any]:
@@ -220,6 +252,8 @@ class SimulatedBackend:
                 f"{SIMULATED_MARK} agent {request.agent_id}, turn {turn + 1}/{turns}: "
                 f"placeholder for an answer to {_gist(task)!r}"
             )
+            if request.own_worktree and request.cwd is not None:
+                await _write_in_worktree(request, settings, first=turn == 0, last=turn == turns - 1)
             writes = [f for i, f in enumerate(settings.files) if i % turns == turn]
             reply = Message(
                 ids.uuid(),
@@ -249,6 +283,29 @@ class SimulatedBackend:
 
     async def aclose(self) -> None:
         return None
+
+
+async def _write_in_worktree(
+    request: AgentRequest, settings: SimulatedSettings, *, first: bool, last: bool
+) -> None:
+    """Really change the agent's own worktree: its marker file after its first turn, the
+    plan's ``edits`` after its last (only ever in a worktree: never the user's checkout)."""
+    assert request.cwd is not None
+    root = trio.Path(request.cwd)
+    try:
+        if first:
+            await (root / marker_file(request.agent_id)).write_text(
+                marker_text(request.run_id, request.agent_id)
+            )
+        for path, content in settings.edits if last else ():
+            target = root / path
+            await target.parent.mkdir(parents=True, exist_ok=True)
+            await target.write_text(content)
+    except OSError as exc:
+        raise BackendError(
+            f"simulated agent {request.agent_id}: cannot write in its worktree "
+            f"{request.cwd}: {exc.strerror or exc}"
+        ) from None
 
 
 def _gist(task: str, size: int = 60) -> str:

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from ..events import EventKind, SwarmEvent
 from ..records import AgentResult, AgentStatus, SwarmResult
+from ..workspaces import PruneReport
 
 STATUS_STYLE = {
     AgentStatus.PENDING: "dim",
@@ -187,3 +188,21 @@ class _ProgressView:
 
     def __rich__(self) -> Table:
         return _progress_table(self.rows, time.monotonic() - self._origin, self.title)
+
+
+def print_prune(report: PruneReport) -> None:
+    gone = "would remove" if report.dry_run else "removed"
+    for verdict in report.worktrees:
+        if verdict.removed:
+            print(f"{gone} worktree {verdict.name} ({verdict.why})")
+        else:
+            hint = " (--force removes it)" if "uncommitted" in verdict.why else ""
+            print(f"kept worktree {verdict.name}: {verdict.why}{hint}")
+    deleted = "would delete" if report.dry_run else "deleted"
+    for verdict in report.branches:
+        if verdict.removed:
+            print(f"{deleted} branch {verdict.name} ({verdict.why})")
+        else:
+            print(f"kept branch {verdict.name}: {verdict.why}")
+    if not report.worktrees and not report.branches:
+        print("no swarm worktrees or branches to remove")

@@ -21,7 +21,8 @@ from ..plan import Plan, PlanSource
 from ..records import SwarmResult
 from ..stores import open_store, sqlite_path
 from ..timeline import expected_durations_from_store
-from ._common import store_url
+from ..workspaces import check_plan
+from ._common import store_url, warn
 from ._display import show_progress
 
 
@@ -67,6 +68,11 @@ async def execute_plan(
         problems = await store_problems(plan, store, backend=backend.name)
         if problems:
             raise (source or PlanSource(plan_path or "plan")).error(problems)
+        # Said once, here (the run records it too, in its record's workspace); what it
+        # would refuse, the run refuses before writing anything.
+        repo = await check_plan(plan)
+        if repo is not None and repo.warning():
+            warn(str(repo.warning()))
         durations = (
             await expected_durations_from_store(
                 store, plan, plan_path=plan_path, backend=backend.name

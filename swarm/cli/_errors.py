@@ -26,6 +26,7 @@ from ..errors import (
     Remedy,
     SwarmError,
     UsageError,
+    WorkspaceRefused,
     failure_reason,
     format_traceback,
 )
@@ -34,7 +35,14 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # The library raises typed errors; which of them are the user's to fix (exit 2) is
 # decided here, once. Any other SwarmError (a store or backend failure) exits 1.
-_USAGE_ERRORS = (PlanError, UsageError, LeaseHeld, NotFoundError, BackendUnavailable)
+_USAGE_ERRORS = (
+    PlanError,
+    UsageError,
+    LeaseHeld,
+    NotFoundError,
+    BackendUnavailable,
+    WorkspaceRefused,
+)
 
 
 # The ways out the library knows (errors carry a Remedy), in this front end's words.
@@ -49,6 +57,11 @@ _REMEDIES = {
     Remedy.REHEARSE_OR_SIMULATE: (
         ". Rehearse the plan for free with real Claude Code sessions against the bundled "
         "fake API: `--backend claude --rehearse`; or run it offline with `--backend simulated`."
+    ),
+    Remedy.MERGE_INTO_EXISTING: " (to merge into it again: --into BRANCH)",
+    Remedy.UPDATE_CHECKOUT: (
+        " (leave --into out for a new branch, or give --update-checkout to fast-forward "
+        "that clean checkout too)"
     ),
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +19,8 @@ from ..errors import PlanError, StoreError
 from ..plan import Plan, PlanSource, plan_json_schema, read_plan
 from ..records import RunStatus
 from ..stores import MemoryStore, SQLiteStore, parse_store_url
-from ._common import print_json
+from ..workspaces import check_plan
+from ._common import print_json, store_url, warn
 from ._display import summary_table
 from ._driver import execute_plan, print_see_again
 from ._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
@@ -38,13 +40,15 @@ def apply_overrides(
     mode: str | None = None,
     backend: str | None = None,
     store: str | None = None,
+    require_clean: bool | None = None,
 ) -> Plan:
     """The plan with command-line overrides applied (validated like the plan itself)."""
-    given = {
+    given: dict[tuple[str, str, str], object] = {
         ("execution", "max_parallel", "--max-parallel"): max_parallel,
         ("execution", "mode", "--mode"): mode,
         ("backend", "name", "--backend"): backend,
         ("store", "url", "--store"): store,
+        ("execution", "require_clean", "--require-clean"): require_clean,
     }
     sections: dict[str, dict[str, Any]] = {}
     flags: dict[str, str] = {}  # errors name the flag, not the plan field it set
@@ -87,6 +91,14 @@ def run(
         ),
     ] = False,
     rehearse_config: RehearseConfigOption = None,
+    require_clean: Annotated[
+        bool,
+        typer.Option(
+            "--require-clean",
+            help="With workspace: worktree, refuse to start while the repository has "
+            "uncommitted changes (sets execution.require_clean).",
+        ),
+    ] = False,
     otel: OtelOption = False,
     otel_content: OtelContentOption = False,
 ) -> int:
@@ -98,7 +110,12 @@ def run(
         backend = rehearsal_backend(backend)
     loaded, source = _load(plan_file, config)
     plan = apply_overrides(
-        loaded, max_parallel=max_parallel, mode=mode, backend=backend, store=store
+        loaded,
+        max_parallel=max_parallel,
+        mode=mode,
+        backend=backend,
+        store=store,
+        require_clean=True if require_clean else None,
     )
     progress = "none" if (as_json or quiet) else ("live" if sys.stderr.isatty() else "plain")
     rehearsal = RehearsalSetup.of_plan(plan.backend.options, rehearse_config) if rehearse else None
@@ -125,6 +142,13 @@ def run(
     else:
         Console().print(summary_table(result, rehearsal=rehearsal is not None))
         print_see_again(result.run_id, plan.store.url)
+        if any(agent.workspace for agent in result.agents.values()):
+            url = plan.store.url
+            where = "" if url == store_url(None) else f" --store {shlex.quote(mask_url(url))}"
+            print(
+                f"agents' changes: swarm changes {result.run_id}{where}; "
+                f"merge them: swarm merge {result.run_id}{where}"
+            )
     if result.status is RunStatus.INTERRUPTED:
         return EXIT_INTERRUPTED
     return EXIT_OK if result.succeeded else EXIT_FAILED
@@ -147,6 +171,9 @@ def validate(
             ]
             print_json({"valid": False, "issues": issues})
         raise  # and the same issues as error lines on stderr, exit 2
+    repo = trio.run(check_plan, plan)  # what run would refuse, or warn of
+    if repo is not None and repo.warning() and not as_json:
+        warn(str(repo.warning()))
     _note_missing_credentials(plan)
     if as_json:
         # The plan as it will run, without the secrets of its env (as the store keeps it).

@@ -14,6 +14,7 @@ from ..errors import NotFoundError
 from ..records import AgentResult, AgentStatus, RunRecord, SwarmResult
 from ..stores import history as full_history
 from ..timeline import check_run_ref, readable_runs
+from ..workspaces import WorkspaceChange
 from ._common import (
     NoStore,
     existing_store,
@@ -119,6 +120,10 @@ def runs_show(
                 print_json(document)
                 return
             Console().print(summary_table(result, rehearsal=run.rehearsal is not None))
+            for agent in agents:
+                if agent.workspace:
+                    change = WorkspaceChange.from_dict(agent.workspace)
+                    print(f"{agent.agent_id}: {change.describe()}")
 
     trio.run(main)
     return EXIT_OK
@@ -162,6 +167,7 @@ def history(
                         "parent_session_id": agent.parent_session_id,
                         "fork_point": agent.fork_point,
                         "error": agent.error,
+                        "workspace": agent.workspace,
                         "messages": [m.to_dict() for m in messages],
                     }
                 )
@@ -189,6 +195,8 @@ def _about(agent: AgentResult) -> list[str]:
         lines.append(f"reason: {agent.error.removeprefix('skipped: ')}")
     elif agent.error:
         lines.append(f"error: {agent.error}")
+    if agent.workspace:
+        lines.append(f"worktree: {WorkspaceChange.from_dict(agent.workspace).describe()}")
     if agent.session_id is None:
         lines.append("no session: the agent never started")
         return lines

@@ -26,6 +26,7 @@ from ..timeline import (
     find_session,
     fork_plan,
 )
+from ..workspaces import WorkspaceChange
 from ._common import (
     NoStore,
     check_choice,
@@ -174,7 +175,12 @@ def checkpoints_show(
         f"cost       ${document['cost_usd']:.4f}\n"
         f"created    {document['created_at']}\n"
         f"files\n  {files}\n"
-        f"fork it:   swarm fork {document['checkpoint_id'][:12]} --prompt '...'"
+        + (
+            f"git        {WorkspaceChange.from_dict(document['workspace']).describe()}\n"
+            if document.get("workspace")
+            else ""
+        )
+        + f"fork it:   swarm fork {document['checkpoint_id'][:12]} --prompt '...'"
     )
     return EXIT_OK
 
@@ -235,6 +241,9 @@ def _print_diff(diff: CheckpointDiff, show_messages: bool) -> None:
         ("modified", diff.files_modified),
     ):
         print(f"files {label:<9}" + (", ".join(files) if files else "-"))
+    for side, checkpoint in (("a", a), ("b", b)):
+        if checkpoint.workspace:  # an agent's final checkpoint, made in a worktree
+            print(f"git {side}    " + WorkspaceChange.from_dict(checkpoint.workspace).describe())
     if show_messages:
         for side, messages in (("a", diff.only_in_a), ("b", diff.only_in_b)):
             for m in messages:

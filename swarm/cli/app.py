@@ -22,6 +22,7 @@ from .._log import configure_logging
 from ..errors import SwarmError, leaves
 from . import (
     _bench,
+    _changes,
     _gc,
     _mock_api,
     _resume,
@@ -78,6 +79,8 @@ def _compose(app: typer.Typer) -> None:
     app.command()(_runs.history)
     app.command("mock-api")(_mock_api.mock_api)
     app.command()(_resume.resume)
+    app.command()(_changes.changes)
+    app.command()(_changes.merge)
     app.command()(_gc.gc)
     app.command("export")(_sessions.export)
     app.command()(_ui.ui)
@@ -85,6 +88,7 @@ def _compose(app: typer.Typer) -> None:
     app.add_typer(_timetravel.checkpoints_app, name="checkpoints", no_args_is_help=True)
     app.add_typer(_sessions.sessions_app, name="sessions", no_args_is_help=True)
     app.add_typer(_store.store_app, name="store")
+    app.add_typer(_changes.worktrees_app, name="worktrees")
 
 
 _compose(app)

@@ -22,11 +22,19 @@ import trio
 from .._log import get_logger
 from .._redaction import redact, redact_plan, redact_record, redact_text
 from ..backends import AgentRequest, Backend, BaseSession
-from ..errors import SkipAgent, StoreError, failure_reason, first_leaf, format_traceback
+from ..errors import (
+    SkipAgent,
+    StoreError,
+    WorkspaceError,
+    failure_reason,
+    first_leaf,
+    format_traceback,
+)
 from ..events import EventKind
 from ..plan import AgentSpec
 from ..records import AgentResult, AgentStatus, Lease, RunRecord, RunStatus, SwarmResult, utc_now
 from ..timeline import CheckpointPolicy, RunCheckpoints
+from ..workspaces import RunWorkspaces, WorkspaceChange
 from ._engines import Engine
 from ._feed import EventFeed
 from ._journal import Journal
@@ -57,8 +65,10 @@ class Execution:
         plan_path: str | None,
         owner: str,
         resume: ResumeState | None = None,
+        workspaces: RunWorkspaces | None = None,
     ) -> None:
         self.backend = backend
+        self.workspaces = workspaces
         self.engine = engine
         self.journal = journal
         self.state = state
@@ -184,6 +194,7 @@ class Execution:
                 backend=self.backend.name,
                 attempts=new_attempt([], "run", self.owner),
                 rehearsal=rehearsal,
+                workspace=self.workspaces.repo.to_dict() if self.workspaces else None,
             )
             return redact_record(record)  # the rehearsal's script may quote a key in a reply
         summary = self.resume.summary()
@@ -319,6 +330,7 @@ class Execution:
         started = trio.current_time()
         sink: PersistingSink | None = None
         ended: dict[str, Any] | None = None  # how the agent ended: the final record's changes
+        worktree_start: str | None = None  # set once the agent has a worktree of its own
         try:
             assert state.base is not None  # agents start once the base is ready
             request = await agent_request(
@@ -330,6 +342,11 @@ class Execution:
                 store=self.journal,
                 continued=state.continued,
             )
+            if self.workspaces is not None and spec.workspace == "worktree":
+                start = self._worktree_start(spec)
+                cwd = await self.workspaces.open(spec.id, start, request.cwd)
+                worktree_start = start
+                request = dataclasses.replace(request, cwd=cwd, own_worktree=True)
             sink = self._sink(
                 spec.id, request.parent_session_id, request.fork_point, request.resume_session_id
             )
@@ -394,22 +411,75 @@ class Execution:
                 state.times[spec.id] = (started, now)
                 if ended.get("session_id") is None:
                     ended["session_id"] = state.results[spec.id].session_id
-                final = redact_record(
-                    state.results[spec.id].evolve(
-                        ended_at=utc_now(), duration_s=now - started, **ended
-                    )
-                )
                 with trio.move_on_after(self.options.final_write_grace_s) as scope:
                     scope.shield = True
-                    await self._finish(final, sink)
+                    change = None
+                    if worktree_start is not None:
+                        change = await self._commit_change(spec, worktree_start, ended)
+                    final = redact_record(
+                        state.results[spec.id].evolve(
+                            ended_at=utc_now(), duration_s=now - started, **ended
+                        )
+                    )
+                    await self._finish(final, sink, change)
 
-    async def _finish(self, result: AgentResult, sink: PersistingSink | None) -> None:
+    def _worktree_start(self, spec: AgentSpec) -> str:
+        """The commit an agent's worktree starts at: its ``fork_from`` agent's branch head
+        (the code its parent session saw), else the run's base commit."""
+        assert self.workspaces is not None
+        parent = spec.fork_from.agent if spec.fork_from is not None else None
+        recorded = self.state.results[parent].workspace if parent is not None else None
+        if recorded:
+            return WorkspaceChange.from_dict(recorded).head
+        return self.workspaces.repo.base_commit
+
+    async def _commit_change(
+        self, spec: AgentSpec, start: str, ended: dict[str, Any]
+    ) -> WorkspaceChange | None:
+        """Commit what the agent left in its worktree, whatever its end; its record says
+        what (``ended`` gets the change), or why it could not be kept."""
+        assert self.workspaces is not None
+        try:
+            change = await self.workspaces.close(
+                spec.id, start=start, prompt=self._task_of(spec), status=ended["status"].value
+            )
+        except WorkspaceError as exc:
+            self.log.warning("agent.workspace_failed", agent_id=spec.id, error=str(exc))
+            earlier = ended.get("error")
+            ended.update(
+                status=AgentStatus.FAILED,
+                error=f"{earlier}; {exc}" if earlier else str(exc),
+            )
+            return None
+        ended["workspace"] = change.summary().to_dict()
+        return change
+
+    def _task_of(self, spec: AgentSpec) -> str:
+        """The agent's task as its plan gave it (a continued agent's prompt is the
+        continuation message), for its commit message."""
+        if self.resume is not None and spec.id in self.state.continued:
+            for agent in self.resume.record.plan.get("agents") or ():
+                if isinstance(agent, dict) and agent.get("id") == spec.id:
+                    return str(agent.get("prompt") or spec.prompt)
+        return spec.prompt
+
+    async def _finish(
+        self,
+        result: AgentResult,
+        sink: PersistingSink | None,
+        change: WorkspaceChange | None = None,
+    ) -> None:
         self.state.results[result.agent_id] = result
         # The final checkpoint first: once the record says final, its checkpoint exists.
         checkpoints = sink.checkpoints if sink is not None else None
         if checkpoints is not None and sink is not None and sink.last_message is not None:
             description = f"{result.agent_id} {result.status.value}"
-            checkpoint = await checkpoints.take("final", description, cost_usd=result.cost_usd)
+            checkpoint = await checkpoints.take(
+                "final",
+                description,
+                cost_usd=result.cost_usd,
+                workspace=change.to_dict() if change is not None else None,
+            )
             await self.feed.emit(EventKind.CHECKPOINT, result.agent_id, data=checkpoint.to_dict())
         await self.journal.save_agent(result)
         self.state.ended(result)

@@ -24,6 +24,7 @@ from ..events import SwarmEvent
 from ..plan import Plan, PlanSource
 from ..records import RunStatus, SwarmResult
 from ..stores import RunLease, Store, run_lease_name
+from ..workspaces import RunWorkspaces, prepare_run, resumed_workspaces
 from ._engines import LocalEngine
 from ._execution import Execution
 from ._feed import EventFeed
@@ -73,6 +74,7 @@ class ParallelSwarmExecutor:
         plan_path: str | None,
         owner: str,
         resume: ResumeState | None = None,
+        workspaces: RunWorkspaces | None = None,
     ) -> Execution:
         """One execution of ``plan`` as run ``run_id``, with its own state, journal and feed."""
         describer = SessionDescriber(git=self.options.git_metadata)
@@ -87,6 +89,7 @@ class ParallelSwarmExecutor:
             plan_path=plan_path,
             owner=owner,
             resume=resume,
+            workspaces=workspaces,
         )
 
     async def run(
@@ -102,7 +105,9 @@ class ParallelSwarmExecutor:
         Cancelling the caller's scope cancels the agents, writes what finished
         and re-raises; :meth:`cancel` stops the run and returns its result. A base
         session, ``base.at`` or ``fork_at`` the store does not hold raises
-        :class:`~swarm.errors.PlanError` before anything is written.
+        :class:`~swarm.errors.PlanError` before anything is written, and so does a
+        repository unfit for ``workspace: worktree``
+        (:class:`~swarm.errors.WorkspaceRefused`).
         """
         run_id = run_id or new_run_id()
         lease = self._lease(run_id)
@@ -111,8 +116,12 @@ class ParallelSwarmExecutor:
             problems = await store_problems(plan, self.store, backend=self.backend.name)
             if problems:
                 raise PlanSource(plan_path or "plan").error(problems)
+            # The repository's HEAD now is the commit every agent's worktree starts at.
+            workspaces = await prepare_run(plan, run_id)
+            if workspaces is not None and workspaces.repo.warning():
+                log.info("workspace.uncommitted", detail=workspaces.repo.warning())
             await lease.acquire()
-        run = self._execution(plan, run_id, events, plan_path, lease.owner)
+        run = self._execution(plan, run_id, events, plan_path, lease.owner, workspaces=workspaces)
         return await self._drive(run, lease)
 
     async def resume(
@@ -146,7 +155,8 @@ class ParallelSwarmExecutor:
                 await events.aclose()
             return SwarmResult.from_records(state.record, list(state.agents.values()))
         plan_path = state.record.plan_path
-        run = self._execution(state.plan, run_id, events, plan_path, lease.owner, state)
+        workspaces = resumed_workspaces(state.record.workspace, run_id)
+        run = self._execution(state.plan, run_id, events, plan_path, lease.owner, state, workspaces)
         return await self._drive(run, lease)
 
     def _lease(self, run_id: str) -> RunLease:

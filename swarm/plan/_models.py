@@ -147,6 +147,11 @@ class BaseSpec(_Model):
         return self
 
 
+#: Where agents work: all in ``cwd`` itself, or each in a git worktree of its own.
+Workspace = Literal["shared", "worktree"]
+WORKSPACES: tuple[str, ...] = get_args(Workspace)
+
+
 class AgentDefaults(_Model):
     """Settings merged into every agent that does not set its own."""
 
@@ -160,6 +165,11 @@ class AgentDefaults(_Model):
         None, description="working directory of the agent; relative to where swarm runs"
     )
     env: dict[EnvName, EnvValue] | None = None
+    workspace: Workspace | None = Field(
+        None,
+        description="shared: agents work in `cwd` itself (the default); worktree: each agent "
+        "in a git worktree of its own, its changes a commit on branch swarm/<run>/<agent>",
+    )
 
 
 class ForkFrom(_Model):
@@ -230,6 +240,11 @@ class ExecutionSpec(_Model):
     continue_prompt: Text = Field(
         DEFAULT_CONTINUE_PROMPT,
         description="what an agent continued after an interruption is told first",
+    )
+    require_clean: Bool = Field(
+        False,
+        description="with workspace: worktree, refuse to start while the repository has "
+        "uncommitted changes (they would not be in the agents' worktrees)",
     )
 
 

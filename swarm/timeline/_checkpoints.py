@@ -18,8 +18,10 @@ nearest earlier checkpoint and reads only the messages after it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import trio
 
@@ -308,8 +310,16 @@ class SessionCheckpoints:
             return await self.take("auto", f"auto: after {self.own_messages} own messages")
         return None
 
-    async def take(self, kind: str, description: str, *, cost_usd: float = 0.0) -> Checkpoint:
-        """Persist a checkpoint at the latest message; ``cost_usd`` adds cost reported now."""
+    async def take(
+        self,
+        kind: str,
+        description: str,
+        *,
+        cost_usd: float = 0.0,
+        workspace: dict[str, Any] | None = None,
+    ) -> Checkpoint:
+        """Persist a checkpoint at the latest message; ``cost_usd`` adds cost reported now,
+        ``workspace`` is the agent's change when it worked in a worktree of its own."""
         if cost_usd:
             self.state = HistoryState(
                 self.state.message_uuid,
@@ -319,6 +329,8 @@ class SessionCheckpoints:
                 self.state.files,
             )
         checkpoint = self.state.checkpoint(self.session_id, kind, description)
+        if workspace is not None:
+            checkpoint = dataclasses.replace(checkpoint, workspace=workspace)
         await _save(self.store, checkpoint, self.existing, self.policy.max_per_session)
         # An automatic checkpoint at the same message says less than this one: drop it.
         superseded = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import anthropic
 import pytest
@@ -205,3 +206,27 @@ def test_an_error_event_inside_a_stream_is_classed_by_its_type() -> None:
     invalid = api_error(event("invalid_request_error"))
     assert not isinstance(invalid, TransientAPIError) and invalid.status == 400
     assert str(invalid) == "HTTP 400: invalid_request_error: invalid_request_error mid-stream"
+
+
+async def test_an_agent_in_a_worktree_gets_it_as_its_cwd_and_changes_nothing(
+    server: MockAnthropicServer, tmp_path: Path
+) -> None:
+    """workspace: worktree on the anthropic backend: the worktree is the request's cwd and
+    is kept with the session; the backend runs no tools, so the agent's branch is empty."""
+    from tests.workspaces.helpers import head, make_repo
+
+    repo = make_repo(tmp_path / "repo")
+    store = MemoryStore()
+    executor = ParallelSwarmExecutor(backend_for(server, store), store)
+    text = (
+        f"base: {{prompt: 'context'}}\ndefaults: {{workspace: worktree, cwd: '{repo}'}}\n"
+        "agents: [{id: a, prompt: 'task a'}]\n"
+    )
+    result = await executor.run(parse_plan(text, "anthropic-plan.yaml"))
+    agent = result.agents["a"]
+    assert agent.succeeded and agent.session_id is not None
+    session = await store.get_session(agent.session_id)
+    assert session is not None
+    assert session.metadata["cwd"] == str(repo / ".swarm" / "worktrees" / result.run_id / "a")
+    assert agent.workspace is not None and agent.workspace["commit"] is None
+    assert head(repo, f"swarm/{result.run_id}/a") == head(repo)

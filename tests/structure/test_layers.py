@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("backends", ("swarm.backends",)),
     ("plan", ("swarm.plan",)),
     ("timeline", ("swarm.timeline",)),
+    ("workspaces", ("swarm.workspaces",)),
     ("engine", ("swarm.engine",)),
     ("telemetry", ("swarm.telemetry",)),
     ("ui", ("swarm.ui",)),

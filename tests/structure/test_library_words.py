@@ -18,6 +18,7 @@ CLI_WORDS = re.compile(
     r"`swarm [a-z]"
     r"|--(no-)?rehearse\b|--rehearse-config|--backend\b|--agent-id|--prompt\b|--since\b"
     r"|--output\b|--force\b|--store\b|--on-resume|--mode\b"
+    r"|--into\b|--update-checkout|--orphans\b|--require-clean|--strategy\b"
 )
 
 

@@ -291,8 +291,11 @@ class AnthropicBackend:
                 inherited = await history(
                     self._store, request.parent_session_id, upto=request.fork_point
                 )
+                # It runs no tools, so it changes no files; where it was asked to work
+                # (an agent's own worktree, say) is kept with its session all the same.
+                where = {"cwd": request.cwd} if request.cwd is not None else {}
                 await sink.session_started(
-                    session_id, metadata={"backend": "anthropic", "model": model}
+                    session_id, metadata={"backend": "anthropic", "model": model, **where}
                 )
             breakpoints = await self._breakpoints(request.parent_session_id, inherited)
         except NotFoundError as exc:
