@@ -24,80 +24,184 @@ from inside another one.
 
 from __future__ import annotations
 
-from ._log import configure_logging
-from ._version import __version__
-from .backends import (
-    AgentOutcome,
-    AgentRequest,
-    AgentSink,
-    Backend,
-    BaseRequest,
-    BaseSession,
-    SimulatedBackend,
-    create_backend,
-)
-from .engine import ExecutorOptions, ParallelSwarmExecutor
-from .errors import (
-    APIError,
-    BackendError,
-    BackendUnavailable,
-    IntegrityError,
-    LeaseHeld,
-    NotFoundError,
-    PlanError,
-    PlanIssue,
-    Remedy,
-    SkipAgent,
-    StoreError,
-    SwarmError,
-    TransientAPIError,
-    UsageError,
-    WorkspaceError,
-    WorkspaceRefused,
-)
-from .events import EventKind, RunObserver, SwarmEvent
-from .plan import AgentSpec, Plan, Priority, load_plan, parse_plan
-from .records import (
-    AgentResult,
-    AgentStatus,
-    Attempt,
-    BaseEntry,
-    Checkpoint,
-    Lease,
-    Message,
-    RunRecord,
-    RunStatus,
-    SessionRecord,
-    SwarmMetrics,
-    SwarmResult,
-    Usage,
-)
-from .stores import (
-    DelegatingStore,
-    MemoryStore,
-    MessageRangeReader,
-    RedactingStore,
-    SQLiteStore,
-    Store,
-    TranscriptStore,
-    history,
-    lineage,
-    open_store,
-)
-from .timeline import (
-    CheckpointDiff,
-    CheckpointPolicy,
-    collect_garbage,
-    create_checkpoint,
-    diff_checkpoints,
-    expected_durations_from_store,
-    export_run,
-    find_checkpoint,
-    find_run,
-    fork_at,
-    fork_plan,
-)
-from .workspaces import MergeReport, RepoState, WorkspaceChange, inspect_repository, merge_agents
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._log import configure_logging
+    from ._version import __version__
+    from .backends import (
+        AgentOutcome,
+        AgentRequest,
+        AgentSink,
+        Backend,
+        BaseRequest,
+        BaseSession,
+        SimulatedBackend,
+        create_backend,
+    )
+    from .engine import ExecutorOptions, ParallelSwarmExecutor
+    from .errors import (
+        APIError,
+        BackendError,
+        BackendUnavailable,
+        IntegrityError,
+        LeaseHeld,
+        NotFoundError,
+        PlanError,
+        PlanIssue,
+        Remedy,
+        SkipAgent,
+        StoreError,
+        SwarmError,
+        TransientAPIError,
+        UsageError,
+        WorkspaceError,
+        WorkspaceRefused,
+    )
+    from .events import EventKind, RunObserver, SwarmEvent
+    from .plan import AgentSpec, Plan, Priority, load_plan, parse_plan
+    from .records import (
+        AgentResult,
+        AgentStatus,
+        Attempt,
+        BaseEntry,
+        Checkpoint,
+        Lease,
+        Message,
+        RunRecord,
+        RunStatus,
+        SessionRecord,
+        SwarmMetrics,
+        SwarmResult,
+        Usage,
+    )
+    from .stores import (
+        DelegatingStore,
+        MemoryStore,
+        MessageRangeReader,
+        RedactingStore,
+        SQLiteStore,
+        Store,
+        TranscriptStore,
+        history,
+        lineage,
+        open_store,
+    )
+    from .timeline import (
+        CheckpointDiff,
+        CheckpointPolicy,
+        collect_garbage,
+        create_checkpoint,
+        diff_checkpoints,
+        expected_durations_from_store,
+        export_run,
+        find_checkpoint,
+        find_run,
+        fork_at,
+        fork_plan,
+    )
+    from .workspaces import (
+        MergeReport,
+        RepoState,
+        WorkspaceChange,
+        inspect_repository,
+        merge_agents,
+    )
+
+# The public names, each imported from its layer when first asked for (PEP 562): ``import
+# swarm`` costs nothing, so ``swarm --help`` and ``swarm validate`` load only what they use.
+_EXPORTS: dict[str, str] = {
+    "configure_logging": "._log",
+    "__version__": "._version",
+    "AgentOutcome": ".backends",
+    "AgentRequest": ".backends",
+    "AgentSink": ".backends",
+    "Backend": ".backends",
+    "BaseRequest": ".backends",
+    "BaseSession": ".backends",
+    "SimulatedBackend": ".backends",
+    "create_backend": ".backends",
+    "ExecutorOptions": ".engine",
+    "ParallelSwarmExecutor": ".engine",
+    "APIError": ".errors",
+    "BackendError": ".errors",
+    "BackendUnavailable": ".errors",
+    "IntegrityError": ".errors",
+    "LeaseHeld": ".errors",
+    "NotFoundError": ".errors",
+    "PlanError": ".errors",
+    "PlanIssue": ".errors",
+    "Remedy": ".errors",
+    "SkipAgent": ".errors",
+    "StoreError": ".errors",
+    "SwarmError": ".errors",
+    "TransientAPIError": ".errors",
+    "UsageError": ".errors",
+    "WorkspaceError": ".errors",
+    "WorkspaceRefused": ".errors",
+    "EventKind": ".events",
+    "RunObserver": ".events",
+    "SwarmEvent": ".events",
+    "AgentSpec": ".plan",
+    "Plan": ".plan",
+    "Priority": ".plan",
+    "load_plan": ".plan",
+    "parse_plan": ".plan",
+    "AgentResult": ".records",
+    "AgentStatus": ".records",
+    "Attempt": ".records",
+    "BaseEntry": ".records",
+    "Checkpoint": ".records",
+    "Lease": ".records",
+    "Message": ".records",
+    "RunRecord": ".records",
+    "RunStatus": ".records",
+    "SessionRecord": ".records",
+    "SwarmMetrics": ".records",
+    "SwarmResult": ".records",
+    "Usage": ".records",
+    "DelegatingStore": ".stores",
+    "MemoryStore": ".stores",
+    "MessageRangeReader": ".stores",
+    "RedactingStore": ".stores",
+    "SQLiteStore": ".stores",
+    "Store": ".stores",
+    "TranscriptStore": ".stores",
+    "history": ".stores",
+    "lineage": ".stores",
+    "open_store": ".stores",
+    "CheckpointDiff": ".timeline",
+    "CheckpointPolicy": ".timeline",
+    "collect_garbage": ".timeline",
+    "create_checkpoint": ".timeline",
+    "diff_checkpoints": ".timeline",
+    "expected_durations_from_store": ".timeline",
+    "export_run": ".timeline",
+    "find_checkpoint": ".timeline",
+    "find_run": ".timeline",
+    "fork_at": ".timeline",
+    "fork_plan": ".timeline",
+    "MergeReport": ".workspaces",
+    "RepoState": ".workspaces",
+    "WorkspaceChange": ".workspaces",
+    "inspect_repository": ".workspaces",
+    "merge_agents": ".workspaces",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "APIError",

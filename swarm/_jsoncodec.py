@@ -10,7 +10,7 @@ to :mod:`json` with the same separators and key order.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -28,3 +28,31 @@ def dumps(value: Any) -> str:
 def loads(text: str | bytes) -> Any:
     """Parse JSON text; raises ``ValueError`` (``orjson.JSONDecodeError``) when it is not JSON."""
     return orjson.loads(text)
+
+
+# The JSON text of records that were just encoded (to look for secrets in them, see
+# swarm._redaction.redact_document), kept for the store that encodes the same record
+# a moment later: a write then costs one encoding, not two. Keyed by identity and
+# holding the record, so an id is never reused while its entry lives; taken on use,
+# and bounded for stores that never ask (records are frozen, their text cannot change).
+_RECENT: dict[int, tuple[object, str]] = {}
+_RECENT_MAX = 512
+
+
+def remember_text(record: object, text: str) -> None:
+    """Keep ``text`` as the encoding of ``record``'s document for :func:`document_text`."""
+    if len(_RECENT) >= _RECENT_MAX:
+        del _RECENT[next(iter(_RECENT))]
+    _RECENT[id(record)] = (record, text)
+
+
+class _Document(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def document_text(record: _Document) -> str:
+    """``dumps(record.to_dict())``, reusing the text :func:`remember_text` kept for it."""
+    kept = _RECENT.pop(id(record), None)
+    if kept is not None and kept[0] is record:
+        return kept[1]
+    return dumps(record.to_dict())

@@ -336,7 +336,10 @@ def redact_document(record: D) -> D:
     (the usual case)."""
     text = jsoncodec.dumps(record.to_dict())
     cleaned = redact_json(text)
-    return record if cleaned is text else type(record).from_dict(jsoncodec.loads(cleaned))
+    if cleaned is text:
+        jsoncodec.remember_text(record, text)  # the store's encoding of it, if it asks
+        return record
+    return type(record).from_dict(jsoncodec.loads(cleaned))
 
 
 def restore_secrets(

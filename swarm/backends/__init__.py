@@ -21,6 +21,7 @@ from ._registry import (
     backend_entry,
     choose_backend_name,
     create_backend,
+    preload_backend,
 )
 from ._rehearsal import (
     REHEARSAL_CLI_ENV,
@@ -71,5 +72,6 @@ __all__ = [
     "maybe_rehearsal",
     "open_backend",
     "open_rehearsal",
+    "preload_backend",
     "rehearsal_config",
 ]

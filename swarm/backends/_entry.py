@@ -43,13 +43,16 @@ class BackendEntry:
     ``options`` is a ``TypedDict`` (``total=False``): its keys are the ``backend.options``
     the backend reads, its value types what plan validation checks. ``option_checks``
     adds checks of one option's value that need a module of their own (the fake API's
-    script), imported only when a plan sets that option.
+    script), imported only when a plan sets that option. ``preload`` names the modules
+    ``create`` will import (its SDK): :func:`preload_backend` imports them in a worker
+    thread while a run opens its store, so the run does not wait for them afterwards.
     """
 
     name: str
     options: type
     create: BackendFactory
     option_checks: Mapping[str, Callable[[], Any]] = field(default_factory=dict)
+    preload: tuple[str, ...] = ()
 
     @property
     def option_names(self) -> frozenset[str]:

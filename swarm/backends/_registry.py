@@ -10,6 +10,8 @@ a plan never imports claude-agent-sdk or anthropic.
 
 from __future__ import annotations
 
+import importlib
+import threading
 from collections.abc import Mapping
 
 from ..errors import BackendUnavailable, Remedy, UsageError
@@ -58,3 +60,28 @@ def create_backend(
     ``claude`` backend starts (the rehearsal points it at the fake API with it).
     """
     return backend_entry(choose_backend_name(name or spec.name)).create(spec, store, cli_env)
+
+
+def preload_backend(name: str | None) -> threading.Thread | None:
+    """Start importing what backend ``name`` will need (its SDK) in a worker thread, and
+    return the thread (None when there is nothing to import, or no such backend).
+
+    The import runs while the caller does its own I/O (opening the store, starting the
+    fake API); building the backend later imports the same modules and waits on Python's
+    import lock for whatever is left. A failing import is left to that later import,
+    which raises it where it is handled.
+    """
+    entry = BACKENDS.get(name or "")
+    if entry is None or not entry.preload:
+        return None
+
+    def load() -> None:
+        for module in entry.preload:
+            try:
+                importlib.import_module(module)
+            except Exception:  # raised again, and reported, by the import that needs it
+                return
+
+    thread = threading.Thread(target=load, name=f"swarm-preload-{entry.name}", daemon=True)
+    thread.start()
+    return thread

@@ -10,10 +10,11 @@ is measured: benchmarks/README.md.
 """
 
 from ._model import BenchReport, Check, Figure, WorkloadResult, WorkloadStatus
-from ._report import render_chart, render_markdown, report_stamp
+from ._report import CHART_EXTRA, render_chart, render_markdown, report_stamp
 from ._runner import WORKLOADS, BenchOptions, run_bench
 
 __all__ = [
+    "CHART_EXTRA",
     "WORKLOADS",
     "BenchOptions",
     "BenchReport",

@@ -93,9 +93,18 @@ def render_markdown(report: BenchReport, chart: str | None = "latest.png") -> st
     return "\n".join(lines) + "\n"
 
 
-def render_chart(report: BenchReport) -> bytes:
-    """A PNG with one panel per measured workload that has a comparison to draw."""
-    import matplotlib
+#: The extra that installs the chart's library (matplotlib): ``pip install "swarm[bench]"``.
+CHART_EXTRA = "bench"
+
+
+def render_chart(report: BenchReport) -> bytes | None:
+    """A PNG with one panel per measured workload that has a comparison to draw, or None
+    when matplotlib is not installed (it comes with the ``bench`` extra): the table and
+    the JSON do not need it."""
+    try:
+        import matplotlib
+    except ImportError:
+        return None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

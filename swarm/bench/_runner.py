@@ -14,14 +14,24 @@ from dataclasses import dataclass
 
 from ..records import utc_now
 from . import _checkpointing as checkpointing
+from . import _claude_tokens as claude_tokens
 from . import _overhead as overhead
 from . import _realcli as realcli
 from . import _scheduling as scheduling
+from . import _startup as startup
 from . import _tokens as tokens
 from ._environment import environment
 from ._model import BenchReport, WorkloadResult, WorkloadStatus
 
-WORKLOADS = ("scheduling", "overhead", "realcli", "tokens", "checkpoints")
+WORKLOADS = (
+    "scheduling",
+    "overhead",
+    "realcli",
+    "tokens",
+    "claude-tokens",
+    "checkpoints",
+    "startup",
+)
 
 #: Workloads the issue asks for that this build does not measure yet, and why.
 NOT_MEASURED: dict[str, tuple[str, str]] = {}
@@ -46,6 +56,10 @@ class BenchOptions:
     @property
     def checkpoint_repeats(self) -> int:
         return 7 if self.quick else 21
+
+    @property
+    def startup_rounds(self) -> int:
+        return 3 if self.quick else 7
 
 
 def _timed(name: str, title: str, measure: Callable[[], WorkloadResult]) -> WorkloadResult:
@@ -81,7 +95,13 @@ def run_bench(
         ),
         ("realcli", "Real Claude Code CLI", lambda: realcli.run(realcli.RealCLISetup())),
         ("tokens", tokens.TITLE, lambda: tokens.run(tokens.TokensSetup())),  # seconds: any size
+        (
+            "claude-tokens",
+            claude_tokens.TITLE,
+            lambda: claude_tokens.run(claude_tokens.ClaudeTokensSetup()),
+        ),
         ("checkpoints", "Checkpoints", lambda: checkpointing.run(options.checkpoint_repeats)),
+        ("startup", startup.TITLE, lambda: startup.run(options.startup_rounds)),
     ]
     results: list[WorkloadResult] = []
     for name, title, measure in steps:
@@ -101,6 +121,8 @@ def run_bench(
         command=list(command),
         quick=options.quick,
         seconds=time.perf_counter() - started,
-        environment=environment(with_cli="realcli" in options.only),
+        environment=environment(
+            with_cli=bool({"realcli", "claude-tokens", "startup"} & options.only)
+        ),
         workloads=results,
     )

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from ..bench import (
+    CHART_EXTRA,
     WORKLOADS,
     BenchOptions,
     BenchReport,
@@ -26,10 +28,31 @@ from ._errors import EXIT_FAILED, EXIT_OK
 from ._options import JsonOption
 from ._output_files import check_output, write_output
 
-DEFAULT_OUTPUT = Path("benchmarks/results")
+RESULTS = Path("benchmarks/results")
 
 
 REPORT_FILES = {"json": "latest.json", "markdown": "latest.md", "chart": "latest.png"}
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenReport:
+    """Where a report went; ``chart`` is None when matplotlib is not installed."""
+
+    json: Path
+    markdown: Path
+    chart: Path | None
+    run: Path | None = None  # the timestamped copy of the JSON, beside latest.*
+
+
+def _report_paths(report: BenchReport, folder: Path, *, latest: bool) -> dict[str, Path]:
+    """latest.* in ``folder`` (plus runs/<stamp>.json), or, for a run that must not replace
+    the committed results, <stamp>-quick.* in ``folder`` itself."""
+    stamp = f"{report_stamp(report)}{'-quick' if report.quick else ''}"
+    if not latest:
+        return {kind: folder / f"{stamp}{Path(name).suffix}" for kind, name in REPORT_FILES.items()}
+    paths = {kind: folder / name for kind, name in REPORT_FILES.items()}
+    paths["run"] = folder / "runs" / f"{stamp}.json"
+    return paths
 
 
 def check_report_folder(folder: Path, *, store: Path | None = None) -> None:
@@ -43,32 +66,39 @@ def check_report_folder(folder: Path, *, store: Path | None = None) -> None:
 
 
 def write_report(
-    report: BenchReport, folder: Path, *, store: Path | None = None
-) -> dict[str, Path]:
-    """Write latest.json / latest.md / latest.png and runs/<timestamp>.json into ``folder``.
+    report: BenchReport, folder: Path, *, store: Path | None = None, latest: bool = True
+) -> WrittenReport:
+    """Write the report's JSON, markdown and PNG chart into ``folder``.
 
-    The latest.* files of an earlier report are replaced (that is what they are for);
-    each file is written atomically, and never over ``store`` or any SQLite file
-    (:mod:`swarm.cli._output_files`).
+    With ``latest`` (a full run, or any run given ``--output``): latest.json / latest.md /
+    latest.png, replaced each run, and a timestamped copy of the JSON in runs/. Without
+    (a quick run with the default folder): ``<stamp>-quick.json/.md/.png`` in ``folder``,
+    so a quick run never replaces the full results the README quotes. The chart is left
+    out when matplotlib is not installed. Each file is written atomically, and never over
+    ``store`` or any SQLite file (:mod:`swarm.cli._output_files`).
     """
     check_report_folder(folder, store=store)
     folder.mkdir(parents=True, exist_ok=True)
-    document: dict[str, Any] = report.to_dict()
-    text = json.dumps(document, indent=2, default=str) + "\n"
-    paths = {kind: folder / name for kind, name in REPORT_FILES.items()}
-    paths["run"] = (
-        folder / "runs" / f"{report_stamp(report)}{'-quick' if report.quick else ''}.json"
-    )
-    paths["run"].parent.mkdir(exist_ok=True)
+    paths = _report_paths(report, folder, latest=latest)
+    text = json.dumps(report.to_dict(), indent=2, default=str) + "\n"
+    chart = render_chart(report)
     contents: dict[str, str | bytes] = {
         "json": text,
-        "run": text,
-        "markdown": render_markdown(report),
-        "chart": render_chart(report),
+        "markdown": render_markdown(report, chart=paths["chart"].name if chart else None),
     }
+    if chart is not None:
+        contents["chart"] = chart
+    if "run" in paths:
+        paths["run"].parent.mkdir(exist_ok=True)
+        contents["run"] = text
     for kind, data in contents.items():
         write_output(paths[kind], data, option="--output", force=True, store=store)
-    return paths
+    return WrittenReport(
+        json=paths["json"],
+        markdown=paths["markdown"],
+        chart=paths["chart"] if chart is not None else None,
+        run=paths.get("run"),
+    )
 
 
 def _selected(only: str | None) -> frozenset[str]:
@@ -94,13 +124,15 @@ def bench(
         bool, typer.Option("--quick", help="The CI size: fewer seeds and agents (minutes).")
     ] = False,
     output: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--output",
-            help="Folder for latest.json/.md/.png (replaced each run) and runs/; "
-            "never written over the store or any SQLite file.",
+            help="Folder for latest.json/.md/.png (replaced each run) and runs/; never "
+            f"written over the store or any SQLite file. [default: {RESULTS}; a --quick "
+            f"run: {RESULTS / 'runs'}/<time>-quick.*]",
+            show_default=False,
         ),
-    ] = DEFAULT_OUTPUT,
+    ] = None,
     check: Annotated[
         bool,
         typer.Option(
@@ -118,16 +150,20 @@ def bench(
     """Measure sequential against forked-in-parallel, side by side, and write the report."""
     options = BenchOptions(quick=quick, only=_selected(only))
     in_use = sqlite_path(store_url(None))
-    check_report_folder(output, store=in_use)  # before minutes of measuring, not after
+    # A quick run goes beside the committed full results, never over them.
+    latest = output is not None or not quick
+    folder = output if output is not None else RESULTS if latest else RESULTS / "runs"
+    check_report_folder(folder, store=in_use)  # before minutes of measuring, not after
     command = ["swarm", *sys.argv[1:]] if Path(sys.argv[0]).name == "swarm" else ["swarm bench"]
     report = run_bench(options, command, progress=lambda line: print(line, file=sys.stderr))
-    paths = write_report(report, output, store=in_use)
+    written = write_report(report, folder, store=in_use, latest=latest)
     if as_json:
         print_json(report.to_dict())
     else:
         print(render_markdown(report, chart=None), end="")
-    print(
-        f"swarm bench: wrote {paths['markdown']}, {paths['chart']}, {paths['json']}",
-        file=sys.stderr,
-    )
+    files = [written.markdown, *([written.chart] if written.chart else []), written.json]
+    print(f"swarm bench: wrote {', '.join(map(str, files))}", file=sys.stderr)
+    if written.chart is None:
+        hint = f'pip install "swarm[{CHART_EXTRA}]"'
+        print(f"swarm bench: no chart: matplotlib is not installed ({hint})", file=sys.stderr)
     return gate_exit_code(report) if check else EXIT_OK

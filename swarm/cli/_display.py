@@ -62,7 +62,16 @@ def _progress_table(rows: dict[str, _Row], now: float, title: str) -> Table:
     return table
 
 
-def summary_table(result: SwarmResult, *, rehearsal: bool = False) -> Table:
+def since_process_start() -> float:
+    """Seconds since this process started (what the user waited for, imports included)."""
+    import psutil
+
+    return max(0.0, time.time() - psutil.Process().create_time())
+
+
+def summary_table(
+    result: SwarmResult, *, rehearsal: bool = False, waited_s: float | None = None
+) -> Table:
     """The table printed when a run ends; ``rehearsal``: it ran against the fake API."""
     m = result.metrics
     title = f"run {result.run_id}: {result.status.value}"
@@ -102,7 +111,9 @@ def summary_table(result: SwarmResult, *, rehearsal: bool = False) -> Table:
         )
     table.caption = (
         "tokens: input/output/cache (read+write) · "
-        f"wall {m.wall_s:.2f}s (base {m.base_s:.2f}s, agents {m.agents_wall_s:.2f}s) · "
+        f"wall {m.wall_s:.2f}s (base {m.base_s:.2f}s, agents {m.agents_wall_s:.2f}s"
+        + (f"; {waited_s:.2f}s since swarm started" if waited_s is not None else "")
+        + ") · "
         f"agent time {m.total_agent_s:.2f}s · speedup {m.speedup:.2f}x · "
         f"efficiency {m.efficiency:.0%} of bound {m.makespan_lower_bound_s:.2f}s · "
         f"peak {m.peak_concurrency}/{m.max_parallel} · tokens {m.usage.total} · "

@@ -14,13 +14,13 @@ from collections.abc import Awaitable, Callable, Sequence
 import trio
 
 from .._redaction import mask_url
-from ..backends import RehearsalSetup, open_backend
+from ..backends import RehearsalSetup, open_backend, preload_backend
 from ..engine import ExecutorOptions, ParallelSwarmExecutor, store_problems
 from ..events import RunObserver, SwarmEvent
 from ..plan import Plan, PlanSource
 from ..records import SwarmResult
 from ..stores import open_store, sqlite_path
-from ..timeline import expected_durations_from_store
+from ..timeline import CacheMiss, cache_misses, expected_durations_from_store
 from ..workspaces import check_plan
 from ._common import store_url, warn
 from ._display import show_progress
@@ -49,8 +49,12 @@ async def execute_plan(
     rehearsal: RehearsalSetup | None = None,
     source: PlanSource | None = None,
     observers: Sequence[RunObserver] = (),
+    warnings: list[str] | None = None,
 ) -> SwarmResult:
     """Open the store and backend a plan names, and run it with progress display.
+
+    ``warnings`` receives the lines the summary should end with (forks that missed the
+    prompt cache, see :func:`cache_warning`), found while the store is still open.
 
     What the plan names in the store (a base session, fork points) is checked first,
     and reported at its line of ``source``, the file the plan was read from.
@@ -61,6 +65,9 @@ async def execute_plan(
     recorded as a rehearsal (swarm.backends._rehearsal). ``observers`` (a tracer) see
     every event of the run.
     """
+    # The SDK's import (~1 s for claude-agent-sdk) overlaps opening the store (and the
+    # fake API of a rehearsal) instead of following it.
+    preload_backend(backend_name or plan.backend.name)
     async with (
         open_store(plan.store.url) as store,
         open_backend(plan.backend, store, backend_name, rehearsal) as backend,
@@ -90,11 +97,30 @@ async def execute_plan(
                 observers=observers,
             ),
         )
-        return await drive_with_progress(
+        result = await drive_with_progress(
             executor,
             lambda events: executor.run(plan, events=events, plan_path=plan_path),
             progress,
         )
+        if warnings is not None:
+            line = cache_warning(await cache_misses(store, result), len(result.agents))
+            warnings.extend([line] if line else [])
+        return result
+
+
+def cache_warning(misses: list[CacheMiss], agents: int) -> str | None:
+    """One line for the forks that paid their inherited history again, or None."""
+    if not misses:
+        return None
+    names = ", ".join(m.agent_id for m in misses[:4]) + (", ..." if len(misses) > 4 else "")
+    low, high = min(m.share for m in misses), max(m.share for m in misses)
+    shares = f"{low:.0%}" if f"{low:.0%}" == f"{high:.0%}" else f"{low:.0%}-{high:.0%}"
+    return (
+        f"swarm: warning: {len(misses)} of {agents} forks missed the prompt cache ({names}): "
+        f"each wrote {shares} of the {misses[0].inherited_tokens:,} tokens it inherited from "
+        "the base to the cache instead of reading them (a system prompt that differs per "
+        "directory, an expired cache or another model); see benchmarks/README.md, claude-tokens"
+    )
 
 
 async def drive_with_progress(

@@ -16,7 +16,6 @@ from typing import Any
 
 import typer
 
-from .._log import get_logger
 from .._redaction import redact_text
 from ..errors import (
     BackendUnavailable,
@@ -103,6 +102,8 @@ def error_line(message: str) -> None:
 def unexpected(exc: BaseException) -> int:
     """An exception nothing anticipated (a bug): one line naming it, the traceback only
     with --log-level debug, both redacted; what the store already holds stays."""
+    from .._log import get_logger  # structlog, only on this rare path
+
     get_logger("swarm.cli").debug("unexpected", exception=format_traceback(exc))
     reason = redact_text(failure_reason(exc))
     typer.echo(

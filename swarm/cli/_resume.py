@@ -20,7 +20,7 @@ from ..plan import ON_RESUME_POLICIES, Plan
 from ..records import RunRecord, RunStatus, SwarmResult
 from ..timeline import check_run_ref
 from ._common import existing_store, lookup_run, print_json, store_url
-from ._display import summary_table
+from ._display import since_process_start, summary_table
 from ._driver import drive_with_progress, print_see_again
 from ._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from ._options import JsonOption, RehearseConfigOption, StoreOption
@@ -183,7 +183,7 @@ def resume(
             f"agents {sum(m.counts.values())} {m.counts}"
         )
     else:
-        Console().print(summary_table(result, rehearsal=rehearsal))
+        Console().print(summary_table(result, rehearsal=rehearsal, waited_s=since_process_start()))
         print_see_again(result.run_id, store_url(store))
     if result.status is RunStatus.INTERRUPTED:
         return EXIT_INTERRUPTED

@@ -21,7 +21,7 @@ from ..records import RunStatus
 from ..stores import MemoryStore, SQLiteStore, parse_store_url
 from ..workspaces import check_plan
 from ._common import print_json, store_url, warn
-from ._display import summary_table
+from ._display import since_process_start, summary_table
 from ._driver import execute_plan, print_see_again
 from ._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from ._options import ConfigOption, JsonOption, RehearseConfigOption, StoreOption
@@ -119,6 +119,7 @@ def run(
     )
     progress = "none" if (as_json or quiet) else ("live" if sys.stderr.isatty() else "plain")
     rehearsal = RehearsalSetup.of_plan(plan.backend.options, rehearse_config) if rehearse else None
+    warnings: list[str] = []
     with run_observers(otel, otel_content, to_stderr=as_json) as observers:
         result = trio.run(
             lambda: execute_plan(
@@ -129,6 +130,7 @@ def run(
                 rehearsal=rehearsal,
                 source=source,
                 observers=observers,
+                warnings=warnings,
             )
         )
     if as_json:
@@ -140,7 +142,9 @@ def run(
             f"speedup {m.speedup:.2f}x, efficiency {m.efficiency:.0%}"
         )
     else:
-        Console().print(summary_table(result, rehearsal=rehearsal is not None))
+        Console().print(
+            summary_table(result, rehearsal=rehearsal is not None, waited_s=since_process_start())
+        )
         print_see_again(result.run_id, plan.store.url)
         if any(agent.workspace for agent in result.agents.values()):
             url = plan.store.url
@@ -149,6 +153,8 @@ def run(
                 f"agents' changes: swarm changes {result.run_id}{where}; "
                 f"merge them: swarm merge {result.run_id}{where}"
             )
+    for line in warnings:
+        print(line, file=sys.stderr)
     if result.status is RunStatus.INTERRUPTED:
         return EXIT_INTERRUPTED
     return EXIT_OK if result.succeeded else EXIT_FAILED

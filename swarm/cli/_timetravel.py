@@ -39,7 +39,7 @@ from ._common import (
     store_url,
     unique_prefixes,
 )
-from ._display import summary_table
+from ._display import since_process_start, summary_table
 from ._driver import execute_plan, print_see_again
 from ._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from ._options import JsonOption, RehearseConfigOption, StoreOption
@@ -367,7 +367,9 @@ def fork(
         outcome = failure or f"new session {agent.session_id}"
         print(f"run {result.run_id}: {result.status.value}; {outcome}")
     else:
-        Console().print(summary_table(result, rehearsal=setup is not None))
+        Console().print(
+            summary_table(result, rehearsal=setup is not None, waited_s=since_process_start())
+        )
         if failure is None:
             print(
                 f"new session {agent.session_id} branches from session {found.session_id} "

@@ -3,7 +3,9 @@
 
 The application is composed here, explicitly: each command module defines its
 command functions (and, for a group, its own sub-application) and registers
-nothing itself; :func:`_compose` lists them all. Command modules never import each
+nothing itself; :data:`COMMANDS` lists them all, and a command's module is imported
+only when that command runs (``swarm --help`` and ``swarm validate`` then load no
+bench, fake API, store engine or backend SDK). Command modules never import each
 other: what several share is in the modules named for it (``_options``: shared
 options, ``_driver``: running a plan with its progress and Ctrl-C, ``_common``:
 store access and output, ``_display``, ``_rehearse``, ``_output_files``, and
@@ -12,27 +14,16 @@ store access and output, ``_display``, ``_rehearse``, ``_output_files``, and
 
 from __future__ import annotations
 
+import importlib
 import sys
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
 import typer.core
+import typer.main
 
-from .._log import configure_logging
 from ..errors import SwarmError, leaves
-from . import (
-    _bench,
-    _changes,
-    _gc,
-    _mock_api,
-    _resume,
-    _run,
-    _runs,
-    _sessions,
-    _store,
-    _timetravel,
-    _ui,
-)
 from ._errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -45,9 +36,173 @@ from ._errors import (
 
 __all__ = ["app", "main"]
 
+
+@dataclass(frozen=True, slots=True)
+class LazyCommand:
+    """A command of ``swarm``: where it is defined, and the line ``swarm --help`` shows
+    for it (the first paragraph of its docstring, or its group's help: a test keeps them
+    equal)."""
+
+    module: str  # in swarm.cli
+    attr: str  # the command function, or the sub-application (a typer.Typer)
+    help: str
+    no_args_is_help: bool = False
+
+
+#: Every command of ``swarm``, in the order ``swarm --help`` lists them.
+COMMANDS: dict[str, LazyCommand] = {
+    "bench": LazyCommand(
+        "_bench",
+        "bench",
+        "Measure sequential against forked-in-parallel, side by side, and write the report.",
+    ),
+    "run": LazyCommand(
+        "_run", "run", "Run a plan: fork every agent off the base session, in parallel."
+    ),
+    "validate": LazyCommand(
+        "_run",
+        "validate",
+        "Check a plan and print what would run; exit 2 with file:line: field errors if bad.",
+    ),
+    "schema": LazyCommand(
+        "_run", "schema", "Print the JSON Schema of the plan format (for editors)."
+    ),
+    "fork": LazyCommand(
+        "_timetravel",
+        "fork",
+        "Branch a new session at a checkpoint and run it; the original stays intact.",
+    ),
+    "history": LazyCommand(
+        "_runs",
+        "history",
+        "One agent's messages, with its session lineage (parent session and fork point).",
+    ),
+    "mock-api": LazyCommand(
+        "_mock_api",
+        "mock_api",
+        "Serve a fake Anthropic Messages API on loopback, for rehearsals and tests.",
+    ),
+    "resume": LazyCommand(
+        "_resume",
+        "resume",
+        "Finish a crashed or interrupted run: finished agents are kept, the rest run.",
+    ),
+    "changes": LazyCommand(
+        "_changes",
+        "changes",
+        "What each agent in a worktree changed: its branch, commit and diff stat; files "
+        "changed by more than one agent are flagged as likely conflicts.",
+    ),
+    "merge": LazyCommand(
+        "_changes",
+        "merge",
+        "Merge the succeeded agents' branches, in priority order, each checked first: an "
+        "agent whose change conflicts is left out and reported with its files.",
+    ),
+    "gc": LazyCommand(
+        "_gc", "gc", "Delete old runs (activity-based TTL, LRU cap); never a parent of a kept fork."
+    ),
+    "export": LazyCommand(
+        "_sessions", "export", "Export a run with its agents, sessions, messages and checkpoints."
+    ),
+    "ui": LazyCommand(
+        "_ui",
+        "ui",
+        "Serve a read-only dashboard of the store's runs: live agents, timeline, lineage, "
+        "sessions. It follows runs in progress in other processes.",
+    ),
+    "runs": LazyCommand("_runs", "runs_app", "Runs kept in the store."),
+    "checkpoints": LazyCommand(
+        "_timetravel",
+        "checkpoints_app",
+        "Checkpoints: points in a session to diff and fork from.",
+        no_args_is_help=True,
+    ),
+    "sessions": LazyCommand(
+        "_sessions",
+        "sessions_app",
+        "Sessions: the base, its forks and forks of forks.",
+        no_args_is_help=True,
+    ),
+    "store": LazyCommand("_store", "store_app", "Check and repair the store."),
+    "worktrees": LazyCommand(
+        "_changes",
+        "worktrees_app",
+        "The git worktrees and branches agents with workspace: worktree left.",
+    ),
+}
+
+
+# click's objects are typed Any here: typer vendors its own click (typer._click) in
+# recent versions and uses the click package in older ones.
+
+
+def help_line(text: str) -> str:
+    """The first paragraph of a command's help, on one line: what ``swarm --help`` shows."""
+    return " ".join(text.strip().split("\n\n")[0].split())
+
+
+def load_command(name: str) -> Any:
+    """The click command ``name`` of :data:`COMMANDS`, its module imported now."""
+    entry = COMMANDS[name]
+    target = getattr(importlib.import_module(f"{__package__}.{entry.module}"), entry.attr)
+    if isinstance(target, typer.Typer):
+        command: Any = typer.main.get_group(target)
+    else:
+        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    if entry.no_args_is_help and isinstance(command, typer.core.TyperGroup):
+        command.no_args_is_help = True
+    _plain_help(command)
+    return command
+
+
+def _plain_help(command: Any) -> None:
+    """Help as click prints it, not typer's rich panels: rendering them costs more than
+    the rest of ``swarm --help`` (~0.2 s of CPU; benchmarks/README.md, start-up)."""
+    if isinstance(command, typer.core.TyperCommand | typer.core.TyperGroup):
+        command.rich_markup_mode = None
+    for sub in getattr(command, "commands", {}).values():
+        if sub.short_help is None and sub.help:  # the whole first paragraph, wrapped, not cut
+            sub.short_help = help_line(sub.help)
+        _plain_help(sub)
+
+
+class _LazyGroup(typer.core.TyperGroup):
+    """The top-level group: lists :data:`COMMANDS` from their help lines, and imports a
+    command's module only to run it (or to show its own help)."""
+
+    _listing = False
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*COMMANDS, *(n for n in self.commands if n not in COMMANDS)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        if cmd_name not in COMMANDS:
+            return None
+        if self._listing:  # swarm --help: the line it shows, without importing anything
+            line = COMMANDS[cmd_name].help
+            return typer.core.TyperCommand(cmd_name, help=line, short_help=line)
+        command = self.commands[cmd_name] = load_command(cmd_name)
+        return command
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+
 app = typer.Typer(
     name="swarm",
     help="Run many Claude agents at once, each forked off one shared base session.",
+    cls=_LazyGroup,
+    rich_markup_mode=None,  # plain help: see _plain_help
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -61,37 +216,14 @@ def _global(
     ] = "warning",
     log_json: Annotated[bool, typer.Option("--log-json", help="Write logs as JSON lines.")] = False,
 ) -> None:
+    from .._log import configure_logging  # structlog: loaded for a command, not for --help
+
     try:
         configure_logging(log_level, json=log_json)
     except ValueError:
         raise typer.BadParameter(
             "expected debug, info, warning or error", param_hint="--log-level"
         ) from None
-
-
-def _compose(app: typer.Typer) -> None:
-    """Every command of ``swarm``, in the order ``swarm --help`` lists them."""
-    app.command()(_bench.bench)
-    app.command()(_run.run)
-    app.command()(_run.validate)
-    app.command()(_run.schema)
-    app.command()(_timetravel.fork)
-    app.command()(_runs.history)
-    app.command("mock-api")(_mock_api.mock_api)
-    app.command()(_resume.resume)
-    app.command()(_changes.changes)
-    app.command()(_changes.merge)
-    app.command()(_gc.gc)
-    app.command("export")(_sessions.export)
-    app.command()(_ui.ui)
-    app.add_typer(_runs.runs_app, name="runs")
-    app.add_typer(_timetravel.checkpoints_app, name="checkpoints", no_args_is_help=True)
-    app.add_typer(_sessions.sessions_app, name="sessions", no_args_is_help=True)
-    app.add_typer(_store.store_app, name="store")
-    app.add_typer(_changes.worktrees_app, name="worktrees")
-
-
-_compose(app)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,23 +262,6 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         return unexpected(exc)
     return result if isinstance(result, int) else EXIT_OK
-
-
-def _flags_take_no_value() -> None:
-    """typer's rich help shows a flag as ``--json <bool>``, as if it took a value; show
-    no type for a flag (the plain help already does so)."""
-    option: Any = getattr(typer.core, "TyperOption", None)
-    shown = getattr(option, "display_type_rich", None)
-    if shown is None:  # another typer: nothing to fix
-        return
-
-    def display_type_rich(self: Any, ctx: Any) -> str | None:
-        return None if self.is_flag or self.count else shown(self, ctx)
-
-    option.display_type_rich = display_type_rich
-
-
-_flags_take_no_value()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,7 +14,7 @@ over ``max_request_mb`` (32) a 413 ``request_too_large`` before they are read.
         assert server.requests_matching("hi")
 """
 
-from ._accounting import Usage
+from ._accounting import Usage, prompt_segments
 from ._app import REHEARSAL_PREFIX, default_reply
 from ._config import ErrorSpec, ErrorType, LatencyModel, MockAPIConfig, ReplyRule, ToolUse
 from ._records import RequestLog, RequestLogTruncated, RequestRecord
@@ -45,5 +45,6 @@ __all__ = [
     "cli_env",
     "default_reply",
     "open_mock_api",
+    "prompt_segments",
     "serve_forever",
 ]

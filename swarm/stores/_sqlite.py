@@ -15,7 +15,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .. import _jsoncodec as jsoncodec
 from ..errors import IntegrityError, NotFoundError, Remedy
@@ -100,6 +100,12 @@ def _encode(record: dict[str, Any]) -> tuple[str, str]:
     return data, checksum(data)
 
 
+def _encode_record(record: _Document) -> tuple[str, str]:
+    # The redacting wrapper just encoded it to look for secrets: that text is reused.
+    data = jsoncodec.document_text(record)
+    return data, checksum(data)
+
+
 def _decode(table: str, key: str, data: str, digest: str) -> dict[str, Any]:
     if checksum(data) != digest:
         raise IntegrityError(
@@ -115,6 +121,10 @@ def _decode(table: str, key: str, data: str, digest: str) -> dict[str, Any]:
 
 
 R = TypeVar("R")
+
+
+class _Document(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 def _load(build: Callable[[dict[str, Any]], R], table: str, key: str, data: str, digest: str) -> R:
@@ -197,7 +207,7 @@ class SQLiteTables:
     # --- runs ------------------------------------------------------------------
 
     async def save_run(self, run: RunRecord) -> None:
-        data, digest = _encode(run.to_dict())
+        data, digest = _encode_record(run)
         await self._write(
             lambda c: c.execute(
                 "INSERT OR REPLACE INTO runs (run_id, created_at, data, checksum) VALUES (?,?,?,?)",
@@ -239,7 +249,7 @@ class SQLiteTables:
     # --- agents ----------------------------------------------------------------
 
     async def save_agents(self, run_id: str, agents: Sequence[AgentResult]) -> None:
-        rows = [(run_id, a.agent_id, *_encode(a.to_dict())) for a in agents]
+        rows = [(run_id, a.agent_id, *_encode_record(a)) for a in agents]
         await self._write(
             lambda c: c.executemany(
                 "INSERT INTO agents (run_id, agent_id, data, checksum) VALUES (?,?,?,?)"
@@ -261,7 +271,7 @@ class SQLiteTables:
     # --- sessions and messages --------------------------------------------------
 
     async def save_session(self, session: SessionRecord) -> None:
-        data, digest = _encode(session.to_dict())
+        data, digest = _encode_record(session)
         await self._write(
             lambda c: c.execute(
                 "INSERT OR REPLACE INTO sessions"
@@ -298,7 +308,7 @@ class SQLiteTables:
         return [_load(SessionRecord.from_dict, "sessions", *row) for row in rows]
 
     async def append_messages(self, session_id: str, messages: Sequence[Message]) -> None:
-        rows = [(m.uuid, *_encode(m.to_dict())) for m in messages]
+        rows = [(m.uuid, *_encode_record(m)) for m in messages]
 
         def append(c: sqlite3.Connection) -> None:
             (last,) = c.execute(
@@ -350,7 +360,7 @@ class SQLiteTables:
     # --- checkpoints -------------------------------------------------------------
 
     async def save_checkpoint(self, checkpoint: Checkpoint) -> None:
-        data, digest = _encode(checkpoint.to_dict())
+        data, digest = _encode_record(checkpoint)
         await self._write(
             lambda c: c.execute(
                 "INSERT OR REPLACE INTO checkpoints"

@@ -26,6 +26,7 @@ from ._browse import (
     session_detail,
     session_tree,
 )
+from ._cache import MISS_SHARE, CacheMiss, cache_misses, context_tokens
 from ._checkpoints import (
     WRITE_TOOLS,
     CheckpointPolicy,
@@ -57,8 +58,10 @@ __all__ = [
     "DEFAULT_TTL",
     "EXPORT_FORMATS",
     "GC_LEASE_TTL_S",
+    "MISS_SHARE",
     "SCAN_LIMIT",
     "WRITE_TOOLS",
+    "CacheMiss",
     "CheckpointDiff",
     "CheckpointPolicy",
     "GcReport",
@@ -67,10 +70,12 @@ __all__ = [
     "RunVerdict",
     "SessionCheckpoints",
     "SessionView",
+    "cache_misses",
     "check_name",
     "check_run_ref",
     "checkpoint_origin",
     "collect_garbage",
+    "context_tokens",
     "create_checkpoint",
     "diff_checkpoints",
     "expected_durations_from_store",

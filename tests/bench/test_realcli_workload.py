@@ -41,3 +41,21 @@ def test_children_cpu_is_a_running_total() -> None:
     """The CPU of reaped children never goes down between two readings."""
     first, second = _children_cpu_s(), _children_cpu_s()
     assert first is not None and second is not None and 0.0 <= first <= second
+
+
+def test_summary_shows_the_cpu_floor_and_the_bare_phase(monkeypatch: Any) -> None:
+    """The floor is agents x parallel CLI CPU / cores + one turn, and the speedup it allows;
+    the bare phase's wall and CLI CPU are reported beside the default's."""
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    raw = {
+        "sequential": _phase(18.0, 0.9),
+        "parallel": _phase(5.3, 1.0),
+        "parallel_bare": _phase(4.9, 0.8),
+    }
+    result = summarize(raw, RealCLISetup(agents=6, turn_s=2.0))
+    floor = result.figure("parallel: floor from CLI CPU (agents x CPU / cores + turn)")
+    assert floor is not None and floor.value == 6 * 1.0 / 2 + 2.0
+    allowed = result.figure("speedup that floor allows (sequential / floor)")
+    assert allowed is not None and allowed.value == 18.0 / 5.0
+    bare = result.figure("parallel with bare: true: CLI CPU per agent")
+    assert bare is not None and bare.value == 0.8

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,16 +85,16 @@ def test_writer_produces_json_markdown_and_png(tmp_path: Path) -> None:
     """latest.json round-trips, latest.md has the table, latest.png is a PNG, runs/ has a copy."""
     skipped = WorkloadResult.skipped("tokens", "Tokens", "not measured: reason")
     report = _report(_scheduling(11.0, 19.0, 10.2), skipped)
-    paths = write_report(report, tmp_path / "results")
-    document = json.loads(paths["json"].read_text())
+    written = write_report(report, tmp_path / "results")
+    document = json.loads(written.json.read_text())
     assert document["gate"]["passed"] is True
     assert BenchReport.from_dict(document).to_dict() == document
-    assert json.loads(paths["run"].read_text()) == document
-    markdown = paths["markdown"].read_text()
+    assert written.run is not None and json.loads(written.run.read_text()) == document
+    markdown = written.markdown.read_text()
     assert "| workload | figure | value | target |" in markdown
     assert "window+history: makespan / bound, worst | 1.02x | <= 1.05 (met)" in markdown
     assert "![swarm bench chart](latest.png)" in markdown
-    assert paths["chart"].read_bytes()[:8] == PNG_MAGIC
+    assert written.chart is not None and written.chart.read_bytes()[:8] == PNG_MAGIC
 
 
 def test_cli_quick_scheduling_run_writes_the_report(
@@ -138,6 +140,68 @@ def test_the_report_never_lands_on_a_database_or_the_store(
     assert "is a file; expected a folder" in capsys.readouterr().err
     (tmp_path / "again").mkdir()
     (tmp_path / "again" / "latest.md").write_text("an earlier report")
-    paths = write_report(report, tmp_path / "again")
-    assert "| workload | figure | value | target |" in paths["markdown"].read_text()
+    written = write_report(report, tmp_path / "again")
+    assert "| workload | figure | value | target |" in written.markdown.read_text()
     assert not list((tmp_path / "again").rglob("*.part"))
+
+
+def test_a_quick_run_never_replaces_the_committed_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`swarm bench --quick` without --output writes <time>-quick.* under
+    benchmarks/results/runs/ and leaves latest.* (the full results the README quotes)
+    as they were; a full-size report still goes to latest.*."""
+    results = tmp_path / "benchmarks" / "results"
+    results.mkdir(parents=True)
+    committed = {name: f"the full run's {name}" for name in ("latest.json", "latest.md")}
+    for name, text in committed.items():
+        (results / name).write_text(text)
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", "--quick", "--only", "scheduling"]) == 0
+    err = capsys.readouterr().err
+    assert {p.name: p.read_text() for p in results.glob("latest.*")} == committed
+    written = sorted(p.name for p in (results / "runs").iterdir())
+    assert [Path(name).suffix for name in written] == [".json", ".md", ".png"]
+    assert all(name.endswith("-quick" + Path(name).suffix) for name in written)
+    assert str(Path("benchmarks/results/runs") / written[1]) in err
+    markdown = (results / "runs" / written[1]).read_text()
+    assert f"![swarm bench chart]({written[2]})" in markdown
+    full = write_report(_report(_scheduling(11.0, 19.0, 10.2)), results)
+    assert full.json == results / "latest.json"
+
+
+BLOCK_MATPLOTLIB = """
+import sys
+from importlib.abc import MetaPathFinder
+
+class NoMatplotlib(MetaPathFinder):
+    # swarm installed without the bench extra: matplotlib cannot be imported.
+    def find_spec(self, name, path=None, target=None):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, NoMatplotlib())
+from swarm.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_without_matplotlib_the_table_and_json_are_written(tmp_path: Path) -> None:
+    """swarm installed as a user installs it (no matplotlib): `swarm bench --quick` exits 0,
+    prints the table, writes the markdown and the JSON, and says in one line which extra
+    brings the chart; no traceback."""
+    out = tmp_path / "out"
+    command = [sys.executable, "-c", BLOCK_MATPLOTLIB, "bench", "--quick"]
+    command += ["--only", "scheduling", "--check", "--output", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert "| workload | figure | value | target |" in done.stdout
+    hints = [line for line in done.stderr.splitlines() if 'pip install "swarm[bench]"' in line]
+    assert hints == [
+        'swarm bench: no chart: matplotlib is not installed (pip install "swarm[bench]")'
+    ]
+    assert {p.name for p in out.iterdir()} == {"latest.json", "latest.md", "runs"}
+    assert "swarm bench chart" not in (out / "latest.md").read_text()
+    assert json.loads((out / "latest.json").read_text())["gate"]["passed"] is True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -421,3 +422,28 @@ def test_an_unforeseen_exception_is_one_line_not_a_traceback(
     assert main(["--log-level", "debug", "run", plan]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and "a bug somewhere" in err
+
+
+def test_the_help_listing_matches_each_command() -> None:
+    """`swarm --help` lists each command from cli/app.py's table without importing it; each
+    line there is the command's own (its docstring's first line, or its group's help)."""
+    from swarm.cli.app import COMMANDS, help_line, load_command
+
+    for name, entry in COMMANDS.items():
+        command = load_command(name)
+        assert command.name == name
+        assert help_line(command.help or "") == entry.help, name
+
+
+def test_the_summary_says_how_long_the_user_waited(
+    in_tmp_cwd: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The run's summary gives, beside the run's own wall time, the time since the process
+    started (imports, plan, store: what the run's wall leaves out), never less than it."""
+    assert main(["run", str(write_plan(in_tmp_cwd))]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    found = re.search(
+        r"wall ([0-9.]+)s \(base [0-9.]+s, agents [0-9.]+s; ([0-9.]+)s since swarm started\)", out
+    )
+    assert found is not None, out
+    assert float(found.group(2)) >= float(found.group(1))

@@ -230,7 +230,11 @@ def test_cwd_must_be_an_existing_directory(in_tmp_cwd: Path) -> None:
 @pytest.mark.parametrize(
     ("backend", "known"),
     [
-        ("claude", "cli_path, cwd, model, rehearsal, retry, session_store"),
+        (
+            "claude",
+            "bare, cli_path, cwd, exclude_dynamic_sections, model, preset_system_prompt, "
+            "rehearsal, retry, session_store",
+        ),
         ("anthropic", "api_key, base_url, max_tokens, model, prices, prompt_caching"),
     ],
 )

@@ -158,6 +158,7 @@ BACKENDS = [
     "maybe_rehearsal",
     "open_backend",
     "open_rehearsal",
+    "preload_backend",
     "rehearsal_config",
 ]
 

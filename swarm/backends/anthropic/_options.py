@@ -74,4 +74,6 @@ def _positive_int(options: Mapping[str, object], name: str, default: int) -> int
     return value
 
 
-ANTHROPIC = BackendEntry("anthropic", AnthropicOptions, _create)
+ANTHROPIC = BackendEntry(
+    "anthropic", AnthropicOptions, _create, preload=("swarm.backends.anthropic._backend",)
+)

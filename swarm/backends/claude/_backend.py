@@ -219,8 +219,14 @@ class ClaudeBackend:
         cli_path: str | os.PathLike[str] | None = None,
         session_store: bool = True,
         retry: RetryPolicy | None = None,
+        preset_system_prompt: bool = False,
+        exclude_dynamic_sections: bool = True,
+        bare: bool = False,
     ) -> None:
         self._store = store
+        self._preset = preset_system_prompt
+        self._exclude_dynamic = exclude_dynamic_sections
+        self._bare = bare
         self._env = dict(env or {})
         self._model = model
         self._cwd = Path(cwd) if cwd is not None else None
@@ -248,18 +254,36 @@ class ClaudeBackend:
             cwd=cwd,
             env={**self._env, **env, "CLAUDE_CODE_MAX_RETRIES": "0"},
             model=model or self._model,
-            system_prompt=system_prompt,
+            system_prompt=self._system_prompt(system_prompt),
             setting_sources=[],
             cli_path=Path(self._cli_path) if self._cli_path is not None else None,
             session_store=self.session_store.as_sdk_store() if self.session_store else None,
             # Eager: a crash mid-agent loses at most the frame in flight, not a whole turn.
             session_store_flush="eager",
             # The CLI echoes our prompt back with its uuid, so the store keeps it too.
-            extra_args={"replay-user-messages": None},
+            extra_args={"replay-user-messages": None, **({"bare": None} if self._bare else {})},
             # Stream events carry each response's final usage (see _Attempt).
             include_partial_messages=True,
             **fields,
         )
+
+    def _system_prompt(self, system_prompt: str | None) -> Any:
+        """The agent's own system prompt, or Claude Code's preset with it appended.
+
+        The preset renders per-machine sections (the cwd among them) into the system
+        prompt; with the snapshot off (``--bare`` turns it off) a fork in another cwd then
+        shares nothing after the tools with its base and pays the whole history again
+        (8.8x the base + tasks, benchmarks/README.md). Excluding them (the default) moves
+        them after the cached prefix.
+        """
+        if not self._preset:
+            return system_prompt
+        preset: dict[str, Any] = {"type": "preset", "preset": "claude_code"}
+        if system_prompt:
+            preset["append"] = system_prompt
+        if self._exclude_dynamic:
+            preset["exclude_dynamic_sections"] = True
+        return preset
 
     # --- one CLI process ---------------------------------------------------------------
 

@@ -29,6 +29,16 @@ class ClaudeOptions(TypedDict, total=False):
     cwd: str
     cli_path: NonEmpty
     session_store: Bool  # mirror every transcript into the store (default true)
+    # Claude Code's own system prompt (its tools, environment and instructions) with an
+    # agent's system_prompt appended; default false: the prompt is the agent's alone.
+    preset_system_prompt: Bool
+    # With the preset: move the per-machine sections (cwd, git status, memory paths) out
+    # of the system prompt, so forks in other directories (worktrees) still read the
+    # base from the prompt cache. Default true; false sends them as Claude Code does.
+    exclude_dynamic_sections: Bool
+    # Claude Code's --bare mode: less CLI start-up CPU, but the API sees less (3 tools
+    # instead of 12, no environment message, no CLAUDE.md, API key auth only). Default false.
+    bare: Bool
     retry: RetryOptions
     rehearsal: dict[str, Any]  # the fake API's script under --rehearse (a MockAPIConfig)
 
@@ -92,6 +102,9 @@ def _create(spec: BackendConfig, store: Store, cli_env: Mapping[str, str] | None
         cli_path=options.get("cli_path"),
         session_store=bool(options.get("session_store", True)),
         retry=policy,
+        preset_system_prompt=bool(options.get("preset_system_prompt", False)),
+        exclude_dynamic_sections=bool(options.get("exclude_dynamic_sections", True)),
+        bare=bool(options.get("bare", False)),
     )
 
 
@@ -101,4 +114,10 @@ def _rehearsal_script() -> type:
     return MockAPIConfig
 
 
-CLAUDE = BackendEntry("claude", ClaudeOptions, _create, {"rehearsal": _rehearsal_script})
+CLAUDE = BackendEntry(
+    "claude",
+    ClaudeOptions,
+    _create,
+    {"rehearsal": _rehearsal_script},
+    preload=("swarm.backends.claude._backend",),  # claude-agent-sdk: ~1 s to import
+)
