@@ -59,7 +59,7 @@ if TYPE_CHECKING:
         WorkspaceError,
         WorkspaceRefused,
     )
-    from .events import EventKind, SwarmEvent
+    from .events import EventKind, RunObserver, SwarmEvent
     from .plan import AgentSpec, Plan, Priority, load_plan, parse_plan
     from .records import (
         AgentResult,
@@ -142,6 +142,7 @@ _EXPORTS: dict[str, str] = {
     "WorkspaceError": ".errors",
     "WorkspaceRefused": ".errors",
     "EventKind": ".events",
+    "RunObserver": ".events",
     "SwarmEvent": ".events",
     "AgentSpec": ".plan",
     "Plan": ".plan",
@@ -242,6 +243,7 @@ __all__ = [
     "RedactingStore",
     "Remedy",
     "RepoState",
+    "RunObserver",
     "RunRecord",
     "RunStatus",
     "SQLiteStore",

@@ -8,8 +8,9 @@ run is over, so ``async for event in receive_channel`` simply ends.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .records import AgentResult, Message, SwarmResult
 
@@ -23,6 +24,7 @@ class EventKind(enum.StrEnum):
     MESSAGE = "message"
     RETRY = "retry"
     WINDOW = "window"
+    CHECKPOINT = "checkpoint"
     FINISHED = "finished"
     RUN_FINISHED = "run_finished"
 
@@ -40,3 +42,16 @@ class SwarmEvent:
     swarm: SwarmResult | None = None
     detail: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+
+
+class RunObserver(Protocol):
+    """Watches a run as it goes (a tracer): told of every event, synchronously and in
+    order, as it is emitted; nothing it does can stop or slow the run's writes."""
+
+    def observe(self, event: SwarmEvent) -> None:
+        """One event of the run (the same the event channel receives)."""
+
+    def trace_context(self, run_id: str, agent_id: str) -> Mapping[str, str]:
+        """W3C trace context (``traceparent``, ``tracestate``) for the agent about to
+        call its backend; empty when there is none."""
+        ...

@@ -22,6 +22,9 @@ class AgentRequest:
     ``resume_session_id`` is set when the executor continues an agent's own
     session after a crash instead of forking the parent again. ``own_worktree`` says
     that ``cwd`` is a git worktree of this agent's alone (``workspace: worktree``).
+    ``trace_context`` is the W3C trace context of the agent's span (``traceparent``,
+    ``tracestate``) when the run is traced: a backend hands it on to what it starts
+    (the claude backend as ``TRACEPARENT``), so their telemetry nests under the agent.
     """
 
     run_id: str
@@ -39,6 +42,7 @@ class AgentRequest:
     env: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
     own_worktree: bool = False
+    trace_context: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,14 +9,14 @@ from __future__ import annotations
 import shlex
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import trio
 
 from .._redaction import mask_url
 from ..backends import RehearsalSetup, open_backend, preload_backend
 from ..engine import ExecutorOptions, ParallelSwarmExecutor, store_problems
-from ..events import SwarmEvent
+from ..events import RunObserver, SwarmEvent
 from ..plan import Plan, PlanSource
 from ..records import SwarmResult
 from ..stores import open_store, parse_store_url
@@ -48,6 +48,7 @@ async def execute_plan(
     history_order: bool = True,
     rehearsal: RehearsalSetup | None = None,
     source: PlanSource | None = None,
+    observers: Sequence[RunObserver] = (),
     warnings: list[str] | None = None,
     engine: str | None = None,
     dask_address: str | None = None,
@@ -63,7 +64,8 @@ async def execute_plan(
     With ``history_order``, agents whose durations are known from earlier runs of
     the same plan start longest-first within their priority (see swarm.timeline._durations).
     With ``rehearsal``, the fake Messages API serves every Claude Code CLI and the run is
-    recorded as a rehearsal (swarm.backends._rehearsal).
+    recorded as a rehearsal (swarm.backends._rehearsal). ``observers`` (a tracer) see
+    every event of the run.
     """
     # The SDK's import (~1 s for claude-agent-sdk) overlaps opening the store (and the
     # fake API of a rehearsal) instead of following it.
@@ -97,6 +99,7 @@ async def execute_plan(
                 engine_name=engine,
                 dask_address=dask_address,
                 store_url=plan.store.url,
+                observers=observers,
             ),
         )
         result = await drive_with_progress(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +15,7 @@ from rich.console import Console
 from ..backends import Backend, IdleBackend, RehearsalSetup, open_backend
 from ..engine import ExecutorOptions, ParallelSwarmExecutor, load_resume_state
 from ..errors import SwarmError, leaves
+from ..events import RunObserver
 from ..plan import ON_RESUME_POLICIES, Plan
 from ..records import RunRecord, RunStatus, SwarmResult
 from ..timeline import check_run_ref
@@ -31,6 +32,7 @@ from ._options import (
     engine_choice,
 )
 from ._rehearse import rehearsal_again, rehearsal_backend, require_credentials
+from ._telemetry import OtelContentOption, OtelOption, run_observers
 
 
 @contextmanager
@@ -81,6 +83,7 @@ async def resume_run(
     rehearse_config: Path | None = None,
     engine: str | None = None,
     dask_address: str | None = None,
+    observers: Sequence[RunObserver] = (),
 ) -> tuple[SwarmResult, bool, bool]:
     """Resume run ``ref`` in the store; returns its result, whether anything ran, and
     whether the run is a rehearsal (recorded as one, or rehearsed now)."""
@@ -112,6 +115,7 @@ async def resume_run(
                 dask_address=dask_address,
                 # the stored plan masks the URL's password; workers need the real one
                 store_url=store_url(store),
+                observers=observers,
             )
             executor = ParallelSwarmExecutor(backend, db, options=options)
             with _plain_swarm_errors():
@@ -155,6 +159,8 @@ def resume(
     rehearse_config: RehearseConfigOption = None,
     engine: EngineOption = None,
     dask_address: DaskAddressOption = None,
+    otel: OtelOption = False,
+    otel_content: OtelContentOption = False,
 ) -> int:
     """Finish a crashed or interrupted run: finished agents are kept, the rest run.
 
@@ -167,18 +173,20 @@ def resume(
         raise typer.BadParameter("expected continue or restart", param_hint="--on-resume")
     engine = engine_choice(engine, dask_address)
     progress = "none" if (as_json or quiet) else ("live" if sys.stderr.isatty() else "plain")
-    result, ran, rehearsal = trio.run(
-        lambda: resume_run(
-            run_ref,
-            store=store,
-            on_resume=on_resume,
-            progress=progress,
-            rehearse=rehearse,
-            rehearse_config=rehearse_config,
-            engine=engine,
-            dask_address=dask_address,
+    with run_observers(otel, otel_content, to_stderr=as_json) as observers:
+        result, ran, rehearsal = trio.run(
+            lambda: resume_run(
+                run_ref,
+                store=store,
+                on_resume=on_resume,
+                progress=progress,
+                rehearse=rehearse,
+                rehearse_config=rehearse_config,
+                observers=observers,
+                engine=engine,
+                dask_address=dask_address,
+            )
         )
-    )
     if not ran:
         print(
             f"swarm: run {result.run_id} already ended ({result.status.value}); nothing to resume",

@@ -34,6 +34,7 @@ from ._options import (
     engine_choice,
 )
 from ._rehearse import rehearsal_backend
+from ._telemetry import OtelContentOption, OtelOption, run_observers
 
 
 def _load(plan_path: Path, config: Path | None) -> tuple[Plan, PlanSource]:
@@ -108,6 +109,8 @@ def run(
             "uncommitted changes (sets execution.require_clean).",
         ),
     ] = False,
+    otel: OtelOption = False,
+    otel_content: OtelContentOption = False,
 ) -> int:
     """Run a plan: fork every agent off the base session, in parallel."""
     if mode is not None and mode not in ("window", "batch"):
@@ -128,19 +131,21 @@ def run(
     progress = "none" if (as_json or quiet) else ("live" if sys.stderr.isatty() else "plain")
     rehearsal = RehearsalSetup.of_plan(plan.backend.options, rehearse_config) if rehearse else None
     warnings: list[str] = []
-    result = trio.run(
-        lambda: execute_plan(
-            plan,
-            plan_path=str(plan_file),
-            progress=progress,
-            history_order=not no_history_order,
-            rehearsal=rehearsal,
-            source=source,
-            warnings=warnings,
-            engine=engine,
-            dask_address=dask_address,
+    with run_observers(otel, otel_content, to_stderr=as_json) as observers:
+        result = trio.run(
+            lambda: execute_plan(
+                plan,
+                plan_path=str(plan_file),
+                progress=progress,
+                history_order=not no_history_order,
+                rehearsal=rehearsal,
+                source=source,
+                observers=observers,
+                warnings=warnings,
+                engine=engine,
+                dask_address=dask_address,
+            )
         )
-    )
     if as_json:
         print_json(result.to_dict())
     elif quiet:

@@ -105,6 +105,12 @@ COMMANDS: dict[str, LazyCommand] = {
     "export": LazyCommand(
         "_sessions", "export", "Export a run with its agents, sessions, messages and checkpoints."
     ),
+    "ui": LazyCommand(
+        "_ui",
+        "ui",
+        "Serve a read-only dashboard of the store's runs: live agents, timeline, lineage, "
+        "sessions. It follows runs in progress in other processes.",
+    ),
     "runs": LazyCommand("_runs", "runs_app", "Runs kept in the store."),
     "checkpoints": LazyCommand(
         "_timetravel",

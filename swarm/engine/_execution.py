@@ -128,7 +128,15 @@ class Execution:
         await self.journal.save_agents(self.run_id, list(self.state.results.values()))
         specs = self.state.specs
         self.log.info("run.started", agents=len(specs), max_parallel=self.scheduler.max_parallel)
-        await self.feed.emit(EventKind.RUN_STARTED, data={"agents": len(specs)})
+        await self.feed.emit(
+            EventKind.RUN_STARTED,
+            data={
+                "agents": len(specs),
+                "name": self.plan.name,
+                "backend": self.backend.name,
+                "max_parallel": self.scheduler.max_parallel,
+            },
+        )
         for spec in sorted(specs.values(), key=self.scheduler.ready.key):
             await self.feed.emit(EventKind.QUEUED, spec.id, result=self.state.results[spec.id])
         error: StoreError | None = None
@@ -230,11 +238,13 @@ class Execution:
             state.base_s = self.resume.base_s
             state.base_retries = self.resume.base_retries
             state.spend(self.resume.base.usage, self.resume.base.cost_usd)
-            await self.feed.emit(EventKind.BASE_READY, detail=self.resume.base.session_id)
+            await self.feed.emit(
+                EventKind.BASE_READY, detail=self.resume.base.session_id, data={"reused": True}
+            )
             return self.resume.base
         sink = self._sink(None, None, None)
         request = base_request(self.plan, self.run_id)
-        await self.feed.emit(EventKind.BASE_STARTED)
+        await self.feed.emit(EventKind.BASE_STARTED, data={"model": request.model})
         started = trio.current_time()
         try:
             session = await self.engine.open_base(request, sink)
@@ -262,7 +272,15 @@ class Execution:
             )
         )
         self.log.info("base.ready", session_id=session.session_id, seconds=state.base_s)
-        await self.feed.emit(EventKind.BASE_READY, detail=session.session_id)
+        await self.feed.emit(
+            EventKind.BASE_READY,
+            detail=session.session_id,
+            data={
+                "usage": session.usage.to_dict(),
+                "cost_usd": session.cost_usd,
+                "retries": state.base_retries,
+            },
+        )
         return session
 
     async def _update(self, agent_id: str, **changes: Any) -> AgentResult:
@@ -347,7 +365,18 @@ class Execution:
                 output=None,
             )
             self.log.debug("agent.started")
-            await self.feed.emit(EventKind.STARTED, spec.id, result=result)
+            await self.feed.emit(
+                EventKind.STARTED,
+                spec.id,
+                result=result,
+                data={
+                    "model": request.model,
+                    "fork_from": spec.fork_from.agent if spec.fork_from is not None else None,
+                },
+            )
+            trace_context = self.feed.trace_context(spec.id)
+            if trace_context:
+                request = dataclasses.replace(request, trace_context=trace_context)
             if self.hooks.pre_agent:
                 seen = _as_stored(request)
                 for hook in self.hooks.pre_agent:
@@ -446,12 +475,13 @@ class Execution:
         checkpoints = sink.checkpoints if sink is not None else None
         if checkpoints is not None and sink is not None and sink.last_message is not None:
             description = f"{result.agent_id} {result.status.value}"
-            await checkpoints.take(
+            checkpoint = await checkpoints.take(
                 "final",
                 description,
                 cost_usd=result.cost_usd,
                 workspace=change.to_dict() if change is not None else None,
             )
+            await self.feed.emit(EventKind.CHECKPOINT, result.agent_id, data=checkpoint.to_dict())
         await self.journal.save_agent(result)
         self.state.ended(result)
         self.log.info(

@@ -85,7 +85,7 @@ class ParallelSwarmExecutor:
             engine=engine,
             journal=Journal(self.store, run_id, backend=self.backend.name, describer=describer),
             state=RunState(plan, run_id, resume),
-            feed=EventFeed(events, run_id),
+            feed=EventFeed(events, run_id, self.options.observers),
             options=self.options,
             hooks=self.hooks,
             plan_path=plan_path,

@@ -9,19 +9,29 @@ stops the run: the feed stops sending.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import trio
 
+from .._log import get_logger
 from .._redaction import redact_text
-from ..events import EventKind, SwarmEvent
+from ..events import EventKind, RunObserver, SwarmEvent
+
+log = get_logger("swarm.executor")
 
 
 class EventFeed:
     """Sends a run's events, each stamped with the seconds since the run started."""
 
-    def __init__(self, channel: trio.MemorySendChannel[SwarmEvent] | None, run_id: str) -> None:
+    def __init__(
+        self,
+        channel: trio.MemorySendChannel[SwarmEvent] | None,
+        run_id: str,
+        observers: Sequence[RunObserver] = (),
+    ) -> None:
         self._channel = channel
+        self._observers = list(observers)
         self.run_id = run_id
         self.t0 = trio.current_time()
 
@@ -32,15 +42,35 @@ class EventFeed:
         return trio.current_time() - self.t0
 
     async def emit(self, kind: EventKind, agent_id: str | None = None, **fields: Any) -> None:
-        if self._channel is None:
+        if self._channel is None and not self._observers:
             return
         if fields.get("detail"):  # a retry's reason: the API's words (records come redacted)
             fields["detail"] = redact_text(fields["detail"])
         event = SwarmEvent(kind, self.run_id, self.elapsed(), agent_id, **fields)
+        for observer in self._observers:
+            try:
+                observer.observe(event)
+            except Exception as exc:  # an observer's bug is logged, never the run's end
+                log.warning("observer.failed", observer=type(observer).__name__, error=repr(exc))
+        if self._channel is None:
+            return
         try:
             await self._channel.send(event)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             self._channel = None  # nobody listens any more; the run goes on
+
+    def trace_context(self, agent_id: str) -> Mapping[str, str]:
+        """The trace context the observers give an agent's backend call (the first that
+        has one: one run has one tracer)."""
+        for observer in self._observers:
+            try:
+                context = observer.trace_context(self.run_id, agent_id)
+            except Exception as exc:
+                log.warning("observer.failed", observer=type(observer).__name__, error=repr(exc))
+                continue
+            if context:
+                return dict(context)
+        return {}
 
     async def aclose(self) -> None:
         if self._channel is not None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..backends import AgentRequest
+from ..events import RunObserver
 from ..records import AgentResult
 from ..stores import Clock
 from ._engines import Engine
@@ -27,7 +28,8 @@ class ExecutorOptions:
     store) turns on longest-first ordering within a priority class.
     ``final_write_grace_s`` bounds the shielded writes of a cancelled run.
     ``git_metadata`` records the git branch and commit with each session (a
-    subprocess per working directory; the CLI turns it on).
+    subprocess per working directory; the CLI turns it on). ``observers`` see the
+    run's events synchronously (see :class:`~swarm.events.RunObserver`).
     """
 
     expected_durations: Mapping[str, float] = field(default_factory=dict)
@@ -51,6 +53,9 @@ class ExecutorOptions:
     engine: Engine | None = None
     store_url: str | None = None
     worker_cli_env: Mapping[str, str] | None = None
+    # Told of every event as it is emitted (a tracer); each agent's backend call carries
+    # the trace context they give it (``AgentRequest.trace_context``).
+    observers: Sequence[RunObserver] = ()
 
 
 @dataclass(frozen=True, slots=True)

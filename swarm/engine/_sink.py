@@ -99,9 +99,12 @@ class PersistingSink:
         self.message_count += 1
         self.turns += message.role == "assistant"
         self.usage = self.usage + message.usage
+        checkpoint = None
         if self.checkpoints is not None:
-            await self.checkpoints.observe(message)
+            checkpoint = await self.checkpoints.observe(message)
         await self.feed.emit(EventKind.MESSAGE, self.agent_id, message=message)
+        if checkpoint is not None:
+            await self.feed.emit(EventKind.CHECKPOINT, self.agent_id, data=checkpoint.to_dict())
 
     async def retry(self, *, status: int | None, reason: str, delay_s: float) -> None:
         self.retries += 1

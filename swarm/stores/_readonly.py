@@ -15,8 +15,8 @@ So a reader here:
 An immutable read is right only while the file does not change. A writer that
 starts meanwhile writes its ``-wal`` first and changes the file only when it
 checkpoints, so each read is checked against the file's identity, size and mtime
-taken when the connection opened, and is done again on a new connection if the
-file changed under it.
+taken when the connection opened and for a ``-wal`` that appeared since, and is done
+again on a new connection (``mode=ro`` once a ``-wal`` exists) if either changed.
 """
 
 from __future__ import annotations
@@ -162,7 +162,11 @@ class ReadOnlyConnection:
         self._at_rest = state if immutable else None
 
     def _changed(self) -> bool:
-        return self._at_rest is not None and _file_state(self.path) != self._at_rest
+        # A writer that started since commits to a new -wal and leaves the file itself
+        # unchanged until it checkpoints: the -wal appearing is a change too.
+        return self._at_rest is not None and (
+            _file_state(self.path) != self._at_rest or _wal_of(self.path).exists()
+        )
 
     def run(self, read: Callable[[sqlite3.Connection], T]) -> T:
         """``read(connection)``, done again on a new connection if the file changed meanwhile."""

@@ -48,6 +48,7 @@ API = [
     "RedactingStore",
     "Remedy",
     "RepoState",
+    "RunObserver",
     "RunRecord",
     "RunStatus",
     "SQLiteStore",
@@ -182,11 +183,44 @@ TESTING = [
     "run_store_conformance",
 ]
 
+TELEMETRY = [
+    "EXPORTERS",
+    "PROVIDER",
+    "RunMeter",
+    "RunTracer",
+    "Telemetry",
+    "exporter_names",
+    "telemetry_from_env",
+    "usage_attributes",
+]
+
+UI = [
+    "POLL_S",
+    "SECURITY_HEADERS",
+    "TOKEN_COOKIE",
+    "RunPage",
+    "RunRow",
+    "Security",
+    "SessionPage",
+    "Timeline",
+    "blocks_of",
+    "create_app",
+    "is_loopback",
+    "new_token",
+    "run_page",
+    "runs_page",
+    "serve_dashboard",
+    "session_page",
+    "timeline",
+]
+
 PINNED = {
     "swarm": API,
     "swarm.stores": STORES,
     "swarm.backends": BACKENDS,
     "swarm.testing": TESTING,
+    "swarm.telemetry": TELEMETRY,
+    "swarm.ui": UI,
 }
 
 #: Every package with a public face: each name of its __all__ must resolve.
@@ -204,6 +238,8 @@ PACKAGES = [
     "swarm.testing",
     "swarm.bench",
     "swarm.cli",
+    "swarm.telemetry",
+    "swarm.ui",
 ]
 
 

@@ -24,6 +24,11 @@ FORBIDDEN = (
     "typer",
     "hypercorn",
     "matplotlib",
+    "swarm.telemetry",
+    "swarm.ui",
+    "opentelemetry",
+    "starlette",
+    "jinja2",
 )
 
 

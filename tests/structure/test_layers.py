@@ -31,6 +31,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("timeline", ("swarm.timeline",)),
     ("workspaces", ("swarm.workspaces",)),
     ("engine", ("swarm.engine",)),
+    ("telemetry", ("swarm.telemetry",)),
+    ("ui", ("swarm.ui",)),
     ("testing", ("swarm.testing",)),
     ("bench", ("swarm.bench",)),
     ("cli", ("swarm.cli", "swarm.__main__")),
@@ -222,6 +224,7 @@ COMMAND_MODULES = {
         "bench",
         "mock_api",
         "changes",
+        "ui",
     )
 }
 

@@ -16,6 +16,7 @@ from ._options import (
     check_claude_credentials,
     claude_credentials_available,
 )
+from ._trace import trace_env
 
 if TYPE_CHECKING:
     from ._backend import ClaudeBackend, tool_fields
@@ -30,6 +31,7 @@ __all__ = [
     "check_claude_credentials",
     "claude_credentials_available",
     "tool_fields",
+    "trace_env",
 ]
 
 

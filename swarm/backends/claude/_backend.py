@@ -76,6 +76,7 @@ from ._messages import (
     user_message,
 )
 from ._session_store import StoreSessionStore
+from ._trace import trace_env
 
 log = get_logger("swarm.backends.claude")
 
@@ -427,7 +428,7 @@ class ClaudeBackend:
             fields["permission_mode"] = cast(Any, request.permission_mode)
         options = self._options(
             cwd=cwd,
-            env=request.env,
+            env={**request.env, **trace_env(request.trace_context)},
             model=request.model,
             system_prompt=request.system_prompt,
             **fields,
