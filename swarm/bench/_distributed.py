@@ -1,12 +1,12 @@
 """Workload 6, distributed: agents on a Dask cluster, one worker against two.
 
-The same latency-bound plan (100 simulated agents of 10 s each, no jitter, 25 per worker;
-``--quick``: 60 agents of 5 s, 15 per worker) runs on a LocalCluster of one worker process
-and then of two (``execution.max_parallel`` is the slots per worker times the workers, so
-the window is the cluster's width), four rounds on one worker, two on two; the store is SQLite in a temporary
-folder, which every worker on this machine opens. Figure: the ratio of the agents'
-wall time (first agent start to last agent end) on one worker to that on two; ideal
-2.0, target >= 1.8.
+The same latency-bound plan (100 simulated agents of 10 s each, no jitter, 25 per
+worker; ``--quick``: 60 agents of 5 s, 15 per worker) runs on a LocalCluster of one
+worker process and then of two (``execution.max_parallel`` is the slots per worker
+times the workers, so the window is the cluster's width), four rounds on one worker,
+two on two; the store is SQLite in a temporary folder, which every worker on this
+machine opens. Figure: the ratio of the agents' wall time (first agent start to last
+agent end) on one worker to that on two; ideal 2.0, target >= 1.8.
 
 Then the dispatch overhead: zero-latency agents run once with the local engine and
 once on the two-worker cluster; the per-agent difference of their wall times is what
