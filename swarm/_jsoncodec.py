@@ -10,6 +10,7 @@ to :mod:`json` with the same separators and key order.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from typing import Any, Protocol
 
 import orjson
@@ -35,15 +36,22 @@ def loads(text: str | bytes) -> Any:
 # a moment later: a write then costs one encoding, not two. Keyed by identity and
 # holding the record, so an id is never reused while its entry lives; taken on use,
 # and bounded for stores that never ask (records are frozen, their text cannot change).
-_RECENT: dict[int, tuple[object, str]] = {}
-_RECENT_MAX = 512
+_RECENT: OrderedDict[int, tuple[object, str]] = OrderedDict()
+_RECENT_MAX = 4096
 
 
 def remember_text(record: object, text: str) -> None:
     """Keep ``text`` as the encoding of ``record``'s document for :func:`document_text`."""
     if len(_RECENT) >= _RECENT_MAX:
-        del _RECENT[next(iter(_RECENT))]
+        _RECENT.popitem(last=False)  # the oldest (a plain dict's first key is O(n) to find)
     _RECENT[id(record)] = (record, text)
+
+
+def remembered(record: object) -> bool:
+    """Whether :func:`remember_text` holds the encoding of this very ``record`` (it was
+    just encoded and found clean: nothing to redact in it again)."""
+    kept = _RECENT.get(id(record))
+    return kept is not None and kept[0] is record
 
 
 class _Document(Protocol):

@@ -117,15 +117,23 @@ class _LibraryLogger:
     application configured it, else :func:`_quiet` (structlog's own default would print
     every level, debug included, to stdout: ~20 lines into a script's output per run)."""
 
-    __slots__ = ("_name",)
+    __slots__ = ("_bound", "_name")
 
     def __init__(self, name: str) -> None:
         self._name = name
+        # The logger built for the set-up in force, keyed by that set-up: building one
+        # per call (what structlog.get_logger does) cost ~25 us, for a debug line that
+        # is then dropped; a run makes several per agent.
+        self._bound: tuple[tuple[int, ...], Any] | None = None
 
     def __getattr__(self, attr: str) -> Any:
-        if structlog.is_configured():
-            return getattr(structlog.get_logger(self._name), attr)
-        return getattr(_quiet(), attr)
+        if not structlog.is_configured():
+            return getattr(_quiet(), attr)
+        setup = tuple(map(id, structlog.get_config().values()))
+        bound = self._bound
+        if bound is None or bound[0] != setup:
+            bound = self._bound = (setup, structlog.get_logger(self._name).bind())
+        return getattr(bound[1], attr)
 
 
 @functools.cache

@@ -35,7 +35,6 @@ from ._secret_shapes import (
     redact_shapes,
     shape_label,
 )
-from .records import AgentResult, Checkpoint, Message, RunRecord, SessionRecord, evolve
 
 __all__ = [
     "ID_FIELDS",
@@ -59,7 +58,6 @@ __all__ = [
     "secret_kind",
 ]
 
-R = TypeVar("R")
 
 # Searched in a name made lower_snake_case (see looks_secret). Secret wherever they occur:
 # the words below; ``pat`` as a word of its own (GITHUB_PAT); ``key`` as the last word after
@@ -282,44 +280,6 @@ def secret_kind(value: str) -> str | None:
     return shape_label(value)
 
 
-# The fields of each record that carry text from outside swarm (prompts, replies, tool
-# results, errors, metadata a backend reported): the ones redact_record reads. No id is one.
-_FREE_TEXT: dict[type, tuple[str, ...]] = {
-    Message: ("content", "raw"),
-    AgentResult: ("output", "error", "workspace"),
-    RunRecord: ("error", "attempts", "rehearsal", "workspace"),
-    SessionRecord: ("metadata",),
-    Checkpoint: ("description", "files_modified", "workspace"),
-}
-
-
-def redact_record(record: R) -> R:
-    """``record`` (a message, an agent's result, a run or session record, a checkpoint) with
-    secrets replaced in its free text, as the store keeps it; the same object when there is
-    nothing to replace. The executor applies it where a record enters a run, so the store,
-    the events, the hooks and the result it returns all hold this one object."""
-    changes: dict[str, Any] = {}
-    for name in _FREE_TEXT[type(record)]:
-        value = getattr(record, name)
-        if isinstance(value, str):
-            clean: Any = redact_text(value)
-        elif isinstance(value, list) and value and hasattr(value[0], "to_dict"):
-            # Records inside a record (a run's attempts): each redacted as its document.
-            clean = [redact_document(item) for item in value]
-        elif isinstance(value, dict | list | tuple) and value:
-            text = jsoncodec.dumps(value)
-            cleaned = redact_json(text)
-            if cleaned is text:
-                continue
-            clean = jsoncodec.loads(cleaned)
-            clean = tuple(clean) if isinstance(value, tuple) else clean
-        else:
-            continue
-        if clean != value:
-            changes[name] = clean
-    return evolve(record, changes) if changes else record
-
-
 class _Record(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
@@ -334,12 +294,23 @@ def redact_document(record: D) -> D:
     """``record`` with secrets replaced in every field of its document but the ids (what a
     store keeps, :class:`swarm.stores.RedactingStore`); the same object when it holds none
     (the usual case)."""
+    if jsoncodec.remembered(record):
+        return record  # just encoded and found clean (redacted where it entered the run)
     text = jsoncodec.dumps(record.to_dict())
     cleaned = redact_json(text)
     if cleaned is text:
         jsoncodec.remember_text(record, text)  # the store's encoding of it, if it asks
         return record
     return type(record).from_dict(jsoncodec.loads(cleaned))
+
+
+def redact_record(record: D) -> D:
+    """``record`` (a message, an agent's result, a run or session record, a checkpoint) as
+    the store keeps it: :func:`redact_document`. The executor applies it where a record
+    enters a run, so the store, the events, the hooks and the result it returns all hold
+    this one object, and the store (which redacts what it is given) neither scans nor
+    encodes it again."""
+    return redact_document(record)
 
 
 def restore_secrets(

@@ -13,7 +13,6 @@ import enum
 import os
 import random
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Self, TypeVar
@@ -41,6 +40,17 @@ def utc_now() -> str:
     return f"{prefix}.{micro:06d}+00:00"
 
 
+_UUID4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_UUID4_SET = (0x8000 << 48) | (0x4000 << 64)
+
+
+def uuid4_text(bits: int) -> str:
+    """``str(uuid.UUID(int=bits, version=4))`` without building the object: the RFC 4122
+    variant and version 4 set in 128 bits, in the canonical 8-4-4-4-12 form."""
+    h = f"{(bits & _UUID4_CLEAR) | _UUID4_SET:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 class _UUIDSource:
     """Random version-4 uuids from a per-process generator seeded by the OS.
 
@@ -58,7 +68,7 @@ class _UUIDSource:
         self._random = random.Random(os.urandom(32))
 
     def __call__(self) -> str:
-        return str(uuid.UUID(int=self._random.getrandbits(128), version=4))
+        return uuid4_text(self._random.getrandbits(128))
 
 
 new_uuid = _UUIDSource()
@@ -252,7 +262,18 @@ class SessionRecord:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Spelled out: every session of every agent is encoded through here.
+        return {
+            "session_id": self.session_id,
+            "backend": self.backend,
+            "run_id": self.run_id,
+            "agent_id": self.agent_id,
+            "parent_session_id": self.parent_session_id,
+            "fork_point": self.fork_point,
+            "model": self.model,
+            "created_at": self.created_at,
+            "metadata": _plain(self.metadata),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SessionRecord:
@@ -571,9 +592,20 @@ class Checkpoint:
     workspace: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["files_modified"] = list(self.files_modified)
-        return data
+        # Spelled out: every agent's final checkpoint is encoded through here.
+        return {
+            "checkpoint_id": self.checkpoint_id,
+            "session_id": self.session_id,
+            "message_uuid": self.message_uuid,
+            "message_count": self.message_count,
+            "usage": self.usage.to_dict(),
+            "cost_usd": self.cost_usd,
+            "files_modified": list(self.files_modified),
+            "created_at": self.created_at,
+            "description": self.description,
+            "kind": self.kind,
+            "workspace": _plain(self.workspace),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Checkpoint:

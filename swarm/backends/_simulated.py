@@ -13,7 +13,6 @@ import hashlib
 import math
 import os
 import random
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -25,7 +24,7 @@ from typing_extensions import TypedDict
 
 from .._values import Int, Number
 from ..errors import BackendError, NotFoundError
-from ..records import Message, Usage
+from ..records import Message, Usage, uuid4_text
 from ..stores import Store, history
 from ._entry import BackendConfig, BackendEntry
 from ._protocol import AgentOutcome, AgentRequest, AgentSink, Backend, BaseRequest, BaseSession
@@ -129,7 +128,7 @@ class _Ids:
         return int.from_bytes(digest.digest())
 
     def uuid(self) -> str:
-        return str(uuid.UUID(int=self.bits(16), version=4))
+        return uuid4_text(self.bits(16))
 
 
 def _tool_uses(text: str, paths: list[str], ids: _Ids) -> dict[str, Any]:

@@ -12,7 +12,6 @@ records are written under a shield so a cancelled run still keeps them.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -321,8 +320,10 @@ class Execution:
 
     async def _agent_task(self, spec: AgentSpec, token: object) -> None:
         try:
-            with structlog.contextvars.bound_contextvars(run_id=self.run_id, agent_id=spec.id):
-                await self._run_agent(spec)
+            # Bound for this task's log lines: a trio task runs in a context of its own,
+            # so nothing needs resetting when it ends.
+            structlog.contextvars.bind_contextvars(run_id=self.run_id, agent_id=spec.id)
+            await self._run_agent(spec)
         finally:
             self.scheduler.finished(token)
 
@@ -381,10 +382,15 @@ class Execution:
                 seen = _as_stored(request)
                 for hook in self.hooks.pre_agent:
                     await hook(seen)
-            timeout = spec.timeout_s if spec.timeout_s is not None else math.inf
-            with trio.move_on_after(timeout) as timeout_scope:
+            timeout = spec.timeout_s
+            if timeout is None:
                 outcome = await self.engine.run_agent(request, sink)
-            if timeout_scope.cancelled_caught:
+                timed_out = False
+            else:
+                with trio.move_on_after(timeout) as timeout_scope:
+                    outcome = await self.engine.run_agent(request, sink)
+                timed_out = timeout_scope.cancelled_caught
+            if timed_out:
                 ended = ending(sink, AgentStatus.TIMED_OUT, f"timed out after {timeout}s")
             else:
                 ended = ending(sink, AgentStatus.SUCCEEDED, None)

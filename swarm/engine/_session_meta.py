@@ -84,9 +84,10 @@ class SessionDescriber:
         if model is not None:
             described["model"] = model
         if self.git:
-            async with self._lock:  # one git call per directory, however many agents
-                if where not in self._git:
-                    self._git[where] = await git_state(where)
+            if where not in self._git:  # known after the first: no lock, no yield
+                async with self._lock:  # one git call per directory, however many agents
+                    if where not in self._git:
+                        self._git[where] = await git_state(where)
             described.update(self._git[where])
         described.update(reported)
         if "cli_version" not in described and "claude_code_version" in reported:

@@ -311,15 +311,14 @@ class SQLiteTables:
         rows = [(m.uuid, *_encode_record(m)) for m in messages]
 
         def append(c: sqlite3.Connection) -> None:
-            (last,) = c.execute(
-                "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE session_id = ?", (session_id,)
-            ).fetchone()
-            for offset, (uuid, data, digest) in enumerate(rows, start=1):
-                c.execute(
-                    "INSERT OR IGNORE INTO messages (session_id, seq, uuid, data, checksum)"
-                    " VALUES (?,?,?,?,?)",
-                    (session_id, last + offset, uuid, data, digest),
-                )
+            # One statement a message: its seq is the session's next, read in the same
+            # statement (the batch's transaction holds the write lock).
+            c.executemany(
+                "INSERT OR IGNORE INTO messages (session_id, seq, uuid, data, checksum)"
+                " SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4 FROM messages"
+                " WHERE session_id = ?1",
+                [(session_id, uuid, data, digest) for uuid, data, digest in rows],
+            )
 
         await self._write(append)
 

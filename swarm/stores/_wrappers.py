@@ -194,7 +194,7 @@ class RedactingStore(DelegatingStore):
     redacted before it reaches the inner store."""
 
     def admit(self, record: R) -> R:
-        return redact_document(record)
+        return redact_document(record)  # at once when the run redacted it already
 
     def admit_entries(self, entries: Sequence[TranscriptEntry]) -> Sequence[TranscriptEntry]:
         return [_redacted_entry(entry) for entry in entries]

@@ -372,6 +372,9 @@ class RunCheckpoints:
         Many agents fork one base: the first takes the checkpoint, the rest reuse it.
         """
         key = (parent, message_uuid)
+        known = self._fork_points.get(key)
+        if known is not None:  # every fork of the base after the first: no lock, no yield
+            return known
         async with self._lock:
             if key not in self._fork_points:
                 state, existing, own = await _state_and_checkpoints(
