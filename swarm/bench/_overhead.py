@@ -70,6 +70,27 @@ def _count(db: Path, run_id: str) -> dict[str, int]:
         conn.close()
 
 
+def measure_store_here(agents: int, writers: int) -> dict[str, Any]:
+    """The agents' records written straight into a SQLite store from ``writers`` tasks, no
+    executor (:mod:`swarm.bench._store_writes`): the store's own ceiling."""
+    import trio
+
+    from ..stores import SQLiteStore
+    from ._store_writes import measure_store_writes
+
+    with tempfile.TemporaryDirectory(prefix="swarm-bench-") as tmp:
+
+        async def write_all() -> dict[str, float]:
+            store = await SQLiteStore.open(Path(tmp) / "swarm.db")
+            try:
+                return await measure_store_writes(store, agents, writers)
+            finally:
+                await store.aclose()
+
+        timings = trio.run(write_all)
+    return {"agents": agents, "max_parallel": writers, "store": "sqlite-alone", **timings}
+
+
 def measure_here(agents: int, max_parallel: int, store: str = "sqlite") -> dict[str, Any]:
     """Run the workload in this process and return its raw figures (the child's side)."""
     import psutil
@@ -145,9 +166,14 @@ def _persisted(raw: dict[str, Any]) -> bool:
     return all(stored[k] >= v for k, v in expected.items()) and stored["checkpoints"] >= agents
 
 
-def summarize(raw: dict[str, Any], memory: dict[str, Any] | None = None) -> WorkloadResult:
+def summarize(
+    raw: dict[str, Any],
+    memory: dict[str, Any] | None = None,
+    store_alone: dict[str, Any] | None = None,
+) -> WorkloadResult:
     """The workload's figures and checks from the children's raw numbers: ``raw`` is the
-    SQLite run, ``memory`` the same plan on a MemoryStore (the executor's own ceiling)."""
+    SQLite run, ``memory`` the same plan on a MemoryStore (the executor's own ceiling),
+    ``store_alone`` the same records written into SQLite with no executor (the store's)."""
     agents = raw["agents"]
     rate = agents / raw["wall_s"]
     rss = raw["peak_rss_mb"]
@@ -195,6 +221,21 @@ def summarize(raw: dict[str, Any], memory: dict[str, Any] | None = None) -> Work
             )
         )
         data["memory"] = memory
+    if store_alone is not None:
+        at = 1 if memory is None else 4
+        figures[at:at] = [
+            Figure(
+                "agents per second, SQLite store alone (its records, no executor)",
+                store_alone["agents"] / store_alone["wall_s"],
+                "agents/s",
+            ),
+            Figure(
+                "CPU time per agent, SQLite store alone",
+                store_alone["cpu_s"] / store_alone["agents"] * 1e6,
+                "µs",
+            ),
+        ]
+        data["store_alone"] = store_alone
     return WorkloadResult(
         name="overhead",
         title=f"Orchestration overhead ({agents:,} zero-latency agents, "
@@ -204,7 +245,9 @@ def summarize(raw: dict[str, Any], memory: dict[str, Any] | None = None) -> Work
         "dir with its defaults (WAL, synchronous=FULL, group commit), every record persisted; "
         "rate = agents / wall time of executor.run; peak RSS = ru_maxrss of the child; the "
         "same plan on a MemoryStore in another child right before (the executor's ceiling; "
-        "SQLite's share = 1 - memory wall / SQLite wall)",
+        "SQLite's share = 1 - memory wall / SQLite wall); and each agent's six records "
+        "written straight into SQLite from max_parallel tasks, no executor (the store's "
+        "ceiling)",
         figures=figures,
         checks=checks,
         data=data,
@@ -213,16 +256,20 @@ def summarize(raw: dict[str, Any], memory: dict[str, Any] | None = None) -> Work
 
 def run(agents: int, max_parallel: int) -> WorkloadResult:
     memory = measure(agents, max_parallel, store="memory")
-    return summarize(measure(agents, max_parallel, store="sqlite"), memory)
+    store_alone = measure(agents, max_parallel, store="store")
+    return summarize(measure(agents, max_parallel, store="sqlite"), memory, store_alone)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="swarm bench: the overhead workload's child")
     parser.add_argument("--agents", type=int, default=10_000)
     parser.add_argument("--max-parallel", type=int, default=64)
-    parser.add_argument("--kind", choices=("sqlite", "memory"), default="sqlite")
+    parser.add_argument("--kind", choices=("sqlite", "memory", "store"), default="sqlite")
     args = parser.parse_args(argv)
-    print(json.dumps(measure_here(args.agents, args.max_parallel, args.kind)))
+    if args.kind == "store":
+        print(json.dumps(measure_store_here(args.agents, args.max_parallel)))
+    else:
+        print(json.dumps(measure_here(args.agents, args.max_parallel, args.kind)))
     return 0
 
 

@@ -35,3 +35,50 @@ def test_the_gate_fails_when_persisting_costs_too_much() -> None:
     failed = summarize({**slow, "stored": stored}, memory).checks[1]
     assert passed.passed and not failed.passed
     assert "MemoryStore rate" in failed.name
+
+
+def test_the_store_alone_child_writes_every_agents_records() -> None:
+    """The store's own ceiling is measured on the records an agent really leaves: each
+    agent's six writes land in the SQLite file (counted with SQL), and the report shows
+    the rate beside the executor's."""
+    import sqlite3
+    import tempfile
+    from pathlib import Path
+
+    import trio
+
+    from swarm.bench._store_writes import RUN_ID, measure_store_writes
+    from swarm.stores import SQLiteStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "swarm.db"
+
+        async def write() -> dict[str, float]:
+            store = await SQLiteStore.open(path)
+            try:
+                return await measure_store_writes(store, 30, 4)
+            finally:
+                await store.aclose()
+
+        timings = trio.run(write)
+        conn = sqlite3.connect(path)
+        counts = [
+            conn.execute(sql).fetchone()[0]
+            for sql in (
+                f"SELECT COUNT(*) FROM agents WHERE run_id = '{RUN_ID}'",
+                f"SELECT COUNT(*) FROM sessions WHERE run_id = '{RUN_ID}'",
+                "SELECT COUNT(*) FROM messages",
+                "SELECT COUNT(*) FROM checkpoints",
+                "SELECT COUNT(*) FROM agents WHERE data LIKE '%\"succeeded\"%'",
+            )
+        ]
+        conn.close()
+    assert counts == [30, 30, 60, 30, 30]
+    assert timings["wall_s"] > 0 and timings["cpu_s"] > 0
+    raw = measure(20, 4, store="store")
+    assert raw["store"] == "sqlite-alone" and raw["agents"] == 20
+    memory = measure(20, 4, store="memory")
+    result = summarize(measure(20, 4, store="sqlite"), memory, raw)
+    labels = [figure.label for figure in result.figures]
+    assert "agents per second, SQLite store alone (its records, no executor)" in labels
+    assert result.data["store_alone"]["agents"] == 20
