@@ -145,8 +145,12 @@ class Execution:
                 self.state.base = await self._open_base()
                 if self.state.base is not None:
                     await self._release_first()
-                    async with trio.open_nursery() as nursery:
-                        await self.scheduler.run(nursery, self._starter(nursery))
+                    try:
+                        async with trio.open_nursery() as nursery:
+                            self.journal.write_behind(nursery)
+                            await self.scheduler.run(nursery, self._starter(nursery))
+                    finally:
+                        self.journal.write_behind(None)  # its flush tasks are done
         except trio.Cancelled:
             self._cancelled_by_caller()
             raise
@@ -489,6 +493,9 @@ class Execution:
             )
             await self.feed.emit(EventKind.CHECKPOINT, result.agent_id, data=checkpoint.to_dict())
         await self.journal.save_agent(result)
+        # Durable before anything learns the agent ended (an event, a hook, a fork of it):
+        # a finished agent is never run again, even after a power cut.
+        await self.journal.commit()
         self.state.ended(result)
         self.log.info(
             "agent.finished",

@@ -11,19 +11,30 @@ one fencing check lives in its write gate: once another process took the run's l
 of this execution reaches the store any more, whoever makes it (the executor, the
 sink, a checkpoint, the final records). Reads go through unchanged.
 
-Here too is where persistence work belongs (batching the writes of many agents into
-one transaction, encoding off the trio thread): every write passes through.
+While agents run, the journal writes behind (:meth:`Journal.write_behind`): an
+agent's progress (its record going to running, its session, its messages, its
+checkpoints) is staged, and a task of the agents' nursery makes what every agent
+staged meanwhile durable in one batch (one transaction, one fsync). The agent does not
+wait for it; it waits once, for :meth:`Journal.commit` of its final record, before
+anything outside the run (an event, a hook, an agent forking it) learns that it ended.
+Writes reach the store in the order they were made, so a crash leaves a prefix of
+them: the state of a crash a moment earlier, which a resume already handles. A staged
+write that fails stops the run with its store error, as an awaited one does. Reads
+through the journal see every staged write, and a store that takes no batches
+(:func:`~swarm.stores.writes_batches`) gets every write awaited, one by one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import trio
 
 from .._redaction import redact_record
 from ..errors import StoreError
-from ..records import AgentResult, RunRecord, SessionRecord
-from ..stores import DelegatingStore, Store
+from ..records import AgentResult, Checkpoint, Message, RunRecord, SessionRecord
+from ..stores import DelegatingStore, Store, StoreWrite, writes_batches
 from ._session_meta import SessionDescriber
 
 
@@ -38,6 +49,14 @@ class Journal(DelegatingStore):
         self.backend = backend
         self.describer = describer
         self.fenced = False
+        self._batches = writes_batches(store)
+        self._behind: trio.Nursery | None = None  # set while agents run: write behind
+        self._staged: list[StoreWrite] = []
+        self._flush_started = False  # a flush task is started and has not taken them yet
+        self._made = 0  # writes staged so far
+        self._durable = 0  # of those, how many are known durable
+        self._progress = trio.Event()  # set (and replaced) each time _durable moves
+        self._failed: StoreError | None = None  # a staged write that failed: the run stops
 
     def fence(self) -> None:
         """Another process took the run's lease: write nothing more, from here on."""
@@ -45,6 +64,127 @@ class Journal(DelegatingStore):
 
     def writable(self) -> bool:
         return not self.fenced
+
+    # --- writing behind ---------------------------------------------------------
+
+    def write_behind(self, nursery: trio.Nursery | None) -> None:
+        """Stage progress writes and flush them from a task of ``nursery`` (the agents');
+        ``None``: every write awaited again (the nursery is done, so all were flushed)."""
+        self._behind = nursery if self._batches else None
+
+    def _stage(self, kind: Any, *args: Any) -> bool:
+        """Stage a write (True), or say it must be made now (False)."""
+        if self._behind is None or self.fenced:
+            return False
+        self._staged.append(StoreWrite(kind, args))
+        self._made += 1
+        if not self._flush_started:
+            self._flush_started = True
+            self._behind.start_soon(self._flush, name="journal:flush")
+        return True
+
+    async def _flush(self) -> None:
+        # Shielded: what agents staged is written even while the run is being cancelled
+        # (their final records, written under a shield, wait for it).
+        with trio.CancelScope(shield=True):
+            # Every agent that is ready to run stages its writes first: one batch for all.
+            await trio.lowlevel.checkpoint()
+            self._flush_started = False
+            await self._write_staged()
+
+    async def _write_staged(self) -> None:
+        writes, self._staged = self._staged, []
+        if not writes:
+            return
+        upto = self._made
+        try:
+            await self.write_batch(writes)
+        except StoreError as exc:
+            self._failed = self._failed or exc
+            raise
+        else:
+            self._durable = max(self._durable, upto)
+        finally:
+            self._progress.set()
+            self._progress = trio.Event()
+
+    async def commit(self) -> None:
+        """Return once every write made so far through the journal is durable."""
+        upto = self._made
+        if self._durable >= upto:
+            return
+        await self._write_staged()
+        while self._durable < upto:  # an earlier flush still on its way
+            if self._failed is not None:
+                raise StoreError(str(self._failed), remedy=self._failed.remedy)
+            await self._progress.wait()
+
+    # --- writes: staged while agents run, else made now --------------------------
+
+    async def save_run(self, run: RunRecord) -> None:
+        await self.commit()  # never ahead of what is staged
+        await super().save_run(run)
+
+    async def save_agents(self, run_id: str, agents: Sequence[AgentResult]) -> None:
+        if not self._stage("save_agents", run_id, list(agents)):
+            await self.commit()
+            await super().save_agents(run_id, agents)
+
+    async def save_session(self, session: SessionRecord) -> None:
+        if not self._stage("save_session", session):
+            await self.commit()
+            await super().save_session(session)
+
+    async def append_messages(self, session_id: str, messages: Sequence[Message]) -> None:
+        if not self._stage("append_messages", session_id, list(messages)):
+            await self.commit()
+            await super().append_messages(session_id, messages)
+
+    async def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        if not self._stage("save_checkpoint", checkpoint):
+            await self.commit()
+            await super().save_checkpoint(checkpoint)
+
+    async def delete_checkpoints(self, checkpoint_ids: Sequence[str]) -> None:
+        if not self._stage("delete_checkpoints", list(checkpoint_ids)):
+            await self.commit()
+            await super().delete_checkpoints(checkpoint_ids)
+
+    async def delete_run(self, run_id: str) -> None:
+        await self.commit()
+        await super().delete_run(run_id)
+
+    # --- reads: after what is staged ------------------------------------------------
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        await self.commit()
+        return await super().get_run(run_id)
+
+    async def list_agents(self, run_id: str) -> list[AgentResult]:
+        await self.commit()
+        return await super().list_agents(run_id)
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        await self.commit()
+        return await super().get_session(session_id)
+
+    async def list_sessions(self, run_id: str | None = None) -> list[SessionRecord]:
+        await self.commit()
+        return await super().list_sessions(run_id)
+
+    async def get_messages(self, session_id: str) -> list[Message]:
+        await self.commit()
+        return await super().get_messages(session_id)
+
+    async def get_message_range(
+        self, session_id: str, *, after: str | None = None, upto: str | None = None
+    ) -> list[Message]:
+        await self.commit()
+        return await super().get_message_range(session_id, after=after, upto=upto)
+
+    async def list_checkpoints(self, session_id: str | None = None) -> list[Checkpoint]:
+        await self.commit()
+        return await super().list_checkpoints(session_id)
 
     async def run_record(self) -> RunRecord:
         """The run's record as stored now."""

@@ -31,7 +31,14 @@ from ._memory import MemoryStore
 from ._open import open_store, sqlite_path
 from ._postgres import PostgresStore
 from ._postgres_integrity import repair_postgres, verify_postgres
-from ._protocol import MessageRangeReader, Store, TranscriptEntry, TranscriptStore
+from ._protocol import (
+    BatchWriter,
+    MessageRangeReader,
+    Store,
+    StoreWrite,
+    TranscriptEntry,
+    TranscriptStore,
+)
 from ._readonly import header_problem, is_sqlite_file
 from ._repair import RepairReport, repair
 from ._sqlite import SQLiteStore
@@ -42,10 +49,11 @@ from ._urls import (
     parse_store_url,
     store_location_problem,
 )
-from ._wrappers import DelegatingStore, RedactingStore, keeps_transcripts
+from ._wrappers import DelegatingStore, RedactingStore, keeps_transcripts, writes_batches
 
 __all__ = [
     "DEFAULT_STORE_URL",
+    "BatchWriter",
     "Clock",
     "DelegatingStore",
     "MemoryStore",
@@ -59,6 +67,7 @@ __all__ = [
     "Store",
     "StoreURL",
     "StoreURLError",
+    "StoreWrite",
     "TranscriptEntry",
     "TranscriptStore",
     "VerifyReport",
@@ -81,4 +90,5 @@ __all__ = [
     "store_location_problem",
     "verify",
     "verify_postgres",
+    "writes_batches",
 ]

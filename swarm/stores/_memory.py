@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from ..errors import NotFoundError
 from ..records import AgentResult, Checkpoint, Lease, Message, RunRecord, SessionRecord
-from ._protocol import TranscriptEntry
+from ._protocol import StoreWrite, TranscriptEntry
 from ._wrappers import RedactingStore
 
 
@@ -137,6 +137,12 @@ class MemoryTables:
 
     async def get_lease(self, name: str) -> Lease | None:
         return self._leases.get(name)
+
+    async def write_batch(self, writes: Sequence[StoreWrite]) -> None:
+        # Each write method above finishes without yielding, so the batch is applied
+        # whole, in order, before any other task runs.
+        for write in writes:
+            await getattr(self, write.kind)(*write.args)
 
     # --- raw transcripts (swarm.stores._protocol.TranscriptStore) ---------------
 

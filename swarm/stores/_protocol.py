@@ -15,13 +15,16 @@ forked on a machine that never saw its local file: lines are opaque JSON objects
 keyed by ``(project_key, session_id, subpath)``, ``subpath`` ``""`` for the main
 transcript, and a line's ``uuid``, when it has one, makes its append idempotent).
 A third-party store without transcripts still runs the ``claude`` backend, with
-transcripts kept on local disk only.
+transcripts kept on local disk only. :class:`BatchWriter` takes many writes in one
+call, applied in the order of the calls: the executor then stages the progress of many
+agents and makes it durable in one round trip (:mod:`swarm.engine._journal`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, TypeAlias, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 
 from ..records import AgentResult, Checkpoint, Lease, Message, RunRecord, SessionRecord
 
@@ -146,3 +149,36 @@ class TranscriptStore(Protocol):
     async def transcript_projects(self, session_id: str) -> list[str]:
         """The project keys holding a main transcript of ``session_id``, oldest first."""
         ...
+
+
+WriteKind: TypeAlias = Literal[
+    "save_run",
+    "save_agents",
+    "save_session",
+    "append_messages",
+    "save_checkpoint",
+    "delete_checkpoints",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreWrite:
+    """One write of a batch: the :class:`Store` write method it stands for, and its
+    arguments (``StoreWrite("save_agents", (run_id, [agent]))``)."""
+
+    kind: WriteKind
+    args: tuple[Any, ...]
+
+
+@runtime_checkable
+class BatchWriter(Protocol):
+    """An optional store capability: many writes in one call.
+
+    ``write_batch`` applies ``writes`` as the write methods they name would, in order,
+    and returns once all are durable; a failing write raises its
+    :class:`~swarm.errors.StoreError`. Batches are applied in the order of the calls
+    (an implementation takes a batch in before its first ``await``), so a caller may
+    start one batch and, without waiting, the next.
+    """
+
+    async def write_batch(self, writes: Sequence[StoreWrite]) -> None: ...

@@ -20,8 +20,8 @@ from typing import Any, Protocol, TypeVar
 from .. import _jsoncodec as jsoncodec
 from ..errors import IntegrityError, NotFoundError, Remedy
 from ..records import AgentResult, Checkpoint, Lease, Message, RunRecord, SessionRecord
-from ._protocol import TranscriptEntry
-from ._sqlite_db import SCHEMA_VERSION, SQLiteDatabase
+from ._protocol import StoreWrite, TranscriptEntry
+from ._sqlite_db import SCHEMA_VERSION, SQLiteDatabase, Write
 from ._wrappers import RedactingStore
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "SQLiteStore", "SQLiteTables", "checksum"]
@@ -204,15 +204,21 @@ class SQLiteTables:
     async def aclose(self) -> None:
         await self._db.aclose()
 
+    async def write_batch(self, writes: Sequence[StoreWrite]) -> None:
+        # Every write is encoded here, on the caller's thread, and queued at once (before
+        # the first await): batches reach the file in the order of the calls.
+        await self._db.write_many([getattr(self, "_" + w.kind)(*w.args) for w in writes])
+
     # --- runs ------------------------------------------------------------------
 
     async def save_run(self, run: RunRecord) -> None:
+        await self._write(self._save_run(run))
+
+    def _save_run(self, run: RunRecord) -> Write:
         data, digest = _encode_record(run)
-        await self._write(
-            lambda c: c.execute(
-                "INSERT OR REPLACE INTO runs (run_id, created_at, data, checksum) VALUES (?,?,?,?)",
-                (run.run_id, run.created_at, data, digest),
-            )
+        return lambda c: c.execute(
+            "INSERT OR REPLACE INTO runs (run_id, created_at, data, checksum) VALUES (?,?,?,?)",
+            (run.run_id, run.created_at, data, digest),
         )
 
     async def get_run(self, run_id: str) -> RunRecord | None:
@@ -249,14 +255,15 @@ class SQLiteTables:
     # --- agents ----------------------------------------------------------------
 
     async def save_agents(self, run_id: str, agents: Sequence[AgentResult]) -> None:
+        await self._write(self._save_agents(run_id, agents))
+
+    def _save_agents(self, run_id: str, agents: Sequence[AgentResult]) -> Write:
         rows = [(run_id, a.agent_id, *_encode_record(a)) for a in agents]
-        await self._write(
-            lambda c: c.executemany(
-                "INSERT INTO agents (run_id, agent_id, data, checksum) VALUES (?,?,?,?)"
-                " ON CONFLICT (run_id, agent_id) DO UPDATE"
-                " SET data = excluded.data, checksum = excluded.checksum",
-                rows,
-            )
+        return lambda c: c.executemany(
+            "INSERT INTO agents (run_id, agent_id, data, checksum) VALUES (?,?,?,?)"
+            " ON CONFLICT (run_id, agent_id) DO UPDATE"
+            " SET data = excluded.data, checksum = excluded.checksum",
+            rows,
         )
 
     async def list_agents(self, run_id: str) -> list[AgentResult]:
@@ -271,21 +278,22 @@ class SQLiteTables:
     # --- sessions and messages --------------------------------------------------
 
     async def save_session(self, session: SessionRecord) -> None:
+        await self._write(self._save_session(session))
+
+    def _save_session(self, session: SessionRecord) -> Write:
         data, digest = _encode_record(session)
-        await self._write(
-            lambda c: c.execute(
-                "INSERT OR REPLACE INTO sessions"
-                " (session_id, run_id, parent_session_id, created_at, data, checksum)"
-                " VALUES (?,?,?,?,?,?)",
-                (
-                    session.session_id,
-                    session.run_id,
-                    session.parent_session_id,
-                    session.created_at,
-                    data,
-                    digest,
-                ),
-            )
+        return lambda c: c.execute(
+            "INSERT OR REPLACE INTO sessions"
+            " (session_id, run_id, parent_session_id, created_at, data, checksum)"
+            " VALUES (?,?,?,?,?,?)",
+            (
+                session.session_id,
+                session.run_id,
+                session.parent_session_id,
+                session.created_at,
+                data,
+                digest,
+            ),
         )
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
@@ -308,6 +316,9 @@ class SQLiteTables:
         return [_load(SessionRecord.from_dict, "sessions", *row) for row in rows]
 
     async def append_messages(self, session_id: str, messages: Sequence[Message]) -> None:
+        await self._write(self._append_messages(session_id, messages))
+
+    def _append_messages(self, session_id: str, messages: Sequence[Message]) -> Write:
         rows = [(m.uuid, *_encode_record(m)) for m in messages]
 
         def append(c: sqlite3.Connection) -> None:
@@ -320,7 +331,7 @@ class SQLiteTables:
                 [(session_id, uuid, data, digest) for uuid, data, digest in rows],
             )
 
-        await self._write(append)
+        return append
 
     async def get_messages(self, session_id: str) -> list[Message]:
         rows = await self._read(
@@ -359,19 +370,20 @@ class SQLiteTables:
     # --- checkpoints -------------------------------------------------------------
 
     async def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        await self._write(self._save_checkpoint(checkpoint))
+
+    def _save_checkpoint(self, checkpoint: Checkpoint) -> Write:
         data, digest = _encode_record(checkpoint)
-        await self._write(
-            lambda c: c.execute(
-                "INSERT OR REPLACE INTO checkpoints"
-                " (checkpoint_id, session_id, created_at, data, checksum) VALUES (?,?,?,?,?)",
-                (
-                    checkpoint.checkpoint_id,
-                    checkpoint.session_id,
-                    checkpoint.created_at,
-                    data,
-                    digest,
-                ),
-            )
+        return lambda c: c.execute(
+            "INSERT OR REPLACE INTO checkpoints"
+            " (checkpoint_id, session_id, created_at, data, checksum) VALUES (?,?,?,?,?)",
+            (
+                checkpoint.checkpoint_id,
+                checkpoint.session_id,
+                checkpoint.created_at,
+                data,
+                digest,
+            ),
         )
 
     async def list_checkpoints(self, session_id: str | None = None) -> list[Checkpoint]:
@@ -385,10 +397,11 @@ class SQLiteTables:
         return [_load(Checkpoint.from_dict, "checkpoints", *row) for row in rows]
 
     async def delete_checkpoints(self, checkpoint_ids: Sequence[str]) -> None:
+        await self._write(self._delete_checkpoints(checkpoint_ids))
+
+    def _delete_checkpoints(self, checkpoint_ids: Sequence[str]) -> Write:
         ids = [(i,) for i in checkpoint_ids]
-        await self._write(
-            lambda c: c.executemany("DELETE FROM checkpoints WHERE checkpoint_id = ?", ids)
-        )
+        return lambda c: c.executemany("DELETE FROM checkpoints WHERE checkpoint_id = ?", ids)
 
     # --- leases ----------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -212,10 +212,19 @@ class SQLiteDatabase:
 
     async def write(self, write: Write) -> None:
         """Apply ``write`` in the next group commit; raise its :class:`StoreError` if it failed."""
-        pending = _Pending(write, self._queue_done)
-        self._queue.append(pending)
+        await self.write_many((write,))
+
+    async def write_many(self, writes: Sequence[Write]) -> None:
+        """Apply ``writes`` in order in the next group commit (queued before the first
+        await, so after every write queued before this call); raise the first
+        :class:`StoreError` among them."""
+        done = self._queue_done
+        queued = [_Pending(write, done) for write in writes]
+        if not queued:
+            return
+        self._queue += queued
         if self._flushing:
-            await pending.done.wait()
+            await done.wait()
         else:
             self._flushing = True
             self._idle = trio.Event()
@@ -234,8 +243,9 @@ class SQLiteDatabase:
             finally:
                 self._flushing = False
                 self._idle.set()
-        if pending.error is not None:
-            raise pending.error
+        for pending in queued:
+            if pending.error is not None:
+                raise pending.error
 
     def _apply(self, batch: list[_Pending]) -> None:
         conn = self._write_conn

@@ -26,11 +26,11 @@ from .._redaction import redact_document, redact_json
 from ..errors import StoreError
 from ..records import AgentResult, Checkpoint, Lease, Message, RunRecord, SessionRecord
 from ._lineage import messages_between
-from ._protocol import Store, TranscriptEntry, TranscriptStore
+from ._protocol import BatchWriter, Store, StoreWrite, TranscriptEntry, TranscriptStore
 
 R = TypeVar("R", AgentResult, Checkpoint, Message, RunRecord, SessionRecord)
 
-__all__ = ["DelegatingStore", "RedactingStore", "keeps_transcripts"]
+__all__ = ["DelegatingStore", "RedactingStore", "keeps_transcripts", "writes_batches"]
 
 
 class DelegatingStore:
@@ -120,6 +120,26 @@ class DelegatingStore:
         if self.writable():
             await self.inner.delete_checkpoints(checkpoint_ids)
 
+    # --- batches (BatchWriter, when the store underneath is one: writes_batches) -------
+
+    async def write_batch(self, writes: Sequence[StoreWrite]) -> None:
+        if not self.writable():
+            return
+        # (getattr, not isinstance of the protocol: that check costs more than the batch)
+        write_batch = getattr(self.inner, "write_batch", None)
+        if write_batch is None:
+            raise StoreError(f"{type(self.inner).__name__} takes no batches of writes")
+        await write_batch([self._admitted(write) for write in writes])
+
+    def _admitted(self, write: StoreWrite) -> StoreWrite:
+        """``write`` with the records it carries passed through :meth:`admit`."""
+        kind, args = write.kind, write.args
+        if kind in ("save_run", "save_session", "save_checkpoint"):
+            return StoreWrite(kind, (self.admit(args[0]),))
+        if kind in ("save_agents", "append_messages"):
+            return StoreWrite(kind, (args[0], [self.admit(r) for r in args[1]]))
+        return write  # delete_checkpoints: ids only
+
     # --- leases (the store's own compare-and-set: never rewritten) -------------------
 
     async def acquire_lease(
@@ -178,6 +198,28 @@ def keeps_transcripts(store: object) -> bool:
     while isinstance(store, DelegatingStore):
         store = store.inner
     return isinstance(store, TranscriptStore)
+
+
+_WRITE_METHODS = (
+    "save_run",
+    "save_agents",
+    "save_session",
+    "append_messages",
+    "save_checkpoint",
+    "delete_checkpoints",
+)
+
+
+def writes_batches(store: object) -> bool:
+    """Whether ``store`` takes :meth:`~DelegatingStore.write_batch`: the store underneath
+    every wrapper is a :class:`BatchWriter`, and no wrapper on the way changes a write
+    method (a batch goes past those; their ``writable`` and ``admit`` hooks it passes)."""
+    while isinstance(store, DelegatingStore):
+        cls = type(store)
+        if any(getattr(cls, name) is not getattr(DelegatingStore, name) for name in _WRITE_METHODS):
+            return False
+        store = store.inner
+    return isinstance(store, BatchWriter)
 
 
 def _redacted_entry(entry: TranscriptEntry) -> TranscriptEntry:

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeAlias
 
 import trio
+import trio.testing
 
 from .._redaction import REDACTED
 from ..records import (
@@ -27,7 +28,7 @@ from ..records import (
     SwarmMetrics,
     Usage,
 )
-from ..stores import Store, TranscriptStore, keeps_transcripts
+from ..stores import Store, StoreWrite, TranscriptStore, keeps_transcripts, writes_batches
 
 StoreFactory: TypeAlias = Callable[[], Store | Awaitable[Store]]
 Contract: TypeAlias = Callable[[Store], Awaitable[None]]
@@ -122,6 +123,41 @@ async def concurrent_appends_lose_nothing(store: Store) -> None:
     for session in range(10):
         got = await store.get_messages(f"s{session}")
         assert [m.uuid for m in got] == [f"m{i}" for i in range(20)]
+
+
+async def batches_apply_in_order(store: Store) -> None:
+    """A store that takes batches (:class:`~swarm.stores.BatchWriter`) applies each as its
+    write methods would, in order, and batches in the order of the calls, even when the
+    next one is started before the first is awaited; its records are redacted as ever."""
+    if not writes_batches(store):
+        return
+    key = "sk-ant-api03-" + "Q" * 90
+    run = RunRecord("r1", plan={"agents": []})
+    session = SessionRecord("s1", "simulated", run_id="r1", agent_id="a")
+    first = [
+        StoreWrite("save_run", (run,)),
+        StoreWrite("save_agents", ("r1", [AgentResult("a", status=AgentStatus.RUNNING)])),
+        StoreWrite("save_session", (session,)),
+        StoreWrite("append_messages", ("s1", [Message("m0", "s1", "user", f"key {key}")])),
+        StoreWrite("save_checkpoint", (Checkpoint("c0", "s1", "m0", 1),)),
+    ]
+    second = [
+        StoreWrite("append_messages", ("s1", [Message("m1", "s1", "assistant", "done")])),
+        StoreWrite("save_checkpoint", (Checkpoint("c1", "s1", "m1", 2, kind="final"),)),
+        StoreWrite("delete_checkpoints", (["c0"],)),
+        StoreWrite("save_agents", ("r1", [AgentResult("a", status=AgentStatus.SUCCEEDED)])),
+    ]
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(store.write_batch, first)  # type: ignore[attr-defined]
+        await trio.testing.wait_all_tasks_blocked()  # the first is taken in, maybe not done
+        nursery.start_soon(store.write_batch, second)  # type: ignore[attr-defined]
+    assert await store.get_run("r1") is not None
+    assert [a.status for a in await store.list_agents("r1")] == [AgentStatus.SUCCEEDED]
+    assert await store.get_session("s1") == session
+    messages = await store.get_messages("s1")
+    assert [m.uuid for m in messages] == ["m0", "m1"]
+    assert key not in messages[0].content
+    assert [c.checkpoint_id for c in await store.list_checkpoints("s1")] == ["c1"]
 
 
 async def checkpoints_round_trip_and_delete(store: Store) -> None:
@@ -334,6 +370,7 @@ STORE_CONTRACTS: tuple[Contract, ...] = (
     sessions_and_lineage_fields,
     messages_append_in_order_and_dedupe,
     concurrent_appends_lose_nothing,
+    batches_apply_in_order,
     checkpoints_round_trip_and_delete,
     delete_run_removes_everything_of_it,
     delete_run_removes_the_transcripts_of_its_sessions,

@@ -90,6 +90,7 @@ API = [
 ]
 
 STORES = [
+    "BatchWriter",
     "Clock",
     "DEFAULT_STORE_URL",
     "DelegatingStore",
@@ -104,6 +105,7 @@ STORES = [
     "Store",
     "StoreURL",
     "StoreURLError",
+    "StoreWrite",
     "TranscriptEntry",
     "TranscriptStore",
     "VerifyReport",
@@ -126,6 +128,7 @@ STORES = [
     "store_location_problem",
     "verify",
     "verify_postgres",
+    "writes_batches",
 ]
 
 BACKENDS = [

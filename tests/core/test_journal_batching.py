@@ -1,0 +1,115 @@
+"""Writing behind: while agents run, their progress is staged and made durable in
+batches across agents; each agent waits once, for its final record, before anything
+outside the run learns that it ended."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+import trio
+
+from swarm import ParallelSwarmExecutor
+from swarm.backends import create_backend
+from swarm.engine._journal import Journal
+from swarm.engine._session_meta import SessionDescriber
+from swarm.plan import Plan
+from swarm.records import AgentResult, AgentStatus
+from swarm.stores import SQLiteStore, _sqlite_db, writes_batches
+
+
+def _plan(db: Path, agents: int) -> Plan:
+    return Plan.model_validate(
+        {
+            "name": "write-behind",
+            "base": {"prompt": "shared"},
+            "agents": [{"id": f"a{i:02d}", "prompt": f"task {i}"} for i in range(agents)],
+            "execution": {"max_parallel": agents},
+            "backend": {"name": "simulated", "simulated": {"latency_s": 0, "jitter": 0}},
+            "store": {"url": f"sqlite:///{db}"},
+        }
+    )
+
+
+async def test_an_agents_end_is_durable_before_a_hook_learns_of_it(tmp_path: Path) -> None:
+    """A post-agent hook (what runs right after the FINISHED event) finds the agent's
+    final record and both its messages in the file, read by another connection."""
+    db = tmp_path / "swarm.db"
+    plan = _plan(db, 8)
+    seen: dict[str, tuple[str, int]] = {}
+
+    async def after(result: AgentResult) -> None:
+        conn = sqlite3.connect(db)  # another connection: it sees committed data only
+        try:
+            (data,) = conn.execute(
+                "SELECT data FROM agents WHERE agent_id = ?", (result.agent_id,)
+            ).fetchone()
+            (messages,) = conn.execute(
+                "SELECT COUNT(*) FROM messages WHERE session_id = ?", (result.session_id,)
+            ).fetchone()
+        finally:
+            conn.close()
+        seen[result.agent_id] = (
+            AgentResult.from_dict(json.loads(data)).status,
+            messages,
+        )
+
+    store = await SQLiteStore.open(db)
+    try:
+        executor = ParallelSwarmExecutor(
+            create_backend(plan.backend, store), store, post_agent=[after]
+        )
+        result = await executor.run(plan)
+    finally:
+        await store.aclose()
+    assert result.succeeded
+    assert seen == {f"a{i:02d}": (AgentStatus.SUCCEEDED, 2) for i in range(8)}
+
+
+async def test_the_progress_of_many_agents_takes_few_store_round_trips(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """40 agents make six writes each; staged and batched, they reach SQLite in two or
+    three calls per agent (a flush, its final commit), not six awaited ones (over 240);
+    every record is there."""
+    calls = 0
+    write_many = _sqlite_db.SQLiteDatabase.write_many
+
+    async def counted(self: _sqlite_db.SQLiteDatabase, writes: object) -> None:
+        nonlocal calls
+        calls += 1
+        await write_many(self, writes)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_sqlite_db.SQLiteDatabase, "write_many", counted)
+    db = tmp_path / "swarm.db"
+    plan = _plan(db, 40)
+    store = await SQLiteStore.open(db)
+    try:
+        result = await ParallelSwarmExecutor(create_backend(plan.backend, store), store).run(plan)
+        agents = await store.list_agents(result.run_id)
+        sessions = await store.list_sessions(result.run_id)
+        checkpoints = await store.list_checkpoints()
+    finally:
+        await store.aclose()
+    assert result.succeeded
+    assert all(a.status is AgentStatus.SUCCEEDED for a in agents) and len(agents) == 40
+    assert len(sessions) == 41 and len([c for c in checkpoints if c.kind == "final"]) == 40
+    # the base's writes and the run's records are awaited one by one: about a dozen
+    assert calls <= 3 * 40 + 15, calls
+
+
+async def test_reads_through_the_journal_see_what_it_staged(tmp_path: Path) -> None:
+    store = await SQLiteStore.open(tmp_path / "swarm.db")
+    assert writes_batches(store)
+    journal = Journal(store, "r1", backend="simulated", describer=SessionDescriber(git=False))
+    try:
+        async with trio.open_nursery() as nursery:
+            journal.write_behind(nursery)
+            await journal.save_agents("r1", [AgentResult("a", status=AgentStatus.RUNNING)])
+            assert journal._staged  # staged, not yet written
+            assert [a.agent_id for a in await journal.list_agents("r1")] == ["a"]
+            journal.write_behind(None)
+    finally:
+        await store.aclose()
