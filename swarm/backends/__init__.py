@@ -34,8 +34,10 @@ from ._rehearsal import (
     open_rehearsal,
     rehearsal_config,
 )
-from ._retries import RetryOptions, RetryPolicy, call_with_retries
-from ._simulated import SIMULATED_MARK, SimulatedBackend, SimulatedSettings, SimulatedSpec
+from ._retries import call_with_retries
+from ._retry_policy import RetryOptions, RetryPolicy
+from ._simulated import SIMULATED_MARK, SimulatedBackend, SimulatedSettings
+from ._simulated_options import SimulatedSpec
 from .claude import CLAUDE_CREDENTIAL_VARS, check_claude_credentials, claude_credentials_available
 
 __all__ = [

@@ -18,7 +18,7 @@ from ..errors import BackendUnavailable, Remedy, UsageError
 from ..stores import Store
 from ._entry import BackendConfig, BackendEntry
 from ._protocol import Backend
-from ._simulated import SIMULATED
+from ._simulated_options import SIMULATED
 from .anthropic import ANTHROPIC
 from .claude import CLAUDE, claude_credentials_available
 

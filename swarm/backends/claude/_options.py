@@ -19,7 +19,7 @@ from ...errors import BackendUnavailable, Remedy
 from ...stores import Store
 from .._entry import BackendConfig, BackendEntry
 from .._protocol import Backend
-from .._retries import RetryOptions, RetryPolicy
+from .._retry_policy import RetryOptions, RetryPolicy
 
 
 class ClaudeOptions(TypedDict, total=False):
