@@ -216,10 +216,10 @@ def _global(
     ] = "warning",
     log_json: Annotated[bool, typer.Option("--log-json", help="Write logs as JSON lines.")] = False,
 ) -> None:
-    from .._log import configure_logging  # structlog: loaded for a command, not for --help
+    from .._log import configure_logging_when_used  # structlog: when a command first logs
 
     try:
-        configure_logging(log_level, json=log_json)
+        configure_logging_when_used(log_level, json=log_json)
     except ValueError:
         raise typer.BadParameter(
             "expected debug, info, warning or error", param_hint="--log-level"
