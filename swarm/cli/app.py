@@ -60,12 +60,12 @@ COMMANDS: dict[str, LazyCommand] = {
         "_run", "run", "Run a plan: fork every agent off the base session, in parallel."
     ),
     "validate": LazyCommand(
-        "_run",
+        "_validate",
         "validate",
         "Check a plan and print what would run; exit 2 with file:line: field errors if bad.",
     ),
     "schema": LazyCommand(
-        "_run", "schema", "Print the JSON Schema of the plan format (for editors)."
+        "_validate", "schema", "Print the JSON Schema of the plan format (for editors)."
     ),
     "fork": LazyCommand(
         "_timetravel",
