@@ -10,12 +10,11 @@ them and the table equal).
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-#: A package's table: module (relative to the package) -> the names it exports from there.
+#: A package's table: module (``._name``, in the package) -> the names it exports from there.
 Exports = Mapping[str, Sequence[str]]
 
 
@@ -32,7 +31,8 @@ def lazy_exports(
         module = where.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module, package), name)
+        # __import__, not importlib.import_module: `python -X importtime` sees this import.
+        value = getattr(__import__(package + module, fromlist=[name]), name)
         namespace[name] = value
         return value
 

@@ -69,3 +69,17 @@ def test_a_name_loads_only_its_own_module() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == '["swarm.stores._urls"]'
+
+
+def test_a_lazy_import_shows_in_importtime() -> None:
+    """``python -X importtime`` (the bench's import check, the profiles in docs/speed.md)
+    lists a module a lazy name imported, like any other import."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "from swarm.stores import SQLiteStore"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    names = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert {"swarm.stores._sqlite", "sqlite3"} <= names
