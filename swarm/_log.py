@@ -4,6 +4,9 @@ swarm's modules log through :func:`get_logger`. Once the application configured
 structlog (``configure_logging``, the CLI's ``--log-level``, or its own
 ``structlog.configure``), their lines follow that set-up; until then a library
 stays quiet: warnings and errors only, on stderr, secrets redacted.
+
+structlog is imported when a line is first logged (or logging configured), not with
+this module: a command that logs nothing (``swarm validate``) never loads it.
 """
 
 from __future__ import annotations
@@ -12,17 +15,20 @@ import functools
 import logging
 import sys
 from collections.abc import Iterable, MutableMapping
-from typing import Any, TextIO
-
-import structlog
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import _redaction as redaction
 from ._redaction import REDACTED, environment_secrets, known_secrets, looks_secret
+
+if TYPE_CHECKING:
+    import structlog
 
 __all__ = [
     "REDACTED",
     "RedactSecrets",
     "configure_logging",
+    "configure_logging_when_used",
     "get_logger",
     "redact_text",
     "secret_values",
@@ -85,6 +91,8 @@ class _StderrLogger:
 
 
 def _processors(renderer: structlog.types.Processor) -> list[structlog.types.Processor]:
+    import structlog
+
     return [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -94,13 +102,43 @@ def _processors(renderer: structlog.types.Processor) -> list[structlog.types.Pro
     ]
 
 
+def _level_number(level: str) -> int:
+    numeric = logging.getLevelNamesMapping().get(level.upper())
+    if numeric is None:
+        raise ValueError(f"unknown log level {level!r} (debug, info, warning, error)")
+    return numeric
+
+
 def configure_logging(
     level: str = "warning", *, json: bool = False, stream: TextIO | None = None
 ) -> None:
     """Configure structlog for the CLI or a script: level, renderer and redaction."""
-    numeric = logging.getLevelNamesMapping().get(level.upper())
-    if numeric is None:
-        raise ValueError(f"unknown log level {level!r} (debug, info, warning, error)")
+    global _when_used
+    numeric = _level_number(level)
+    _when_used = None  # this set-up replaces one left for later
+    _configure(numeric, json, stream)
+
+
+def configure_logging_when_used(level: str = "warning", *, json: bool = False) -> None:
+    """:func:`configure_logging`, applied when swarm first logs a line (the CLI's
+    ``--log-level``: a command that logs nothing never imports structlog). The level is
+    checked now. Once structlog is loaded, it is applied at once."""
+    global _when_used
+    numeric = _level_number(level)
+    if "structlog" in sys.modules:
+        _when_used = None
+        _configure(numeric, json, None)
+    else:
+        _when_used = (numeric, json)
+
+
+#: A set-up :func:`configure_logging_when_used` left for the first line logged: (level, json).
+_when_used: tuple[int, bool] | None = None
+
+
+def _configure(numeric: int, json: bool, stream: TextIO | None) -> None:
+    import structlog
+
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
@@ -110,6 +148,18 @@ def configure_logging(
         logger_factory=lambda *args: _StderrLogger(stream),
         cache_logger_on_first_use=False,
     )
+
+
+def _structlog() -> ModuleType:
+    """structlog, imported now if it was not, with the set-up left for this moment."""
+    global _when_used
+    import structlog
+
+    if _when_used is not None:
+        numeric, json = _when_used
+        _when_used = None
+        _configure(numeric, json, None)
+    return structlog
 
 
 class _LibraryLogger:
@@ -127,6 +177,7 @@ class _LibraryLogger:
         self._bound: tuple[tuple[int, ...], Any] | None = None
 
     def __getattr__(self, attr: str) -> Any:
+        structlog = _structlog()
         if not structlog.is_configured():
             return getattr(_quiet(), attr)
         setup = tuple(map(id, structlog.get_config().values()))
@@ -139,6 +190,8 @@ class _LibraryLogger:
 @functools.cache
 def _quiet() -> Any:
     """Warnings and above, to stderr, redacted, as text: for an unconfigured application."""
+    import structlog
+
     return structlog.wrap_logger(
         _StderrLogger(),
         processors=_processors(structlog.dev.ConsoleRenderer(colors=False)),

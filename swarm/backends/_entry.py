@@ -5,14 +5,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, get_type_hints
+from typing import TYPE_CHECKING, Any, Protocol, get_type_hints
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from .._values import PLAN_FILE_CONTEXT
-from ..stores import Store
-from ._protocol import Backend
+
+if TYPE_CHECKING:  # named in strings below: reading a plan imports neither
+    from ..stores import Store
+    from ._protocol import Backend
 
 
 class BackendConfig(Protocol):
@@ -33,7 +35,7 @@ class BackendConfig(Protocol):
 
 #: Builds a backend from a plan's ``backend`` section, the store, and the environment layered
 #: over every Claude Code CLI it starts (a rehearsal's fake API), or None.
-BackendFactory = Callable[[BackendConfig, Store, Mapping[str, str] | None], Backend]
+BackendFactory = Callable[[BackendConfig, "Store", Mapping[str, str] | None], "Backend"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,14 +13,17 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ..errors import BackendUnavailable, Remedy, UsageError
-from ..stores import Store
 from ._entry import BackendConfig, BackendEntry
-from ._protocol import Backend
-from ._simulated import SIMULATED
+from ._simulated_options import SIMULATED
 from .anthropic import ANTHROPIC
 from .claude import CLAUDE, claude_credentials_available
+
+if TYPE_CHECKING:
+    from ..stores import Store
+    from ._protocol import Backend
 
 #: Every backend by name, in the order they are offered.
 BACKENDS: Mapping[str, BackendEntry] = {e.name: e for e in (SIMULATED, CLAUDE, ANTHROPIC)}

@@ -11,57 +11,18 @@ tenacity's time-based stops read the wall clock even under trio's MockClock.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import trio
-from pydantic import BaseModel, ConfigDict, Field
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
-from .._values import Int, Number
-from ..errors import TransientAPIError, UsageError
+from ..errors import TransientAPIError
 from ._protocol import AgentSink
+from ._retry_policy import RetryPolicy
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How hard to retry one API call: attempts in all, and the wait between them."""
-
-    max_attempts: int = 6
-    initial_wait_s: float = 1.0
-    max_wait_s: float = 30.0
-    jitter_s: float = 1.0
-    max_retry_after_s: float = 120.0
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> RetryPolicy:
-        """The policy of a plan's ``backend.options.retry``; unset values are the defaults."""
-        try:
-            return cls(**options)
-        except TypeError as exc:
-            raise UsageError(
-                f"backend.options.retry: {exc}; expected max_attempts, initial_wait_s, "
-                "max_wait_s, jitter_s, max_retry_after_s"
-            ) from None
-
-
-_DEFAULT = RetryPolicy()
-
-
-class RetryOptions(BaseModel):
-    """``backend.options.retry`` of a plan: a :class:`RetryPolicy`, checked (its defaults)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    max_attempts: Int = Field(_DEFAULT.max_attempts, ge=1, le=100)
-    initial_wait_s: Number = Field(_DEFAULT.initial_wait_s, ge=0)
-    max_wait_s: Number = Field(_DEFAULT.max_wait_s, ge=0)
-    jitter_s: Number = Field(_DEFAULT.jitter_s, ge=0)
-    max_retry_after_s: Number = Field(_DEFAULT.max_retry_after_s, ge=0)
 
 
 class _Wait:

@@ -15,30 +15,16 @@ import os
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import PurePosixPath
-from typing import Annotated, Any
+from typing import Any
 
 import trio
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from typing_extensions import TypedDict
 
-from .._values import Int, Number
 from ..errors import BackendError, NotFoundError
 from ..records import Message, Usage, uuid4_text
 from ..stores import Store, history
-from ._entry import BackendConfig, BackendEntry
-from ._protocol import AgentOutcome, AgentRequest, AgentSink, Backend, BaseRequest, BaseSession
+from ._protocol import AgentOutcome, AgentRequest, AgentSink, BaseRequest, BaseSession
 
 SIMULATED_MARK = "[simulated: no model was called]"
-
-
-def _relative_path(value: str) -> str:
-    parts = PurePosixPath(value).parts
-    if not value or value.startswith("/") or ".." in parts or (parts and parts[0] == ".git"):
-        raise ValueError(
-            "expected a path relative to the agent's worktree, without '..', not in .git"
-        )
-    return value
 
 
 def marker_file(agent_id: str) -> str:
@@ -52,34 +38,6 @@ def marker_text(run_id: str, agent_id: str) -> str:
         "worktree. The simulated backend calls no model; it writes this so that the "
         "worktree, commit and merge path can be tried offline.\n"
     )
-
-
-class SimulatedSpec(BaseModel):
-    """Settings of the ``simulated`` backend, plan-wide (``backend.simulated``) or per agent
-    (an agent's ``simulated``); unset ones come from :class:`SimulatedSettings`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    latency_s: Number | None = Field(None, ge=0, description="mean seconds per agent")
-    jitter: Number | None = Field(None, ge=0, description="sigma of a log-normal factor")
-    input_tokens: Int | None = Field(None, ge=0)
-    output_tokens: Int | None = Field(None, ge=0)
-    failure_rate: Number | None = Field(None, ge=0, le=1)
-    turns: Int | None = Field(None, ge=1, le=10_000)
-    files: list[str] | None = Field(
-        None, description="paths each agent 'writes' (a Write tool use), to test checkpoints"
-    )
-    edits: dict[Annotated[str, AfterValidator(_relative_path)], str] | None = Field(
-        None,
-        description="with workspace: worktree, files each agent really writes in its "
-        "worktree at its last turn (path relative to it: content), besides its "
-        "SIMULATED-<agent>.md",
-    )
-
-
-class SimulatedOptions(TypedDict, total=False):
-    """The simulated backend reads no ``backend.options``: its settings are
-    ``backend.simulated`` (:class:`SimulatedSpec`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,11 +280,3 @@ def _gist(task: str, size: int = 60) -> str:
         shown = longer
     whole = len(lines) == 1 and shown == lines[0]
     return shown if whole else f"{shown} ..." if shown else "..."
-
-
-def _create(spec: BackendConfig, store: Store, cli_env: Mapping[str, str] | None) -> Backend:
-    settings = SimulatedSettings().merged(spec.simulated.model_dump(exclude_none=True))
-    return SimulatedBackend(store, seed=spec.seed, settings=settings)
-
-
-SIMULATED = BackendEntry("simulated", SimulatedOptions, _create)

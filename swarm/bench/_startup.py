@@ -5,8 +5,10 @@ interpreter), interleaved over a few rounds; the figures are medians of wall tim
 the process's CPU time (``getrusage`` of children):
 
 - ``swarm --help`` and ``swarm validate PLAN`` (a one-agent plan in a temporary folder),
-  against their floors in the same rounds: ``python -c pass`` (the interpreter) and
-  ``python -c "import typer"`` (the command-line framework);
+  against their floors in the same rounds: ``python -c pass`` (the interpreter),
+  ``python -c "import typer"`` (the command-line framework), and validate's: a typer
+  command that reads the plan's YAML into a pydantic model (typer builds a pydantic
+  adapter for each parameter, so that is typer + pydantic + yaml, nothing of swarm);
 - process start to the base session's first request: ``swarm run PLAN`` (a claude plan)
   spawned with the environment of a fake Messages API served by this process, from just
   before the spawn to the first ``POST /v1/messages`` the server logs; beside it, the two
@@ -15,8 +17,9 @@ the process's CPU time (``getrusage`` of children):
   realcli workload's figure; benchmarks/README.md has the floor).
 
 The gate checks relations of this run only: ``swarm --help`` and ``swarm validate`` import
-no bench, fake API or backend SDK (``python -X importtime``), and ``swarm --help`` costs at
-most 2.5x the bare framework's import.
+no bench, fake API or backend SDK, and validate none of trio, structlog or a store engine
+either (``python -X importtime``), and ``swarm --help`` costs at most 2.5x the bare
+framework's import.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ HELP_TARGET_S = 0.3
 FIRST_REQUEST_TARGET_S = 0.8
 HELP_OVER_FRAMEWORK = 2.5  # the gate: swarm --help <= 2.5 x `import typer`
 NOT_AT_START = ("swarm.bench", "swarm.mockapi", "hypercorn", "claude_agent_sdk", "anthropic")
+# ... and what checking a plan that names nothing in a store does not need either.
+NOT_FOR_VALIDATE = (*NOT_AT_START, "trio", "structlog", "swarm.stores._sqlite")
 
 PLAN = """\
 name: bench-startup
@@ -48,6 +53,32 @@ agents: [{id: a, prompt: "Answer in one line."}]
 defaults: {max_turns: 1}
 backend: {name: claude}
 store: {url: "sqlite:///swarm.db"}
+"""
+
+
+#: validate's floor: the same framework, parser and validator, nothing of swarm.
+FLOOR_PROGRAM = """\
+import sys
+from pathlib import Path
+from typing import Annotated
+import typer, yaml
+from pydantic import BaseModel
+
+class Agent(BaseModel):
+    id: str
+    prompt: str
+
+class Plan(BaseModel):
+    name: str
+    agents: list[Agent]
+
+def validate(plan: Annotated[Path, typer.Argument()]) -> None:
+    checked = Plan.model_validate(yaml.safe_load(plan.read_text()))
+    print(f"{plan}: ok: {len(checked.agents)} agents")
+
+app = typer.Typer(add_completion=False)
+app.command()(validate)
+app()
 """
 
 
@@ -73,12 +104,13 @@ def _timed(command: list[str], cwd: Path) -> tuple[float, float]:
     return wall, cpu
 
 
-def _imports(command: list[str], cwd: Path) -> list[str]:
-    """The modules ``command`` (a python program) imports, from ``-X importtime``."""
+def _imports(command: list[str], cwd: Path, forbidden: tuple[str, ...] = NOT_AT_START) -> list[str]:
+    """The ``forbidden`` modules ``command`` (a python program) imports, from
+    ``-X importtime``."""
     env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120, env=env)
     names = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line]
-    return [n for n in names if any(n == f or n.startswith(f + ".") for f in NOT_AT_START)]
+    return [n for n in names if any(n == f or n.startswith(f + ".") for f in forbidden)]
 
 
 async def _first_request(command: list[str], cwd: Path) -> float:
@@ -108,6 +140,7 @@ def measure(rounds: int = 5) -> dict[str, Any]:
             "python -c pass": [*python, "-c", "pass"],
             "python -c 'import typer'": [*python, "-c", "import typer"],
             "python -c 'import claude_agent_sdk'": [*python, "-c", "import claude_agent_sdk"],
+            "floor of validate": [*python, "-c", FLOOR_PROGRAM, "plan.yaml"],
             "swarm --help": [*swarm, "--help"],
             "swarm validate plan.yaml": [*swarm, "validate", "plan.yaml"],
         }
@@ -121,7 +154,9 @@ def measure(rounds: int = 5) -> dict[str, Any]:
         entry = [sys.executable, "-c", "import sys; from swarm.cli import main; sys.exit(main())"]
         heavy = {
             "swarm --help": _imports([*entry, "--help"], cwd),
-            "swarm validate plan.yaml": _imports([*entry, "validate", "plan.yaml"], cwd),
+            "swarm validate plan.yaml": _imports(
+                [*entry, "validate", "plan.yaml"], cwd, NOT_FOR_VALIDATE
+            ),
         }
     return {
         "rounds": rounds,
@@ -162,6 +197,7 @@ def summarize(raw: dict[str, Any]) -> WorkloadResult:
         ),
         Figure("floor: python -c pass", c["python -c pass"]["wall_s"], "s"),
         Figure("floor: import typer", c["python -c 'import typer'"]["wall_s"], "s"),
+        Figure("floor of validate: typer + pydantic + yaml", c["floor of validate"]["wall_s"], "s"),
         Figure("floor: import claude_agent_sdk (in series before the CLI starts)", sdk, "s"),
         Figure("CPU: swarm --help", c["swarm --help"]["cpu_s"], "s"),
         Figure("CPU: swarm validate", c["swarm validate plan.yaml"]["cpu_s"], "s"),
@@ -170,7 +206,8 @@ def summarize(raw: dict[str, Any]) -> WorkloadResult:
     heavy = raw["heavy_imports"]
     checks = [
         Check(
-            "swarm --help and validate import no bench, fake API or backend SDK",
+            "swarm --help and validate import no bench, fake API or backend SDK; validate "
+            "no trio, structlog or SQLite store",
             not any(heavy.values()),
             "; ".join(f"{k}: {', '.join(v[:3]) or 'none'}" for k, v in heavy.items()),
         ),

@@ -9,23 +9,20 @@ import os
 import sys
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich import box
-from rich.table import Table
 
 from ..errors import NotFoundError, StoreError, UsageError
 from ..plan import default_config_path, load_config
 from ..records import RunRecord
-from ..stores import (
-    DEFAULT_STORE_URL,
-    Store,
-    header_problem,
-    open_store,
-    sqlite_path,
-)
-from ..timeline import find_run
+from ..stores import DEFAULT_STORE_URL, Store, open_store, sqlite_path
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+# rich's tables, the timeline and the SQLite layer are imported by the helpers that use
+# them: `swarm validate` loads this module and none of those.
 
 
 def store_url(explicit: str | None, config_path: Path | None = None) -> str:
@@ -97,6 +94,8 @@ async def existing_store(
     path = sqlite_path(url)  # a bad URL is refused here, as a URL, before the file is looked for
     if path is not None and not path.exists():
         raise NoStore(path, why)
+    from ..stores import header_problem
+
     problem = header_problem(path) if path is not None and writes else None
     if problem is not None:  # an empty or foreign file is no store to change (only run makes one)
         raise StoreError(f"{path}: cannot open the store: {problem}")
@@ -107,6 +106,8 @@ async def existing_store(
 async def lookup_run(store: Store, ref: str) -> RunRecord:
     """:func:`swarm.timeline.find_run`, with the one warning line about any damaged run
     records it left out."""
+    from ..timeline import find_run
+
     return await find_run(store, ref, on_damaged=warn_damaged_runs)
 
 
@@ -140,6 +141,9 @@ def unique_prefixes(ids: Iterable[str], shortest: int = 8) -> dict[str, str]:
 def listing(title: str) -> Table:
     """A listing table in the style of the run summary: light rules, no outer padding,
     so 80 columns hold every id and figure (give those columns ``no_wrap``)."""
+    from rich import box
+    from rich.table import Table
+
     return Table(
         title=title,
         title_justify="left",

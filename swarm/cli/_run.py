@@ -1,8 +1,7 @@
-"""``swarm run`` and ``swarm validate`` / ``swarm schema``."""
+"""``swarm run``."""
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -12,15 +11,11 @@ import trio
 import typer
 from rich.console import Console
 
-from .._redaction import mask_url, redact_plan
-from ..backends import RehearsalSetup, claude_credentials_available
-from ..engine import needs_store, store_problems
-from ..errors import PlanError, StoreError
-from ..plan import Plan, PlanSource, plan_json_schema, read_plan
+from .._redaction import mask_url
+from ..backends import RehearsalSetup
+from ..plan import Plan, PlanSource, read_plan
 from ..records import RunStatus
-from ..stores import MemoryStore, SQLiteStore, parse_store_url
-from ..workspaces import check_plan
-from ._common import print_json, store_url, warn
+from ._common import print_json, store_url
 from ._display import since_process_start, summary_table
 from ._driver import execute_plan, print_see_again
 from ._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
@@ -171,82 +166,3 @@ def run(
     if result.status is RunStatus.INTERRUPTED:
         return EXIT_INTERRUPTED
     return EXIT_OK if result.succeeded else EXIT_FAILED
-
-
-def validate(
-    plan_file: Annotated[Path, typer.Argument(metavar="PLAN", help="The plan YAML file.")],
-    config: ConfigOption = None,
-    as_json: JsonOption = False,
-) -> int:
-    """Check a plan and print what would run; exit 2 with file:line: field errors if bad."""
-    try:
-        plan, source = _load(plan_file, config)
-        trio.run(_check_against_store, plan, source)
-    except PlanError as exc:
-        if as_json:
-            issues = [
-                {"file": i.file, "line": i.line, "field": i.field, "message": i.message}
-                for i in exc.issues
-            ]
-            print_json({"valid": False, "issues": issues})
-        raise  # and the same issues as error lines on stderr, exit 2
-    repo = trio.run(check_plan, plan)  # what run would refuse, or warn of
-    if repo is not None and repo.warning() and not as_json:
-        warn(str(repo.warning()))
-    _note_missing_credentials(plan)
-    if as_json:
-        # The plan as it will run, without the secrets of its env (as the store keeps it).
-        print_json(redact_plan(plan.model_dump(mode="json")))
-        return EXIT_OK
-    e = plan.execution
-    print(
-        f"{plan_file}: ok: {len(plan.agents)} agents, max_parallel {e.max_parallel}, "
-        f"mode {e.mode}, backend {plan.backend.name or '(auto)'}, store {mask_url(plan.store.url)}"
-    )
-    return EXIT_OK
-
-
-CREDENTIALS_NOTE = (
-    "the plan runs on the claude backend and no Claude credentials were found "
-    "(ANTHROPIC_API_KEY or a Claude login)"
-)
-
-
-def _note_missing_credentials(plan: Plan) -> None:
-    """The plan is valid, but `swarm run` would stop here: say so, without failing (the
-    plan may be run on a machine that has the credentials)."""
-    if plan.backend.name not in (None, "claude") or claude_credentials_available():
-        return
-    print(
-        f"swarm: note: {CREDENTIALS_NOTE}: `swarm run` would stop here; "
-        "rehearse it with --rehearse or run it with --backend simulated",
-        file=sys.stderr,
-    )
-
-
-async def _check_against_store(plan: Plan, source: PlanSource) -> None:
-    """What `swarm run` checks in the store before building the base, without creating
-    a store: one that does not exist yet holds nothing, like the one run would create."""
-    if not needs_store(plan):
-        return
-    path = parse_store_url(plan.store.url).path
-    backend = plan.backend.name
-    if path is None or not path.exists():
-        problems = await store_problems(plan, MemoryStore(), backend=backend)
-    else:
-        try:
-            store = await SQLiteStore.open(path, read_only=True)
-        except StoreError as exc:
-            raise source.error([(("store", "url"), f"cannot check base.session: {exc}")]) from None
-        try:
-            problems = await store_problems(plan, store, backend=backend)
-        finally:
-            await store.aclose()
-    if problems:
-        raise source.error(problems)
-
-
-def schema() -> int:
-    """Print the JSON Schema of the plan format (for editors)."""
-    print(json.dumps(plan_json_schema(), indent=2))
-    return EXIT_OK

@@ -60,12 +60,12 @@ COMMANDS: dict[str, LazyCommand] = {
         "_run", "run", "Run a plan: fork every agent off the base session, in parallel."
     ),
     "validate": LazyCommand(
-        "_run",
+        "_validate",
         "validate",
         "Check a plan and print what would run; exit 2 with file:line: field errors if bad.",
     ),
     "schema": LazyCommand(
-        "_run", "schema", "Print the JSON Schema of the plan format (for editors)."
+        "_validate", "schema", "Print the JSON Schema of the plan format (for editors)."
     ),
     "fork": LazyCommand(
         "_timetravel",
@@ -216,10 +216,10 @@ def _global(
     ] = "warning",
     log_json: Annotated[bool, typer.Option("--log-json", help="Write logs as JSON lines.")] = False,
 ) -> None:
-    from .._log import configure_logging  # structlog: loaded for a command, not for --help
+    from .._log import configure_logging_when_used  # structlog: when a command first logs
 
     try:
-        configure_logging(log_level, json=log_json)
+        configure_logging_when_used(log_level, json=log_json)
     except ValueError:
         raise typer.BadParameter(
             "expected debug, info, warning or error", param_hint="--log-level"

@@ -15,26 +15,56 @@ One execution of a plan is made of:
   metrics, the checks a plan needs of the store before it runs, session metadata.
 """
 
-from ._dask import DaskEngine, open_dask_engine
-from ._engines import Engine, LocalEngine
-from ._executor import ParallelSwarmExecutor, new_run_id
-from ._feed import EventFeed
-from ._journal import Journal
-from ._metrics import run_metrics
-from ._options import ExecutorOptions, Hooks, PostAgentHook, PreAgentHook
-from ._preflight import Problem, needs_store, store_problems
-from ._requests import agent_request, base_request
-from ._resume import (
-    KEPT_STATUSES,
-    ResumeState,
-    continue_prompt,
-    is_kept,
-    load_resume_state,
-    merge_metrics,
-)
-from ._scheduling import AIMDWindow, ReadyQueue, Scheduler
-from ._session_meta import SessionDescriber, git_state, swarm_version
-from ._state import RunState
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import Exports, lazy_exports
+
+if TYPE_CHECKING:
+    from ._dask import DaskEngine, open_dask_engine
+    from ._engines import Engine, LocalEngine
+    from ._executor import ParallelSwarmExecutor, new_run_id
+    from ._feed import EventFeed
+    from ._journal import Journal
+    from ._metrics import run_metrics
+    from ._options import ExecutorOptions, Hooks, PostAgentHook, PreAgentHook
+    from ._preflight import Problem, needs_store, store_problems
+    from ._requests import agent_request, base_request
+    from ._resume import (
+        KEPT_STATUSES,
+        ResumeState,
+        continue_prompt,
+        is_kept,
+        load_resume_state,
+        merge_metrics,
+    )
+    from ._scheduling import AIMDWindow, ReadyQueue, Scheduler
+    from ._session_meta import SessionDescriber, git_state, swarm_version
+    from ._state import RunState
+
+_EXPORTS: Exports = {
+    "._dask": ("DaskEngine", "open_dask_engine"),
+    "._engines": ("Engine", "LocalEngine"),
+    "._executor": ("ParallelSwarmExecutor", "new_run_id"),
+    "._feed": ("EventFeed",),
+    "._journal": ("Journal",),
+    "._metrics": ("run_metrics",),
+    "._options": ("ExecutorOptions", "Hooks", "PostAgentHook", "PreAgentHook"),
+    "._preflight": ("Problem", "needs_store", "store_problems"),
+    "._requests": ("agent_request", "base_request"),
+    "._resume": (
+        "KEPT_STATUSES",
+        "ResumeState",
+        "continue_prompt",
+        "is_kept",
+        "load_resume_state",
+        "merge_metrics",
+    ),
+    "._scheduling": ("AIMDWindow", "ReadyQueue", "Scheduler"),
+    "._session_meta": ("SessionDescriber", "git_state", "swarm_version"),
+    "._state": ("RunState",),
+}
 
 __all__ = [
     "KEPT_STATUSES",
@@ -69,3 +99,6 @@ __all__ = [
     "store_problems",
     "swarm_version",
 ]
+
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

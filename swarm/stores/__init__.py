@@ -24,32 +24,68 @@ SQLite store without writing anything anywhere: no file, folder, schema or
 migration, not even SQLite's -wal and -shm (see :mod:`swarm.stores._readonly`).
 """
 
-from ._integrity import Problem, VerifyReport, run_ids_in_file, verify
-from ._leases import Clock, RunLease, new_owner_id, owner_is_dead, run_lease_name
-from ._lineage import history, history_of, lineage, messages_between
-from ._memory import MemoryStore
-from ._open import open_store, sqlite_path
-from ._postgres import PostgresStore
-from ._postgres_integrity import repair_postgres, verify_postgres
-from ._protocol import (
-    BatchWriter,
-    MessageRangeReader,
-    Store,
-    StoreWrite,
-    TranscriptEntry,
-    TranscriptStore,
-)
-from ._readonly import header_problem, is_sqlite_file
-from ._repair import RepairReport, repair
-from ._sqlite import SQLiteStore
-from ._urls import (
-    DEFAULT_STORE_URL,
-    StoreURL,
-    StoreURLError,
-    parse_store_url,
-    store_location_problem,
-)
-from ._wrappers import DelegatingStore, RedactingStore, keeps_transcripts, writes_batches
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import Exports, lazy_exports
+
+if TYPE_CHECKING:
+    from ._integrity import Problem, VerifyReport, run_ids_in_file, verify
+    from ._leases import Clock, RunLease, new_owner_id, owner_is_dead, run_lease_name
+    from ._lineage import history, history_of, lineage, messages_between
+    from ._memory import MemoryStore
+    from ._open import open_store, sqlite_path
+    from ._postgres import PostgresStore
+    from ._postgres_integrity import repair_postgres, verify_postgres
+    from ._protocol import (
+        BatchWriter,
+        MessageRangeReader,
+        Store,
+        StoreWrite,
+        TranscriptEntry,
+        TranscriptStore,
+    )
+    from ._readonly import header_problem, is_sqlite_file
+    from ._repair import RepairReport, repair
+    from ._sqlite import SQLiteStore
+    from ._urls import (
+        DEFAULT_STORE_URL,
+        StoreURL,
+        StoreURLError,
+        parse_store_url,
+        store_location_problem,
+    )
+    from ._wrappers import DelegatingStore, RedactingStore, keeps_transcripts, writes_batches
+
+_EXPORTS: Exports = {
+    "._integrity": ("Problem", "VerifyReport", "run_ids_in_file", "verify"),
+    "._leases": ("Clock", "RunLease", "new_owner_id", "owner_is_dead", "run_lease_name"),
+    "._lineage": ("history", "history_of", "lineage", "messages_between"),
+    "._memory": ("MemoryStore",),
+    "._open": ("open_store", "sqlite_path"),
+    "._postgres": ("PostgresStore",),
+    "._postgres_integrity": ("repair_postgres", "verify_postgres"),
+    "._protocol": (
+        "BatchWriter",
+        "MessageRangeReader",
+        "Store",
+        "StoreWrite",
+        "TranscriptEntry",
+        "TranscriptStore",
+    ),
+    "._readonly": ("header_problem", "is_sqlite_file"),
+    "._repair": ("RepairReport", "repair"),
+    "._sqlite": ("SQLiteStore",),
+    "._urls": (
+        "DEFAULT_STORE_URL",
+        "StoreURL",
+        "StoreURLError",
+        "parse_store_url",
+        "store_location_problem",
+    ),
+    "._wrappers": ("DelegatingStore", "RedactingStore", "keeps_transcripts", "writes_batches"),
+}
 
 __all__ = [
     "DEFAULT_STORE_URL",
@@ -92,3 +128,6 @@ __all__ = [
     "verify_postgres",
     "writes_batches",
 ]
+
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

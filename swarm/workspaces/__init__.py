@@ -12,26 +12,69 @@ timeline and the engine.
 Everything is done by ``git`` subprocesses (``trio.run_process``).
 """
 
-from ._changes import PATCH_CAP_BYTES, WorkspaceChange, commit_message
-from ._listing import (
-    PruneReport,
-    Verdict,
-    WorktreeEntry,
-    list_worktrees,
-    prune,
-    repository_root,
-    run_branches,
-)
-from ._merge import STRATEGIES, Candidate, MergeReport, MergeStep, checked_out_in, merge_agents
-from ._run import check_plan, prepare_run, resumed_workspaces, run_directory, worktree_agents
-from ._worktrees import (
-    WORKTREES_DIR,
-    RepoState,
-    RunWorkspaces,
-    branch_name,
-    inspect_repository,
-    merged_branch_name,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import Exports, lazy_exports
+
+if TYPE_CHECKING:
+    from ._changes import PATCH_CAP_BYTES, WorkspaceChange, commit_message
+    from ._listing import (
+        PruneReport,
+        Verdict,
+        WorktreeEntry,
+        list_worktrees,
+        prune,
+        repository_root,
+        run_branches,
+    )
+    from ._merge import STRATEGIES, Candidate, MergeReport, MergeStep, checked_out_in, merge_agents
+    from ._run import check_plan, prepare_run, resumed_workspaces, run_directory, worktree_agents
+    from ._worktrees import (
+        WORKTREES_DIR,
+        RepoState,
+        RunWorkspaces,
+        branch_name,
+        inspect_repository,
+        merged_branch_name,
+    )
+
+_EXPORTS: Exports = {
+    "._changes": ("PATCH_CAP_BYTES", "WorkspaceChange", "commit_message"),
+    "._listing": (
+        "PruneReport",
+        "Verdict",
+        "WorktreeEntry",
+        "list_worktrees",
+        "prune",
+        "repository_root",
+        "run_branches",
+    ),
+    "._merge": (
+        "STRATEGIES",
+        "Candidate",
+        "MergeReport",
+        "MergeStep",
+        "checked_out_in",
+        "merge_agents",
+    ),
+    "._run": (
+        "check_plan",
+        "prepare_run",
+        "resumed_workspaces",
+        "run_directory",
+        "worktree_agents",
+    ),
+    "._worktrees": (
+        "WORKTREES_DIR",
+        "RepoState",
+        "RunWorkspaces",
+        "branch_name",
+        "inspect_repository",
+        "merged_branch_name",
+    ),
+}
 
 __all__ = [
     "PATCH_CAP_BYTES",
@@ -62,3 +105,6 @@ __all__ = [
     "run_directory",
     "worktree_agents",
 ]
+
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

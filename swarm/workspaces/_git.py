@@ -8,8 +8,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import trio
-
 from ..errors import WorkspaceError
 
 #: Who commits an agent's change (the agent's id goes in the name).
@@ -57,6 +55,8 @@ async def git(
 ) -> GitResult:
     """Run ``git args`` in ``cwd``; with ``check``, a failure raises :class:`WorkspaceError`
     saying ``what`` was being done and git's own complaint."""
+    import trio  # here, not with the module: reading a plan imports this layer, not trio
+
     program = shutil.which("git")
     if program is None:
         raise WorkspaceError("workspace: worktree needs git, and no `git` is on PATH")

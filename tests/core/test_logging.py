@@ -112,6 +112,64 @@ def test_unconfigured_swarm_loggers_print_only_warnings_to_stderr(
         structlog.reset_defaults()
 
 
+DEFERRED = """\
+import json, sys
+from swarm._log import configure_logging, configure_logging_when_used, get_logger
+try:
+    configure_logging_when_used("loud")
+except ValueError as exc:
+    print("refused:", exc)
+configure_logging_when_used("debug", json=True)
+print("structlog loaded:", "structlog" in sys.modules)
+get_logger("swarm.test").debug("first.line", n=1)
+print("structlog loaded:", "structlog" in sys.modules)
+configure_logging_when_used("error")  # structlog is loaded now: applied at once
+get_logger("swarm.test").warning("dropped.warning")
+"""
+
+
+def test_the_cli_log_level_loads_structlog_when_swarm_first_logs(tmp_path: Path) -> None:
+    """``configure_logging_when_used`` (the CLI's ``--log-level``) refuses a bad level at
+    once, imports structlog only when a swarm logger first logs, and that line follows
+    the set-up it left; once structlog is loaded a new set-up applies at once."""
+    done = subprocess.run(
+        [sys.executable, "-c", DEFERRED],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.splitlines() == [
+        "refused: unknown log level 'loud' (debug, info, warning, error)",
+        "structlog loaded: False",
+        "structlog loaded: True",
+    ]
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    assert [(line["event"], line["level"], line["n"]) for line in lines] == [
+        ("first.line", "debug", 1)
+    ]
+
+
+def test_configure_logging_replaces_a_set_up_left_for_later() -> None:
+    """An explicit configure_logging wins over a set-up configure_logging_when_used left
+    for the first line (which would otherwise be applied over it)."""
+    code = (
+        "import io, swarm._log as log\n"
+        "log.configure_logging_when_used('debug')\n"
+        "buffer = io.StringIO()\n"
+        "log.configure_logging('warning', stream=buffer)\n"
+        "log.get_logger('swarm.test').info('hidden.info')\n"
+        "log.get_logger('swarm.test').warning('shown.warning')\n"
+        "print(buffer.getvalue().strip())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "shown.warning" in done.stdout and "hidden.info" not in done.stdout
+    assert done.stderr == ""
+
+
 SCRIPT = """\
 import trio
 from swarm import ParallelSwarmExecutor, create_backend, load_plan, open_store

@@ -101,6 +101,61 @@ def test_help_and_validate_load_no_bench_fake_api_or_sdk(tmp_path: Path) -> None
     assert "swarm.engine" not in loaded_by_command("--help")
 
 
+#: What `swarm validate` of a plan that names nothing in the store or in git must not load
+#: either (issue 15, start-up): the run machinery (trio, tenacity, psutil), the logging
+#: library (structlog: validate logs nothing), the store engines (the SQLite and PostgreSQL
+#: layers: a plan's store URL is only parsed), the engine, timeline and merge layers, rich.
+NOT_FOR_VALIDATE = (
+    *NOT_AT_START,
+    "trio",
+    "tenacity",
+    "psutil",
+    "structlog",
+    "sqlite3",
+    "swarm.stores._sqlite",
+    "swarm.stores._sqlite_db",
+    "swarm.stores._postgres",
+    "swarm.stores._leases",
+    "swarm.stores._memory",
+    "swarm.engine._executor",
+    "swarm.engine._execution",
+    "swarm.timeline",
+    "swarm.workspaces._merge",
+    "swarm.backends._simulated",
+    "swarm.backends._retries",
+    "swarm.backends._rehearsal",
+    "rich",
+)
+
+
+def test_validate_loads_only_what_checking_a_plan_needs(tmp_path: Path) -> None:
+    """`swarm validate` (the example plan, one on each backend with its options set, with
+    `--json` and `--log-level debug` too) reads the plan with pydantic and yaml and
+    imports no run machinery, logging library, store engine or rich."""
+    example = str(Path(__file__).parents[2] / "examples" / "plan.yaml")
+    plans = {
+        "claude": "backend: {name: claude, options: {model: m, retry: {max_attempts: 2}}}",
+        "anthropic": "backend: {name: anthropic, options: {model: m, max_tokens: 100}}",
+        "simulated": "backend: {name: simulated, simulated: {latency_s: 0}}",
+    }
+    runs = [("validate", example), ("validate", example, "--json")]
+    runs.append(("--log-level", "debug", "validate", example))
+    for name, backend in plans.items():
+        plan = tmp_path / f"{name}.yaml"
+        plan.write_text(
+            f"base: {{prompt: x}}\nagents: [{{id: a, prompt: y}}]\n{backend}\n"
+            "store: {url: 'sqlite:///sessions/swarm.db'}\n"
+        )
+        runs.append(("validate", str(plan)))
+    for args in runs:
+        loaded = loaded_by_command(*args)
+        assert "pydantic" in loaded and "yaml" in loaded and "swarm.plan" in loaded  # it read one
+        heavy = [
+            m for m in loaded if any(m == f or m.startswith(f + ".") for f in NOT_FOR_VALIDATE)
+        ]
+        assert heavy == [], args
+
+
 def test_reading_a_plan_and_opening_a_store_load_no_backend_sdk() -> None:
     """Validating a plan (every backend's options included) and the registry stay light."""
     statement = (

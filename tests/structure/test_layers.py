@@ -215,6 +215,7 @@ COMMAND_MODULES = {
     f"swarm.cli._{name}"
     for name in (
         "run",
+        "validate",
         "resume",
         "runs",
         "sessions",

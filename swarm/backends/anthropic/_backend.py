@@ -32,7 +32,8 @@ from ...errors import APIError, BackendError, NotFoundError, TransientAPIError
 from ...records import Message, Usage
 from ...stores import Store, history, lineage
 from .._protocol import AgentOutcome, AgentRequest, AgentSink, BaseRequest, BaseSession
-from .._retries import RetryPolicy, call_with_retries
+from .._retries import call_with_retries
+from .._retry_policy import RetryPolicy
 from ._defaults import DEFAULT_MAX_TOKENS, DEFAULT_MODEL
 
 CACHE = {"type": "ephemeral"}

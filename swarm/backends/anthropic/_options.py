@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 from typing_extensions import TypedDict
 
 from ..._values import Bool, HttpURL, ModelName, NonEmpty, Number
 from ...errors import BackendUnavailable, UsageError
-from ...stores import Store
 from .._entry import BackendConfig, BackendEntry
-from .._protocol import Backend
 from ._defaults import DEFAULT_MAX_TOKENS, DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from ...stores import Store
+    from .._protocol import Backend
 
 
 class PriceOptions(BaseModel):

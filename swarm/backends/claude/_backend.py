@@ -66,7 +66,8 @@ from ...errors import APIError, BackendError, BackendUnavailable
 from ...records import Message, Usage
 from ...stores import Store
 from .._protocol import AgentOutcome, AgentRequest, AgentSink, BaseRequest, BaseSession
-from .._retries import RetryPolicy, call_with_retries
+from .._retries import call_with_retries
+from .._retry_policy import RetryPolicy
 from ._messages import (
     assistant_message,
     own_cost,

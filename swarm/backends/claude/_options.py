@@ -10,16 +10,18 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import TypedDict
 
 from ..._values import Bool, ModelName, NonEmpty
 from ...errors import BackendUnavailable, Remedy
-from ...stores import Store
 from .._entry import BackendConfig, BackendEntry
-from .._protocol import Backend
-from .._retries import RetryOptions, RetryPolicy
+from .._retry_policy import RetryOptions, RetryPolicy
+
+if TYPE_CHECKING:
+    from ...stores import Store
+    from .._protocol import Backend
 
 
 class ClaudeOptions(TypedDict, total=False):
