@@ -19,14 +19,21 @@ and the store conformance suite fails a store that does not.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import TypeVar, get_args
 
 from .. import _jsoncodec as jsoncodec
 from .._redaction import redact_document, redact_json
 from ..errors import StoreError
 from ..records import AgentResult, Checkpoint, Lease, Message, RunRecord, SessionRecord
 from ._lineage import messages_between
-from ._protocol import BatchWriter, Store, StoreWrite, TranscriptEntry, TranscriptStore
+from ._protocol import (
+    BatchWriter,
+    Store,
+    StoreWrite,
+    TranscriptEntry,
+    TranscriptStore,
+    WriteKind,
+)
 
 R = TypeVar("R", AgentResult, Checkpoint, Message, RunRecord, SessionRecord)
 
@@ -200,14 +207,7 @@ def keeps_transcripts(store: object) -> bool:
     return isinstance(store, TranscriptStore)
 
 
-_WRITE_METHODS = (
-    "save_run",
-    "save_agents",
-    "save_session",
-    "append_messages",
-    "save_checkpoint",
-    "delete_checkpoints",
-)
+_WRITE_METHODS: tuple[str, ...] = get_args(WriteKind)  # the writes a batch may carry
 
 
 def writes_batches(store: object) -> bool:
