@@ -7,6 +7,9 @@ a fresh SQLite store, taking a checkpoint and materialising a fork at one
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from typing import Any
 
 from ._model import Figure, WorkloadResult, WorkloadStatus
@@ -39,18 +42,37 @@ def summarize(raw: dict[str, Any]) -> WorkloadResult:
         name="checkpoints",
         title=f"{TITLE} ({raw['messages']:,}-message session, SQLite, median of {raw['repeats']})",
         status=WorkloadStatus.MEASURED,
-        method="swarm.bench._checkpoint_cost.measure_checkpoints: wall time of each call on a "
-        "fresh SQLite store in a temp dir",
+        method="swarm.bench._checkpoint_cost.measure_checkpoints in a child process: wall "
+        "time of each call on a fresh SQLite store in a temp dir",
         figures=figures,
         data=raw,
     )
 
 
-def run(repeats: int) -> WorkloadResult:
-    try:
-        from ._checkpoint_cost import measure_checkpoints
-    except ImportError as exc:
-        return WorkloadResult.skipped(
-            "checkpoints", TITLE, f"checkpoint measurement not available ({exc})"
+def measure_in_child(repeats: int, timeout_s: float = 300.0) -> dict[str, Any]:
+    """:func:`~swarm.bench._checkpoint_cost.measure_checkpoints` in a fresh interpreter,
+    as a ``swarm checkpoints`` command runs: not in the bench's own process, whose heap
+    and threads the earlier workloads left (the same calls measured about twice as
+    slow there)."""
+    entry = (
+        "import json, sys; from swarm.bench._checkpoint_cost import measure_checkpoints; "
+        "print(json.dumps(measure_checkpoints(repeats=int(sys.argv[1]))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", entry, str(repeats)],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+        raise RuntimeError(
+            f"the checkpoints child exited {done.returncode}: " + " | ".join(tail or ["no output"])
         )
-    return summarize(measure_checkpoints(repeats=repeats))
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def run(repeats: int) -> WorkloadResult:
+    return summarize(measure_in_child(repeats))

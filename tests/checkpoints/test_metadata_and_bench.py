@@ -69,3 +69,16 @@ def test_measure_checkpoints_reports_medians(tmp_path: Path) -> None:
         assert figures[key] > 0
     assert figures["target_create_ms"] == 1.0 and figures["target_fork_at_ms"] == 10.0
     assert figures["create_met"] == (figures["create_ms"] <= 1.0)
+
+
+def test_the_checkpoints_workload_measures_in_a_child_process() -> None:
+    """The workload's figures come from a fresh interpreter (the bench's own process
+    carries what earlier workloads left), parsed into the report's figures."""
+    from swarm.bench._checkpointing import measure_in_child, summarize
+
+    raw = measure_in_child(repeats=3)
+    assert raw["repeats"] == 3 and raw["messages"] == 1000
+    result = summarize(raw)
+    assert result.figures[0].label == "take a checkpoint (executor path), median"
+    assert result.figures[0].value == raw["create_ms"] > 0
+    assert "child process" in result.method
