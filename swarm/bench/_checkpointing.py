@@ -51,9 +51,8 @@ def summarize(raw: dict[str, Any]) -> WorkloadResult:
 
 def measure_in_child(repeats: int, timeout_s: float = 300.0) -> dict[str, Any]:
     """:func:`~swarm.bench._checkpoint_cost.measure_checkpoints` in a fresh interpreter,
-    as a ``swarm checkpoints`` command runs: not in the bench's own process, whose heap
-    and threads the earlier workloads left (the same calls measured about twice as
-    slow there)."""
+    as a ``swarm checkpoints`` command runs: not in the bench's own process, which holds
+    the heap and threads the earlier workloads left."""
     entry = (
         "import json, sys; from swarm.bench._checkpoint_cost import measure_checkpoints; "
         "print(json.dumps(measure_checkpoints(repeats=int(sys.argv[1]))))"
