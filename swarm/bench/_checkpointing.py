@@ -7,11 +7,9 @@ a fresh SQLite store, taking a checkpoint and materialising a fork at one
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from typing import Any
 
+from ._child import run_child
 from ._model import Figure, WorkloadResult, WorkloadStatus
 
 TITLE = "Checkpoints"
@@ -57,20 +55,7 @@ def measure_in_child(repeats: int, timeout_s: float = 300.0) -> dict[str, Any]:
         "import json, sys; from swarm.bench._checkpoint_cost import measure_checkpoints; "
         "print(json.dumps(measure_checkpoints(repeats=int(sys.argv[1]))))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", entry, str(repeats)],
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        check=False,
-    )
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-        raise RuntimeError(
-            f"the checkpoints child exited {done.returncode}: " + " | ".join(tail or ["no output"])
-        )
-    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return figures
+    return run_child("checkpoints", entry, [str(repeats)], timeout_s)
 
 
 def run(repeats: int) -> WorkloadResult:

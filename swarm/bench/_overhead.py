@@ -20,13 +20,13 @@ import argparse
 import json
 import resource
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from ._child import run_child
 from ._model import Check, Figure, WorkloadResult, WorkloadStatus
 
 AGENTS_PER_S_TARGET = 3000.0
@@ -144,18 +144,9 @@ def measure(
 ) -> dict[str, Any]:
     """Run the workload in a child process (``store``: sqlite or memory) and return its
     raw figures."""
-    # -c, not -m: the package imports this module, and runpy warns about running it twice.
     entry = "import sys; from swarm.bench._overhead import main; sys.exit(main(sys.argv[1:]))"
-    command = [sys.executable, "-c", entry]
-    command += ["--agents", str(agents), "--max-parallel", str(max_parallel), "--kind", store]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-        raise RuntimeError(
-            f"the overhead child exited {done.returncode}: " + " | ".join(tail or ["no output"])
-        )
-    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return figures
+    args = ["--agents", str(agents), "--max-parallel", str(max_parallel), "--kind", store]
+    return run_child("overhead", entry, args, timeout_s)
 
 
 def _persisted(raw: dict[str, Any]) -> bool:

@@ -19,8 +19,8 @@ import structlog
 import trio
 
 from .._log import get_logger
-from .._redaction import redact, redact_plan, redact_record, redact_text
-from ..backends import AgentRequest, Backend, BaseSession
+from .._redaction import redact_plan, redact_record
+from ..backends import Backend, BaseSession
 from ..errors import (
     SkipAgent,
     StoreError,
@@ -39,7 +39,7 @@ from ._feed import EventFeed
 from ._journal import Journal
 from ._metrics import run_metrics
 from ._options import ExecutorOptions, Hooks
-from ._requests import agent_request, base_request
+from ._requests import agent_request, as_stored, base_request, worktree_start_commit
 from ._resume import ResumeState, base_entry, merge_metrics, new_attempt, update_last
 from ._scheduling import Scheduler
 from ._sink import PersistingSink, ending
@@ -349,7 +349,7 @@ class Execution:
                 continued=state.continued,
             )
             if self.workspaces is not None and spec.workspace == "worktree":
-                start = self._worktree_start(spec)
+                start = worktree_start_commit(spec, state.results, self.workspaces.repo.base_commit)
                 cwd = await self.workspaces.open(spec.id, start, request.cwd)
                 worktree_start = start
                 request = dataclasses.replace(request, cwd=cwd, own_worktree=True)
@@ -383,7 +383,7 @@ class Execution:
             if trace_context:
                 request = dataclasses.replace(request, trace_context=trace_context)
             if self.hooks.pre_agent:
-                seen = _as_stored(request)
+                seen = as_stored(request)
                 for hook in self.hooks.pre_agent:
                     await hook(seen)
             timeout = spec.timeout_s
@@ -433,16 +433,6 @@ class Execution:
                         )
                     )
                     await self._finish(final, sink, change)
-
-    def _worktree_start(self, spec: AgentSpec) -> str:
-        """The commit an agent's worktree starts at: its ``fork_from`` agent's branch head
-        (the code its parent session saw), else the run's base commit."""
-        assert self.workspaces is not None
-        parent = spec.fork_from.agent if spec.fork_from is not None else None
-        recorded = self.state.results[parent].workspace if parent is not None else None
-        if recorded:
-            return WorkspaceChange.from_dict(recorded).head
-        return self.workspaces.repo.base_commit
 
     async def _commit_change(
         self, spec: AgentSpec, start: str, ended: dict[str, Any]
@@ -609,16 +599,3 @@ class Execution:
         )
         await self.feed.emit(EventKind.RUN_FINISHED, swarm=swarm)
         return swarm
-
-
-def _as_stored(request: AgentRequest) -> AgentRequest:
-    """What a pre-agent hook is shown of a request: its prompts as the store keeps them,
-    the values of its secret-named env entries and options blanked (the backend gets the
-    request itself)."""
-    return dataclasses.replace(
-        request,
-        prompt=redact_text(request.prompt),
-        system_prompt=None if request.system_prompt is None else redact_text(request.system_prompt),
-        env=redact(dict(request.env)),
-        options=redact(dict(request.options)),
-    )

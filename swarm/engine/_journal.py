@@ -34,7 +34,7 @@ import trio
 from .._redaction import redact_record
 from ..errors import StoreError
 from ..records import AgentResult, Checkpoint, Message, RunRecord, SessionRecord
-from ..stores import DelegatingStore, Store, StoreWrite, writes_batches
+from ..stores import DelegatingStore, Store, StoreWrite, WriteKind, writes_batches
 from ._session_meta import SessionDescriber
 
 
@@ -72,7 +72,7 @@ class Journal(DelegatingStore):
         ``None``: every write awaited again (the nursery is done, so all were flushed)."""
         self._behind = nursery if self._batches else None
 
-    def _stage(self, kind: Any, *args: Any) -> bool:
+    def _stage(self, kind: WriteKind, *args: Any) -> bool:
         """Stage a write (True), or say it must be made now (False)."""
         if self._behind is None or self.fenced:
             return False

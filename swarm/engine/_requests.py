@@ -4,15 +4,18 @@ session at a checkpoint), with the rest of what its backend needs."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from .._redaction import redact, redact_text
 from ..backends import AgentRequest, BaseRequest, BaseSession
 from ..errors import BackendError, NotFoundError
 from ..plan import AgentSpec, Plan
 from ..records import AgentResult
 from ..stores import Store
 from ..timeline import find_checkpoint
+from ..workspaces import WorkspaceChange
 
 
 def base_request(plan: Plan, run_id: str) -> BaseRequest:
@@ -77,4 +80,29 @@ async def agent_request(
         cwd=spec.cwd,
         env=spec.env or {},
         options=options,
+    )
+
+
+def worktree_start_commit(
+    spec: AgentSpec, results: Mapping[str, AgentResult], base_commit: str
+) -> str:
+    """The commit an agent's worktree starts at: its ``fork_from`` agent's branch head
+    (the code its parent session saw), else the run's base commit."""
+    parent = spec.fork_from.agent if spec.fork_from is not None else None
+    recorded = results[parent].workspace if parent is not None else None
+    if recorded:
+        return WorkspaceChange.from_dict(recorded).head
+    return base_commit
+
+
+def as_stored(request: AgentRequest) -> AgentRequest:
+    """What a pre-agent hook is shown of a request: its prompts as the store keeps them,
+    the values of its secret-named env entries and options blanked (the backend gets the
+    request itself)."""
+    return dataclasses.replace(
+        request,
+        prompt=redact_text(request.prompt),
+        system_prompt=None if request.system_prompt is None else redact_text(request.system_prompt),
+        env=redact(dict(request.env)),
+        options=redact(dict(request.options)),
     )

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         StoreWrite,
         TranscriptEntry,
         TranscriptStore,
+        WriteKind,
     )
     from ._readonly import header_problem, is_sqlite_file
     from ._repair import RepairReport, repair
@@ -73,6 +74,7 @@ _EXPORTS: Exports = {
         "StoreWrite",
         "TranscriptEntry",
         "TranscriptStore",
+        "WriteKind",
     ),
     "._readonly": ("header_problem", "is_sqlite_file"),
     "._repair": ("RepairReport", "repair"),
@@ -107,6 +109,7 @@ __all__ = [
     "TranscriptEntry",
     "TranscriptStore",
     "VerifyReport",
+    "WriteKind",
     "header_problem",
     "history",
     "history_of",

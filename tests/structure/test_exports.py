@@ -109,6 +109,7 @@ STORES = [
     "TranscriptEntry",
     "TranscriptStore",
     "VerifyReport",
+    "WriteKind",
     "header_problem",
     "history",
     "history_of",
