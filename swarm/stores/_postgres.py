@@ -21,7 +21,7 @@ from ..errors import IntegrityError, NotFoundError, StoreError
 from ..records import AgentResult, Checkpoint, Lease, Message, RunRecord, SessionRecord
 from ._postgres_db import PostgresDatabase
 from ._protocol import TranscriptEntry
-from ._sqlite import decode_record, encode_record, load_messages, load_record
+from ._sqlite import TranscriptReads, decode_record, encode_record, load_messages, load_record
 from ._urls import StoreURLError, parse_store_url
 from ._wrappers import RedactingStore
 
@@ -193,9 +193,11 @@ def _lock_key(*parts: str) -> str:
     return "\x1f".join(parts)
 
 
-class PostgresTables:
+class PostgresTables(TranscriptReads):
     """The tables of one PostgreSQL database; records are stored as given (use
     :class:`PostgresStore`, which redacts them first)."""
+
+    _INSERT_ORDER = "ord"  # a row's place in append order (no rowid here)
 
     def __init__(
         self,
@@ -212,6 +214,10 @@ class PostgresTables:
         self.read_only = read_only
         self._write = self.db.write
         self._read = self.db.read
+
+    async def _rows(self, sql: str, args: tuple[str, ...]) -> list[tuple[Any, ...]]:
+        query = sql.replace("?", "%s")  # the shared SQL's marks, as psycopg writes them
+        return await self._read(lambda c: c.execute(query, args).fetchall())
 
     async def open(self) -> None:
         where = self.db.where
@@ -536,44 +542,6 @@ class PostgresTables:
 
         await self._write(append)
 
-    async def load_transcript(
-        self, project_key: str, session_id: str, subpath: str = ""
-    ) -> list[TranscriptEntry] | None:
-        rows = await self._read(
-            lambda c: c.execute(
-                "SELECT seq, data, checksum FROM transcript_entries"
-                " WHERE project_key = %s AND session_id = %s AND subpath = %s ORDER BY seq",
-                (project_key, session_id, subpath),
-            ).fetchall()
-        )
-        if not rows:
-            return None
-        where = f"{project_key}/{session_id}/{subpath}"
-        return [
-            decode_record("transcript_entries", f"{where}#{seq}", data, digest)
-            for seq, data, digest in rows
-        ]
-
-    async def list_transcript_sessions(self, project_key: str) -> list[tuple[str, int]]:
-        rows = await self._read(
-            lambda c: c.execute(
-                "SELECT session_id, MAX(mtime_ms) FROM transcript_entries"
-                " WHERE project_key = %s AND subpath = '' GROUP BY session_id",
-                (project_key,),
-            ).fetchall()
-        )
-        return [(str(session_id), int(mtime)) for session_id, mtime in rows]
-
-    async def list_transcript_subpaths(self, project_key: str, session_id: str) -> list[str]:
-        rows = await self._read(
-            lambda c: c.execute(
-                "SELECT DISTINCT subpath FROM transcript_entries"
-                " WHERE project_key = %s AND session_id = %s AND subpath != '' ORDER BY subpath",
-                (project_key, session_id),
-            ).fetchall()
-        )
-        return [str(subpath) for (subpath,) in rows]
-
     async def delete_transcript(
         self, project_key: str, session_id: str, subpath: str | None = None
     ) -> None:
@@ -591,16 +559,6 @@ class PostgresTables:
                 )
 
         await self._write(delete)
-
-    async def transcript_projects(self, session_id: str) -> list[str]:
-        rows = await self._read(
-            lambda c: c.execute(
-                "SELECT project_key FROM transcript_entries WHERE session_id = %s"
-                " AND subpath = '' GROUP BY project_key ORDER BY MIN(ord)",
-                (session_id,),
-            ).fetchall()
-        )
-        return [str(project) for (project,) in rows]
 
 
 class PostgresStore(RedactingStore):

@@ -170,7 +170,58 @@ def _messages(rows: list[tuple[str, str, str]]) -> list[Message]:
     return messages
 
 
-class SQLiteTables:
+class TranscriptReads:
+    """The transcript reads the SQLite and PostgreSQL tables share: the same SQL, written
+    with ``?`` marks, run through the subclass's :meth:`_rows` (which swaps the marks for
+    its driver's); ``_INSERT_ORDER`` is the column that orders rows as appended."""
+
+    _INSERT_ORDER = "rowid"
+
+    async def _rows(self, sql: str, args: tuple[str, ...]) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    async def load_transcript(
+        self, project_key: str, session_id: str, subpath: str = ""
+    ) -> list[TranscriptEntry] | None:
+        rows = await self._rows(
+            "SELECT seq, data, checksum FROM transcript_entries"
+            " WHERE project_key = ? AND session_id = ? AND subpath = ? ORDER BY seq",
+            (project_key, session_id, subpath),
+        )
+        if not rows:
+            return None
+        where = f"{project_key}/{session_id}/{subpath}"
+        return [
+            _decode("transcript_entries", f"{where}#{seq}", data, digest)
+            for seq, data, digest in rows
+        ]
+
+    async def list_transcript_sessions(self, project_key: str) -> list[tuple[str, int]]:
+        rows = await self._rows(
+            "SELECT session_id, MAX(mtime_ms) FROM transcript_entries"
+            " WHERE project_key = ? AND subpath = '' GROUP BY session_id",
+            (project_key,),
+        )
+        return [(str(session_id), int(mtime)) for session_id, mtime in rows]
+
+    async def list_transcript_subpaths(self, project_key: str, session_id: str) -> list[str]:
+        rows = await self._rows(
+            "SELECT DISTINCT subpath FROM transcript_entries"
+            " WHERE project_key = ? AND session_id = ? AND subpath != '' ORDER BY subpath",
+            (project_key, session_id),
+        )
+        return [str(subpath) for (subpath,) in rows]
+
+    async def transcript_projects(self, session_id: str) -> list[str]:
+        rows = await self._rows(
+            "SELECT project_key FROM transcript_entries WHERE session_id = ? AND subpath = ''"
+            f" GROUP BY project_key ORDER BY MIN({self._INSERT_ORDER})",
+            (session_id,),
+        )
+        return [str(project) for (project,) in rows]
+
+
+class SQLiteTables(TranscriptReads):
     """The tables of one SQLite store file, safe for many processes; records are stored
     as given (use :class:`SQLiteStore`, which redacts them first)."""
 
@@ -203,6 +254,9 @@ class SQLiteTables:
 
     async def aclose(self) -> None:
         await self._db.aclose()
+
+    async def _rows(self, sql: str, args: tuple[str, ...]) -> list[tuple[Any, ...]]:
+        return await self._read(lambda c: c.execute(sql, args).fetchall())
 
     async def write_batch(self, writes: Sequence[StoreWrite]) -> None:
         # Every write is encoded here, on the caller's thread, and queued at once (before
@@ -484,44 +538,6 @@ class SQLiteTables:
 
         await self._write(append)
 
-    async def load_transcript(
-        self, project_key: str, session_id: str, subpath: str = ""
-    ) -> list[TranscriptEntry] | None:
-        rows = await self._read(
-            lambda c: c.execute(
-                "SELECT seq, data, checksum FROM transcript_entries"
-                " WHERE project_key = ? AND session_id = ? AND subpath = ? ORDER BY seq",
-                (project_key, session_id, subpath),
-            ).fetchall()
-        )
-        if not rows:
-            return None
-        where = f"{project_key}/{session_id}/{subpath}"
-        return [
-            _decode("transcript_entries", f"{where}#{seq}", data, digest)
-            for seq, data, digest in rows
-        ]
-
-    async def list_transcript_sessions(self, project_key: str) -> list[tuple[str, int]]:
-        rows = await self._read(
-            lambda c: c.execute(
-                "SELECT session_id, MAX(mtime_ms) FROM transcript_entries"
-                " WHERE project_key = ? AND subpath = '' GROUP BY session_id",
-                (project_key,),
-            ).fetchall()
-        )
-        return [(str(session_id), int(mtime)) for session_id, mtime in rows]
-
-    async def list_transcript_subpaths(self, project_key: str, session_id: str) -> list[str]:
-        rows = await self._read(
-            lambda c: c.execute(
-                "SELECT DISTINCT subpath FROM transcript_entries"
-                " WHERE project_key = ? AND session_id = ? AND subpath != '' ORDER BY subpath",
-                (project_key, session_id),
-            ).fetchall()
-        )
-        return [str(subpath) for (subpath,) in rows]
-
     async def delete_transcript(
         self, project_key: str, session_id: str, subpath: str | None = None
     ) -> None:
@@ -530,16 +546,6 @@ class SQLiteTables:
         if subpath is not None:
             query, args = query + " AND subpath = ?", (*args, subpath)
         await self._write(lambda c: c.execute(query, args))
-
-    async def transcript_projects(self, session_id: str) -> list[str]:
-        rows = await self._read(
-            lambda c: c.execute(
-                "SELECT project_key FROM transcript_entries WHERE session_id = ? AND subpath = ''"
-                " GROUP BY project_key ORDER BY MIN(rowid)",
-                (session_id,),
-            ).fetchall()
-        )
-        return [str(project) for (project,) in rows]
 
 
 class SQLiteStore(RedactingStore):
