@@ -17,6 +17,7 @@ store holds afterwards, counted with plain SQL.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import sqlite3
@@ -35,6 +36,9 @@ PEAK_RSS_TARGET_MB = 300.0
 # up to 4/5 of the executor's MemoryStore rate, never more (0.30-0.49x measured on 2 busy
 # cores, benchmarks/README.md).
 SQLITE_VS_MEMORY_FLOOR = 0.2
+# And against the minimal trio + sqlite3 program of the same run (the platform's ceiling,
+# swarm/bench/_floor.py): 0.15-0.18x measured; below 0.05x something regressed badly.
+SQLITE_VS_CEILING_FLOOR = 0.05
 
 
 def overhead_plan_document(
@@ -91,6 +95,18 @@ def measure_store_here(agents: int, writers: int) -> dict[str, Any]:
     return {"agents": agents, "max_parallel": writers, "store": "sqlite-alone", **timings}
 
 
+def measure_floor_here(agents: int, max_parallel: int) -> dict[str, Any]:
+    """The same rows from a minimal trio + sqlite3 program (:mod:`swarm.bench._floor`): the
+    ceiling of any executor that persists them with the same durability here."""
+    import trio
+
+    from ._floor import measure_floor
+
+    with tempfile.TemporaryDirectory(prefix="swarm-bench-") as tmp:
+        timings = trio.run(measure_floor, Path(tmp) / "floor.db", agents, max_parallel)
+    return {"agents": agents, "max_parallel": max_parallel, "store": "floor", **timings}
+
+
 def measure_here(agents: int, max_parallel: int, store: str = "sqlite") -> dict[str, Any]:
     """Run the workload in this process and return its raw figures (the child's side)."""
     import psutil
@@ -111,15 +127,19 @@ def measure_here(agents: int, max_parallel: int, store: str = "sqlite") -> dict[
             overhead_plan_document(agents, max_parallel, db if store == "sqlite" else None)
         )
 
-        async def run_plan() -> tuple[SwarmResult, float, float]:
+        async def run_plan() -> tuple[SwarmResult, float, float, dict[str, float]]:
             async with open_store(plan.store.url) as store:
                 backend = create_backend(plan.backend, store)
                 executor = ParallelSwarmExecutor(backend, store)
+                stats = getattr(store, "commit_stats", None)  # SQLite's group commit
+                before = dataclasses.asdict(stats) if stats is not None else {}
                 wall, cpu = time.perf_counter(), time.process_time()
                 result = await executor.run(plan)
-                return result, time.perf_counter() - wall, time.process_time() - cpu
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                after = dataclasses.asdict(stats) if stats is not None else {}
+                return result, wall, cpu, {k: after[k] - before[k] for k in after}
 
-        result, wall_s, cpu_s = trio.run(run_plan)
+        result, wall_s, cpu_s, commits = trio.run(run_plan)
         stored = _count(db, result.run_id) if store == "sqlite" else {}
         db_bytes = sum(p.stat().st_size for p in Path(tmp).iterdir())
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
@@ -136,14 +156,15 @@ def measure_here(agents: int, max_parallel: int, store: str = "sqlite") -> dict[
         "peak_rss_mb": peak_kb / 1024,
         "stored": stored,
         "store_bytes": db_bytes,
+        "commits": commits,
     }
 
 
 def measure(
     agents: int, max_parallel: int, *, store: str = "sqlite", timeout_s: float = 600.0
 ) -> dict[str, Any]:
-    """Run the workload in a child process (``store``: sqlite or memory) and return its
-    raw figures."""
+    """Run the workload in a child process and return its raw figures (``store``: sqlite,
+    memory, store (the store alone) or floor (the minimal program))."""
     entry = "import sys; from swarm.bench._overhead import main; sys.exit(main(sys.argv[1:]))"
     args = ["--agents", str(agents), "--max-parallel", str(max_parallel), "--kind", store]
     return run_child("overhead", entry, args, timeout_s)
@@ -161,6 +182,7 @@ def summarize(
     raw: dict[str, Any],
     memory: dict[str, Any] | None = None,
     store_alone: dict[str, Any] | None = None,
+    floor: dict[str, Any] | None = None,
 ) -> WorkloadResult:
     """The workload's figures and checks from the children's raw numbers: ``raw`` is the
     SQLite run, ``memory`` the same plan on a MemoryStore (the executor's own ceiling),
@@ -189,6 +211,18 @@ def summarize(
             f"{raw['succeeded']}/{agents} succeeded; stored {raw['stored']}",
         )
     ]
+    commits = raw.get("commits") or {}
+    if commits.get("commits"):
+        n = commits["commits"]
+        figures[3:3] = [
+            Figure("SQLite commits in the run (agents per commit)", agents / n, "agents"),
+            Figure("time of one COMMIT (the fsync), mean", commits["commit_s"] / n * 1e3, "ms"),
+            Figure(
+                "worker thread's wall time applying batches, per agent",
+                commits["apply_s"] / agents * 1e6,
+                "µs",
+            ),
+        ]
     data = dict(raw)
     if memory is not None:
         memory_rate = memory["agents"] / memory["wall_s"]
@@ -227,6 +261,30 @@ def summarize(
             ),
         ]
         data["store_alone"] = store_alone
+    if floor is not None:
+        floor_rate = floor["agents"] / floor["wall_s"]
+        figures[1:1] = [
+            Figure(
+                "agents per second, a minimal trio + sqlite3 program (the same rows and "
+                "fsyncs, nothing else: the platform's ceiling)",
+                floor_rate,
+                "agents/s",
+            ),
+            Figure(
+                "swarm's SQLite rate as a share of that ceiling", 100.0 * rate / floor_rate, "%"
+            ),
+        ]
+        checks.append(
+            Check(
+                f"SQLite rate >= {SQLITE_VS_CEILING_FLOOR:g}x the minimal program's",
+                rate >= SQLITE_VS_CEILING_FLOOR * floor_rate
+                and floor["messages"] == 2 * floor["agents"],
+                f"{rate:,.0f} vs {floor_rate:,.0f} agents/s = {rate / floor_rate:.2f}x; "
+                f"the minimal program stored {floor['messages']} messages for "
+                f"{floor['agents']} agents",
+            )
+        )
+        data["floor"] = floor
     return WorkloadResult(
         name="overhead",
         title=f"Orchestration overhead ({agents:,} zero-latency agents, "
@@ -238,7 +296,8 @@ def summarize(
         "same plan on a MemoryStore in another child right before (the executor's ceiling; "
         "SQLite's share = 1 - memory wall / SQLite wall); and each agent's six records "
         "written straight into SQLite from max_parallel tasks, no executor (the store's "
-        "ceiling)",
+        "ceiling); and the same rows from a minimal trio + sqlite3 program, same pragmas, "
+        "same schema, one fsync per batch (swarm/bench/_floor.py: the platform's ceiling)",
         figures=figures,
         checks=checks,
         data=data,
@@ -248,17 +307,20 @@ def summarize(
 def run(agents: int, max_parallel: int) -> WorkloadResult:
     memory = measure(agents, max_parallel, store="memory")
     store_alone = measure(agents, max_parallel, store="store")
-    return summarize(measure(agents, max_parallel, store="sqlite"), memory, store_alone)
+    floor = measure(agents, max_parallel, store="floor")
+    return summarize(measure(agents, max_parallel, store="sqlite"), memory, store_alone, floor)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="swarm bench: the overhead workload's child")
     parser.add_argument("--agents", type=int, default=10_000)
     parser.add_argument("--max-parallel", type=int, default=64)
-    parser.add_argument("--kind", choices=("sqlite", "memory", "store"), default="sqlite")
+    parser.add_argument("--kind", choices=("sqlite", "memory", "store", "floor"), default="sqlite")
     args = parser.parse_args(argv)
     if args.kind == "store":
         print(json.dumps(measure_store_here(args.agents, args.max_parallel)))
+    elif args.kind == "floor":
+        print(json.dumps(measure_floor_here(args.agents, args.max_parallel)))
     else:
         print(json.dumps(measure_here(args.agents, args.max_parallel, args.kind)))
     return 0

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from ._readonly import header_problem, is_sqlite_file
     from ._repair import RepairReport, repair
     from ._sqlite import SQLiteStore
+    from ._sqlite_db import CommitStats
     from ._urls import (
         DEFAULT_STORE_URL,
         StoreURL,
@@ -79,6 +80,7 @@ _EXPORTS: Exports = {
     "._readonly": ("header_problem", "is_sqlite_file"),
     "._repair": ("RepairReport", "repair"),
     "._sqlite": ("SQLiteStore",),
+    "._sqlite_db": ("CommitStats",),
     "._urls": (
         "DEFAULT_STORE_URL",
         "StoreURL",
@@ -93,6 +95,7 @@ __all__ = [
     "DEFAULT_STORE_URL",
     "BatchWriter",
     "Clock",
+    "CommitStats",
     "DelegatingStore",
     "MemoryStore",
     "MessageRangeReader",

@@ -21,7 +21,7 @@ from .. import _jsoncodec as jsoncodec
 from ..errors import IntegrityError, NotFoundError, Remedy
 from ..records import AgentResult, Checkpoint, Lease, Message, RunRecord, SessionRecord
 from ._protocol import StoreWrite, TranscriptEntry
-from ._sqlite_db import SCHEMA_VERSION, SQLiteDatabase, Write
+from ._sqlite_db import SCHEMA_VERSION, CommitStats, SQLiteDatabase, Write
 from ._wrappers import RedactingStore
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "SQLiteStore", "SQLiteTables", "checksum"]
@@ -247,6 +247,12 @@ class SQLiteTables(TranscriptReads):
     def backup_taken(self) -> Path | None:
         """The backup made before this open migrated an older file, if it did."""
         return self._db.backup_taken
+
+    @property
+    def commit_stats(self) -> CommitStats:
+        """What this store's group commit did since it was opened (its commits, writes and
+        their time): what ``swarm bench`` reports of the store's share."""
+        return self._db.stats
 
     async def open(self) -> None:
         """Open (creating it 0600 unless read-only) and migrate the file."""
@@ -573,6 +579,11 @@ class SQLiteStore(RedactingStore):
     def backup_taken(self) -> Path | None:
         """The backup made before this open migrated an older file, if it did."""
         return self.tables.backup_taken
+
+    @property
+    def commit_stats(self) -> CommitStats:
+        """See :attr:`SQLiteTables.commit_stats`."""
+        return self.tables.commit_stats
 
     @classmethod
     async def open(

@@ -17,7 +17,9 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -34,6 +36,19 @@ T = TypeVar("T")
 # A write runs inside the batch's transaction. It may run twice when a later write
 # of its batch fails (see _apply), so apart from SQL it may only record its result.
 Write = Callable[[sqlite3.Connection], object]
+
+
+@dataclass(slots=True)
+class CommitStats:
+    """What the group commit did so far (``swarm bench`` reports it): how many commits,
+    how many writes they carried, and the wall time of applying them on the worker
+    thread, of which ``commit_s`` went to the COMMIT statements (with
+    ``synchronous=FULL``, the fsync)."""
+
+    commits: int = 0
+    writes: int = 0
+    apply_s: float = 0.0
+    commit_s: float = 0.0
 
 
 class _Pending:
@@ -101,6 +116,7 @@ class SQLiteDatabase:
         self._max_size_mb = max_size_mb
         self._read_only = read_only
         self.backup_taken: Path | None = None
+        self.stats = CommitStats()
         self._queue: list[_Pending] = []
         self._queue_done = trio.Event()  # set when the batch now queueing is committed
         self._flushing = False
@@ -259,6 +275,7 @@ class SQLiteDatabase:
             for item in batch:
                 item.error = error
             return
+        started = time.perf_counter()
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -274,7 +291,13 @@ class SQLiteDatabase:
                     conn.execute("ROLLBACK")
                 conn.execute("BEGIN IMMEDIATE")
                 self._apply_isolated(conn, batch)
+            committing = time.perf_counter()
             conn.execute("COMMIT")
+            stats, done = self.stats, time.perf_counter()
+            stats.commits += 1
+            stats.writes += len(batch)
+            stats.apply_s += done - started
+            stats.commit_s += done - committing
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 # SQLite may have rolled back already (SQLITE_FULL, IOERR); a failing

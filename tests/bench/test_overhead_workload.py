@@ -82,3 +82,62 @@ def test_the_store_alone_child_writes_every_agents_records() -> None:
     labels = [figure.label for figure in result.figures]
     assert "agents per second, SQLite store alone (its records, no executor)" in labels
     assert result.data["store_alone"]["agents"] == 20
+
+
+def test_the_minimal_program_writes_the_same_rows_into_swarms_schema() -> None:
+    """The platform's ceiling is measured on the rows an agent really leaves, in swarm's
+    own tables: each agent's record ends succeeded, with its session, two messages and
+    final checkpoint; the report shows the rate and swarm's share of it."""
+    import sqlite3
+    import tempfile
+    from pathlib import Path
+
+    import trio
+
+    from swarm.bench._floor import measure_floor
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "floor.db"
+        timings = trio.run(measure_floor, path, 30, 4)
+        conn = sqlite3.connect(path)
+        counts = [
+            conn.execute(sql).fetchone()[0]
+            for sql in (
+                "SELECT COUNT(*) FROM agents WHERE data LIKE '%\"succeeded\"%'",
+                "SELECT COUNT(*) FROM sessions",
+                "SELECT COUNT(*) FROM messages",
+                "SELECT COUNT(*) FROM checkpoints",
+            )
+        ]
+        (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
+        conn.close()
+    assert counts == [30, 30, 60, 30] and mode == "wal"
+    assert timings["messages"] == 60 and 1 <= timings["commits"] <= 30 * 6
+    floor = measure(20, 4, store="floor")
+    sqlite = measure(20, 4, store="sqlite")
+    result = summarize(sqlite, measure(20, 4, store="memory"), None, floor)
+    figures = {figure.label: figure.value for figure in result.figures}
+    ceiling = [label for label in figures if label.startswith("agents per second, a minimal")]
+    assert len(ceiling) == 1 and figures[ceiling[0]] > 0
+    share = figures["swarm's SQLite rate as a share of that ceiling"]
+    rate = figures["agents per second"]
+    assert abs(share - 100 * rate / figures[ceiling[0]]) < 1e-6
+    assert result.checks[0].passed and result.checks[-1].passed, result.checks
+    # the gate: a SQLite rate far below the ceiling of the same run fails
+    slow = {**sqlite, "wall_s": sqlite["agents"] / (0.04 * figures[ceiling[0]])}
+    gate = summarize(slow, None, None, floor).checks[-1]
+    assert "minimal program" in gate.name and not gate.passed
+
+
+def test_the_sqlite_child_reports_its_group_commits() -> None:
+    """The store's share is explained by its commits: how many the run made, for how
+    many writes, and the time of the COMMITs (the fsync) within the batches' time."""
+    raw = measure(30, 4, store="sqlite")
+    commits = raw["commits"]
+    assert 1 <= commits["commits"] <= commits["writes"]
+    # each agent's six records (running, session, two messages, checkpoint, final)
+    assert commits["writes"] >= 30 * 6
+    assert 0 < commits["commit_s"] <= commits["apply_s"]
+    labels = [figure.label for figure in summarize(raw).figures]
+    assert "SQLite commits in the run (agents per commit)" in labels
+    assert "time of one COMMIT (the fsync), mean" in labels

@@ -92,6 +92,7 @@ API = [
 STORES = [
     "BatchWriter",
     "Clock",
+    "CommitStats",
     "DEFAULT_STORE_URL",
     "DelegatingStore",
     "MemoryStore",
