@@ -19,9 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import IntegrityError, NotFoundError, StoreError
 from ..records import AgentResult, Checkpoint, Lease, Message, RunRecord, SessionRecord
-from ._postgres_db import PostgresDatabase
-from ._protocol import TranscriptEntry
-from ._sqlite import TranscriptReads, decode_record, encode_record, load_messages, load_record
+from ._postgres_db import PostgresDatabase, Write
+from ._protocol import StoreWrite, TranscriptEntry
+from ._sqlite import (
+    TranscriptReads,
+    decode_record,
+    encode_document,
+    encode_record,
+    load_messages,
+    load_record,
+)
 from ._urls import StoreURLError, parse_store_url
 from ._wrappers import RedactingStore
 
@@ -229,17 +236,23 @@ class PostgresTables(TranscriptReads):
     async def aclose(self) -> None:
         await self.db.aclose()
 
+    async def write_batch(self, writes: Sequence[StoreWrite]) -> None:
+        # Every write is encoded here, on the caller's thread, and queued at once (before
+        # the first await): batches reach the server in the order of the calls.
+        await self.db.write_many([getattr(self, "_" + w.kind)(*w.args) for w in writes])
+
     # --- runs ------------------------------------------------------------------
 
     async def save_run(self, run: RunRecord) -> None:
-        data, digest = encode_record(run.to_dict())
-        await self._write(
-            lambda c: c.execute(
-                "INSERT INTO runs (run_id, created_at, data, checksum) VALUES (%s,%s,%s,%s)"
-                " ON CONFLICT (run_id) DO UPDATE SET created_at = excluded.created_at,"
-                " data = excluded.data, checksum = excluded.checksum",
-                (run.run_id, run.created_at, data, digest),
-            )
+        await self._write(self._save_run(run))
+
+    def _save_run(self, run: RunRecord) -> Write:
+        data, digest = encode_document(run)
+        return lambda c: c.execute(
+            "INSERT INTO runs (run_id, created_at, data, checksum) VALUES (%s,%s,%s,%s)"
+            " ON CONFLICT (run_id) DO UPDATE SET created_at = excluded.created_at,"
+            " data = excluded.data, checksum = excluded.checksum",
+            (run.run_id, run.created_at, data, digest),
         )
 
     async def get_run(self, run_id: str) -> RunRecord | None:
@@ -278,7 +291,10 @@ class PostgresTables(TranscriptReads):
     # --- agents ----------------------------------------------------------------
 
     async def save_agents(self, run_id: str, agents: Sequence[AgentResult]) -> None:
-        rows = [(run_id, a.agent_id, *encode_record(a.to_dict())) for a in agents]
+        await self._write(self._save_agents(run_id, agents))
+
+    def _save_agents(self, run_id: str, agents: Sequence[AgentResult]) -> Write:
+        rows = [(run_id, a.agent_id, *encode_document(a)) for a in agents]
 
         def save(c: Connection[Any]) -> None:
             with c.cursor() as cur:
@@ -289,7 +305,7 @@ class PostgresTables(TranscriptReads):
                     rows,
                 )
 
-        await self._write(save)
+        return save
 
     async def list_agents(self, run_id: str) -> list[AgentResult]:
         rows = await self._read(
@@ -303,24 +319,25 @@ class PostgresTables(TranscriptReads):
     # --- sessions and messages --------------------------------------------------
 
     async def save_session(self, session: SessionRecord) -> None:
-        data, digest = encode_record(session.to_dict())
-        await self._write(
-            lambda c: c.execute(
-                "INSERT INTO sessions"
-                " (session_id, run_id, parent_session_id, created_at, data, checksum)"
-                " VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT (session_id) DO UPDATE SET"
-                " run_id = excluded.run_id, parent_session_id = excluded.parent_session_id,"
-                " created_at = excluded.created_at, data = excluded.data,"
-                " checksum = excluded.checksum",
-                (
-                    session.session_id,
-                    session.run_id,
-                    session.parent_session_id,
-                    session.created_at,
-                    data,
-                    digest,
-                ),
-            )
+        await self._write(self._save_session(session))
+
+    def _save_session(self, session: SessionRecord) -> Write:
+        data, digest = encode_document(session)
+        return lambda c: c.execute(
+            "INSERT INTO sessions"
+            " (session_id, run_id, parent_session_id, created_at, data, checksum)"
+            " VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT (session_id) DO UPDATE SET"
+            " run_id = excluded.run_id, parent_session_id = excluded.parent_session_id,"
+            " created_at = excluded.created_at, data = excluded.data,"
+            " checksum = excluded.checksum",
+            (
+                session.session_id,
+                session.run_id,
+                session.parent_session_id,
+                session.created_at,
+                data,
+                digest,
+            ),
         )
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
@@ -348,11 +365,15 @@ class PostgresTables(TranscriptReads):
         return [load_record(SessionRecord.from_dict, "sessions", *row) for row in rows]
 
     async def append_messages(self, session_id: str, messages: Sequence[Message]) -> None:
-        if not messages:
-            return
-        rows = [(m.uuid, *encode_record(m.to_dict())) for m in messages]
+        if messages:
+            await self._write(self._append_messages(session_id, messages))
+
+    def _append_messages(self, session_id: str, messages: Sequence[Message]) -> Write:
+        rows = [(m.uuid, *encode_document(m)) for m in messages]
 
         def append(c: Connection[Any]) -> None:
+            if not rows:
+                return
             # One writer per session at a time (two machines may both hold it after a
             # worker was lost and its agent ran again): the seq below is then unique.
             c.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (session_id,))
@@ -370,7 +391,7 @@ class PostgresTables(TranscriptReads):
                     ],
                 )
 
-        await self._write(append)
+        return append
 
     async def get_messages(self, session_id: str) -> list[Message]:
         rows = await self._read(
@@ -408,21 +429,22 @@ class PostgresTables(TranscriptReads):
     # --- checkpoints -------------------------------------------------------------
 
     async def save_checkpoint(self, checkpoint: Checkpoint) -> None:
-        data, digest = encode_record(checkpoint.to_dict())
-        await self._write(
-            lambda c: c.execute(
-                "INSERT INTO checkpoints (checkpoint_id, session_id, created_at, data, checksum)"
-                " VALUES (%s,%s,%s,%s,%s) ON CONFLICT (checkpoint_id) DO UPDATE SET"
-                " session_id = excluded.session_id, created_at = excluded.created_at,"
-                " data = excluded.data, checksum = excluded.checksum",
-                (
-                    checkpoint.checkpoint_id,
-                    checkpoint.session_id,
-                    checkpoint.created_at,
-                    data,
-                    digest,
-                ),
-            )
+        await self._write(self._save_checkpoint(checkpoint))
+
+    def _save_checkpoint(self, checkpoint: Checkpoint) -> Write:
+        data, digest = encode_document(checkpoint)
+        return lambda c: c.execute(
+            "INSERT INTO checkpoints (checkpoint_id, session_id, created_at, data, checksum)"
+            " VALUES (%s,%s,%s,%s,%s) ON CONFLICT (checkpoint_id) DO UPDATE SET"
+            " session_id = excluded.session_id, created_at = excluded.created_at,"
+            " data = excluded.data, checksum = excluded.checksum",
+            (
+                checkpoint.checkpoint_id,
+                checkpoint.session_id,
+                checkpoint.created_at,
+                data,
+                digest,
+            ),
         )
 
     async def list_checkpoints(self, session_id: str | None = None) -> list[Checkpoint]:
@@ -441,10 +463,11 @@ class PostgresTables(TranscriptReads):
         return [load_record(Checkpoint.from_dict, "checkpoints", *row) for row in rows]
 
     async def delete_checkpoints(self, checkpoint_ids: Sequence[str]) -> None:
+        await self._write(self._delete_checkpoints(checkpoint_ids))
+
+    def _delete_checkpoints(self, checkpoint_ids: Sequence[str]) -> Write:
         ids = list(checkpoint_ids)
-        await self._write(
-            lambda c: c.execute("DELETE FROM checkpoints WHERE checkpoint_id = ANY(%s)", (ids,))
-        )
+        return lambda c: c.execute("DELETE FROM checkpoints WHERE checkpoint_id = ANY(%s)", (ids,))
 
     # --- leases ----------------------------------------------------------------
 

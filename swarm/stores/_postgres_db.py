@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -218,10 +218,19 @@ class PostgresDatabase:
 
     async def write(self, write: Write) -> None:
         """Apply ``write`` in the next group commit; raise its :class:`StoreError` if it failed."""
-        pending = _Pending(write, self._queue_done)
-        self._queue.append(pending)
+        await self.write_many((write,))
+
+    async def write_many(self, writes: Sequence[Write]) -> None:
+        """Apply ``writes`` in order in the next group commit (queued before the first
+        await, so after every write queued before this call); raise the first
+        :class:`StoreError` among them."""
+        done = self._queue_done
+        queued = [_Pending(write, done) for write in writes]
+        if not queued:
+            return
+        self._queue += queued
         if self._flushing:
-            await pending.done.wait()
+            await done.wait()
         else:
             self._flushing = True
             self._idle = trio.Event()
@@ -239,8 +248,9 @@ class PostgresDatabase:
             finally:
                 self._flushing = False
                 self._idle.set()
-        if pending.error is not None:
-            raise pending.error
+        for pending in queued:
+            if pending.error is not None:
+                raise pending.error
 
     def _apply(self, batch: list[_Pending]) -> None:
         psycopg = self._psycopg

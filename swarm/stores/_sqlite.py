@@ -603,6 +603,7 @@ class SQLiteStore(RedactingStore):
 # The record encoding the PostgreSQL store shares: the same JSON, the same checksums,
 # the same errors naming a damaged record.
 encode_record = _encode
+encode_document = _encode_record  # a record's text, the one its redaction kept if it did
 decode_record = _decode
 load_record = _load
 load_messages = _messages

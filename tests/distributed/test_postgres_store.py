@@ -53,6 +53,64 @@ async def test_writes_that_arrive_together_share_one_transaction(postgres_url: s
         await store.aclose()
 
 
+async def test_a_run_on_postgres_writes_behind(postgres_url: str) -> None:
+    """The journal stages an agent's progress on PostgreSQL too: 40 zero-latency agents
+    reach the server in a few calls and commits per agent, not six awaited writes each
+    (over 240), and every record is there, each agent's end committed before its
+    post-agent hook runs."""
+    from swarm import ParallelSwarmExecutor
+    from swarm.backends import create_backend
+    from swarm.plan import Plan
+    from swarm.records import AgentResult, AgentStatus
+    from swarm.stores import writes_batches
+
+    plan = Plan.model_validate(
+        {
+            "name": "pg-write-behind",
+            "base": {"prompt": "shared"},
+            "agents": [{"id": f"a{i:02d}", "prompt": f"task {i}"} for i in range(40)],
+            "execution": {"max_parallel": 40},
+            "backend": {"name": "simulated", "simulated": {"latency_s": 0, "jitter": 0}},
+            "store": {"url": postgres_url},
+        }
+    )
+    ended: dict[str, str] = {}
+
+    async def after(result: AgentResult) -> None:  # another connection: committed data only
+        rows = _sql(
+            postgres_url,
+            "SELECT data FROM agents WHERE agent_id = %s AND data LIKE '%%succeeded%%'",
+            result.agent_id,
+        )
+        ended[result.agent_id] = "committed" if rows else "missing"
+
+    store = await PostgresStore.open(postgres_url)
+    calls = 0
+    write_many = store.tables.db.write_many
+
+    async def counted(writes: object) -> None:
+        nonlocal calls
+        calls += 1
+        await write_many(writes)  # type: ignore[arg-type]
+
+    store.tables.db.write_many = counted  # type: ignore[method-assign]
+    try:
+        assert writes_batches(store)
+        executor = ParallelSwarmExecutor(
+            create_backend(plan.backend, store), store, post_agent=[after]
+        )
+        result = await executor.run(plan)
+        agents = await store.list_agents(result.run_id)
+        sessions = await store.list_sessions(result.run_id)
+    finally:
+        await store.aclose()
+    assert result.succeeded
+    assert [a.agent_id for a in agents] == [f"a{i:02d}" for i in range(40)]
+    assert all(a.status is AgentStatus.SUCCEEDED for a in agents) and len(sessions) == 41
+    assert ended == {f"a{i:02d}": "committed" for i in range(40)}
+    assert calls <= 3 * 40 + 15, calls
+
+
 async def test_a_damaged_record_is_named_on_read(postgres_url: str) -> None:
     store = await PostgresStore.open(postgres_url)
     try:
