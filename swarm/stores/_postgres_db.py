@@ -27,6 +27,7 @@ import trio
 
 from .._redaction import mask_url
 from ..errors import StoreError
+from ._group_commit import GroupCommit, Pending
 
 if TYPE_CHECKING:  # the extra is imported lazily; these names only type the code
     from psycopg import Connection
@@ -70,17 +71,6 @@ class ServerUnreachable(StoreError):
     """The server stayed unreachable for the store's whole ``retry_s``."""
 
 
-class _Pending:
-    """One queued write; ``done`` is shared by every write of its batch (one wake-up)."""
-
-    __slots__ = ("done", "error", "write")
-
-    def __init__(self, write: Write, done: trio.Event) -> None:
-        self.write = write
-        self.done = done
-        self.error: BaseException | None = None
-
-
 class PostgresDatabase:
     """One PostgreSQL database: a pool, a group-committing writer, pooled readers."""
 
@@ -105,11 +95,7 @@ class PostgresDatabase:
         self._pool: ConnectionPool[Any] | None = None
         self._psycopg: ModuleType | None = None
         self._limiter = trio.CapacityLimiter(pool_size)
-        self._queue: list[_Pending] = []
-        self._queue_done = trio.Event()
-        self._flushing = False
-        self._idle = trio.Event()
-        self._idle.set()
+        self._commits = GroupCommit[Write](self._commit_batch)
         self.commits = 0  # group commits applied (how many transactions the writes took)
 
     # --- opening and closing ---------------------------------------------------
@@ -145,7 +131,7 @@ class PostgresDatabase:
 
     async def aclose(self) -> None:
         with trio.CancelScope(shield=True):
-            await self._idle.wait()
+            await self._commits.wait_idle()
             pool, self._pool = self._pool, None
             if pool is not None:
                 await trio.to_thread.run_sync(pool.close)
@@ -224,35 +210,12 @@ class PostgresDatabase:
         """Apply ``writes`` in order in the next group commit (queued before the first
         await, so after every write queued before this call); raise the first
         :class:`StoreError` among them."""
-        done = self._queue_done
-        queued = [_Pending(write, done) for write in writes]
-        if not queued:
-            return
-        self._queue += queued
-        if self._flushing:
-            await done.wait()
-        else:
-            self._flushing = True
-            self._idle = trio.Event()
-            try:
-                # The leader finishes the batch it took even if its caller is cancelled:
-                # other tasks wait on those writes.
-                with trio.CancelScope(shield=True):
-                    # Let every task ready to run queue its write first, to share this commit.
-                    await trio.lowlevel.cancel_shielded_checkpoint()
-                    while self._queue:
-                        batch, done = self._queue, self._queue_done
-                        self._queue, self._queue_done = [], trio.Event()
-                        await trio.to_thread.run_sync(self._apply, batch, limiter=self._limiter)
-                        done.set()
-            finally:
-                self._flushing = False
-                self._idle.set()
-        for pending in queued:
-            if pending.error is not None:
-                raise pending.error
+        await self._commits.write_many(writes)
 
-    def _apply(self, batch: list[_Pending]) -> None:
+    async def _commit_batch(self, batch: list[Pending[Write]]) -> None:
+        await trio.to_thread.run_sync(self._apply, batch, limiter=self._limiter)
+
+    def _apply(self, batch: list[Pending[Write]]) -> None:
         psycopg = self._psycopg
 
         def whole(conn: Connection[Any]) -> None:

@@ -27,6 +27,7 @@ import trio
 
 from ..errors import Remedy, StoreError
 from ._diagnosis import damage_remedy, explain
+from ._group_commit import GroupCommit, Pending
 from ._migrations import check_not_newer, latest_version, missing_from, upgrade, user_version
 from ._readonly import ReadOnlyConnection, header_problem
 
@@ -49,17 +50,6 @@ class CommitStats:
     writes: int = 0
     apply_s: float = 0.0
     commit_s: float = 0.0
-
-
-class _Pending:
-    """One queued write; ``done`` is shared by every write of its batch (one wake-up)."""
-
-    __slots__ = ("done", "error", "write")
-
-    def __init__(self, write: Write, done: trio.Event) -> None:
-        self.write = write
-        self.done = done
-        self.error: BaseException | None = None
 
 
 def _create_private(path: Path) -> None:
@@ -117,11 +107,7 @@ class SQLiteDatabase:
         self._read_only = read_only
         self.backup_taken: Path | None = None
         self.stats = CommitStats()
-        self._queue: list[_Pending] = []
-        self._queue_done = trio.Event()  # set when the batch now queueing is committed
-        self._flushing = False
-        self._idle = trio.Event()
-        self._idle.set()
+        self._commits = GroupCommit[Write](self._commit_batch)
         self._read_lock = threading.Lock()
         # Reads share one connection, so they queue here, in trio, for one worker
         # thread: not in the lock, each holding a thread of its own.
@@ -212,7 +198,7 @@ class SQLiteDatabase:
 
     async def aclose(self) -> None:
         with trio.CancelScope(shield=True):
-            await self._idle.wait()
+            await self._commits.wait_idle()
             await trio.to_thread.run_sync(self._close_sync)
 
     def _close_sync(self) -> None:
@@ -234,36 +220,12 @@ class SQLiteDatabase:
         """Apply ``writes`` in order in the next group commit (queued before the first
         await, so after every write queued before this call); raise the first
         :class:`StoreError` among them."""
-        done = self._queue_done
-        queued = [_Pending(write, done) for write in writes]
-        if not queued:
-            return
-        self._queue += queued
-        if self._flushing:
-            await done.wait()
-        else:
-            self._flushing = True
-            self._idle = trio.Event()
-            try:
-                # The leader must finish the batch it took even if its caller is
-                # cancelled: other tasks are waiting on those writes.
-                with trio.CancelScope(shield=True):
-                    # Let every task that is ready to run queue its write first, so
-                    # they share this commit instead of each paying for its own.
-                    await trio.lowlevel.cancel_shielded_checkpoint()
-                    while self._queue:
-                        batch, done = self._queue, self._queue_done
-                        self._queue, self._queue_done = [], trio.Event()
-                        await trio.to_thread.run_sync(self._apply, batch)
-                        done.set()
-            finally:
-                self._flushing = False
-                self._idle.set()
-        for pending in queued:
-            if pending.error is not None:
-                raise pending.error
+        await self._commits.write_many(writes)
 
-    def _apply(self, batch: list[_Pending]) -> None:
+    async def _commit_batch(self, batch: list[Pending[Write]]) -> None:
+        await trio.to_thread.run_sync(self._apply, batch)
+
+    def _apply(self, batch: list[Pending[Write]]) -> None:
         conn = self._write_conn
         if conn is None:
             error = StoreError(
@@ -310,7 +272,7 @@ class SQLiteDatabase:
             for item in batch:
                 item.error = item.error or error
 
-    def _apply_isolated(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
+    def _apply_isolated(self, conn: sqlite3.Connection, batch: list[Pending[Write]]) -> None:
         for item in batch:
             conn.execute("SAVEPOINT one")
             try:
