@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import IntegrityError
 from ..records import utc_now
 from ._integrity import QUARANTINE_PREFIX, REFERENCES, Problem, VerifyReport, check_record
-from ._postgres import PG_SCHEMA_VERSION, missing_tables, schema_version
 from ._postgres_db import PostgresDatabase
+from ._postgres_schema import PG_SCHEMA_VERSION, missing_tables, schema_version
 from ._repair import RepairReport
 from ._urls import StoreURLError, parse_store_url
 

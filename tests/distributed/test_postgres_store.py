@@ -12,7 +12,7 @@ from swarm.cli import main
 from swarm.errors import IntegrityError, StoreError
 from swarm.records import Message, RunRecord, SessionRecord
 from swarm.stores import PostgresStore, StoreURLError, parse_store_url, verify_postgres
-from swarm.stores._postgres import PG_SCHEMA, PG_SCHEMA_VERSION
+from swarm.stores._postgres_schema import PG_SCHEMA, PG_SCHEMA_VERSION
 from swarm.testing import ThrowawayPostgres
 
 
