@@ -12,12 +12,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._names import SAFE_ID_RULE, is_safe_id
 from ..errors import WorkspaceError, WorkspaceRefused
 from ._changes import WorkspaceChange, commit_change, commit_message
 from ._git import git, is_dir, real_path
+
+if TYPE_CHECKING:
+    import trio
 
 #: Where swarm keeps its worktrees, relative to the repository's root.
 WORKTREES_DIR = Path(".swarm") / "worktrees"
@@ -157,6 +160,11 @@ class RunWorkspaces:
         self.repo = repo
         self.run_id = run_id
         self.root = Path(repo.root)
+        # git's worktree commands are not safe to run at once in one repository: an
+        # `add` reads every entry under .git/worktrees, including one another `add` is
+        # still writing ("failed to read .git/worktrees/<name>/commondir"), and a
+        # `prune` may remove it. The agents of a run make theirs one at a time.
+        self._worktree_lock: trio.Lock | None = None
 
     def branch(self, agent_id: str) -> str:
         return branch_name(self.run_id, agent_id)
@@ -186,28 +194,28 @@ class RunWorkspaces:
         branch = self.branch(agent_id)
         what = f"agent {agent_id}: making its worktree {path}"
         if not await _is_worktree_of(path, branch):
-            await ensure_excluded(self.repo.root)
-            # A worktree deleted by hand leaves an entry that blocks adding it again.
-            await git("worktree", "prune", cwd=self.root, what=what)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if branch in await existing_branches(self.repo.root, branch):
-                # Resumed after its folder went: its branch, with what it committed, stays.
-                await git("worktree", "add", "-q", str(path), branch, cwd=self.root, what=what)
-            else:
-                await git(
-                    "worktree",
-                    "add",
-                    "-q",
-                    "-b",
-                    branch,
-                    str(path),
-                    start,
-                    cwd=self.root,
-                    what=what,
-                )
+            if self._worktree_lock is None:
+                import trio  # here: reading a plan imports this layer, not trio
+
+                self._worktree_lock = trio.Lock()
+            async with self._worktree_lock:
+                await self._add_worktree(path, branch, start, what)
         else:
             await _drop_stale_lock(path)
         return str(path / _below_root(self.root, cwd))
+
+    async def _add_worktree(self, path: Path, branch: str, start: str, what: str) -> None:
+        await ensure_excluded(self.repo.root)
+        # A worktree deleted by hand leaves an entry that blocks adding it again.
+        await git("worktree", "prune", cwd=self.root, what=what)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if branch in await existing_branches(self.repo.root, branch):
+            # Resumed after its folder went: its branch, with what it committed, stays.
+            await git("worktree", "add", "-q", str(path), branch, cwd=self.root, what=what)
+        else:
+            await git(
+                "worktree", "add", "-q", "-b", branch, str(path), start, cwd=self.root, what=what
+            )
 
     def directory_in(self, cwd: str | None) -> str:
         """Where ``cwd`` is below the repository's root; refused when it is outside."""

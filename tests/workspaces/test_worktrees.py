@@ -235,3 +235,44 @@ def test_shared_workspace_is_unchanged(
     assert code == 0 and result["agents"][0]["workspace"] is None
     assert branches(repo) == ["main"] and untouched(repo)
     assert not (repo / ".swarm").exists()
+
+
+def test_agents_starting_together_make_their_worktrees_one_at_a_time(
+    tmp_path: Path,
+    repo: Path,
+    store: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """git's worktree commands race when run at once in one repository (an `add` reads
+    the entry another `add` is still writing: "failed to read .git/worktrees/<name>/
+    commondir"). Eight agents that start together never run two of them at once, and
+    each gets its worktree and its commit."""
+    from swarm.workspaces import _worktrees
+
+    running = most = 0
+    real_git = _worktrees.git
+
+    async def watched(*args: str, **kwargs: Any) -> Any:
+        nonlocal running, most
+        if args[0] != "worktree":
+            return await real_git(*args, **kwargs)
+        running += 1
+        most = max(most, running)
+        try:
+            return await real_git(*args, **kwargs)
+        finally:
+            running -= 1
+
+    monkeypatch.setattr(_worktrees, "git", watched)
+    agents = [
+        {"id": f"w{i}", "prompt": f"edit {i}", "simulated": {"edits": {f"f{i}.txt": f"{i}\n"}}}
+        for i in range(8)
+    ]
+    plan = worktree_plan(repo, store, agents, execution={"max_parallel": 8})
+    code, result = run_json(capsys, "run", str(write_plan(tmp_path, plan)))
+    assert code == 0, result
+    assert most == 1, f"{most} git worktree commands ran at once"
+    run_id = result["run_id"]
+    assert branches(repo) == sorted(["main"] + [f"swarm/{run_id}/w{i}" for i in range(8)])
+    assert all(a["workspace"]["commit"] for a in result["agents"])
