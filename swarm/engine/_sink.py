@@ -1,9 +1,11 @@
 """The sink the engine hands a backend: it journals each report, then tells the run.
 
 A backend calls ``session_started`` the moment it knows its session id and
-``message`` for every message; each is written through the journal before the call
-returns, so the backend goes on only once its progress is durable. That is what
-lets a resume continue a session after a crash. The sink talks to the journal (what
+``message`` for every message; each goes through the journal, in order. While agents
+run the journal writes behind: the call returns once the write is staged, and it is
+durable a moment later, with every write staged meanwhile (a crash loses at most that
+moment; the agent's final record is awaited). That is what lets a resume continue a
+session after a crash. The sink talks to the journal (what
 is written), the run state (what is known in memory), the scheduler (the window a
 retry narrows) and the event feed; never to the executor.
 """

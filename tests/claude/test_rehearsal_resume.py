@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import stat
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,10 +101,43 @@ def wait_gone(processes: list[psutil.Process]) -> None:
     assert not still, f"CLI processes still running after 60 s: {[p.pid for p in still]}"
 
 
-def kill_after(args: list[str], cwd: Path, marker: str, count: int) -> tuple[int, list[str]]:
+def session_id_in(line: str) -> str:
+    return line.split("session_id=")[1].split()[0]
+
+
+def session_in_store(db: Path, session_id: str) -> bool:
+    """Whether the store file holds the session (read by a connection of its own: what is
+    committed only)."""
+    if not db.exists():
+        return False
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT 1 FROM sessions WHERE session_id = ?", (session_id,))
+        return row.fetchone() is not None
+    except sqlite3.OperationalError:  # the schema is not made yet
+        return False
+    finally:
+        conn.close()
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.01)
+
+
+def kill_after(
+    args: list[str],
+    cwd: Path,
+    marker: str,
+    count: int,
+    until: Callable[[str], bool] | None = None,
+) -> tuple[int, list[str]]:
     """Start `swarm --log-level debug ARGS`, kill -9 it right after the ``count``-th stderr
-    line holding ``marker`` (its own progress is the clock), and wait until the Claude Code
-    processes it left have ended too; returns its pid and the marked lines."""
+    line holding ``marker`` (its own progress is the clock) and, with ``until``, once
+    ``until(that line)`` holds; then wait until the Claude Code processes it left have
+    ended too; returns its pid and the marked lines."""
     seen: list[str] = []
     with swarm_process("--log-level", "debug", *args, cwd=cwd) as proc:
         assert proc.stderr is not None
@@ -109,6 +145,8 @@ def kill_after(args: list[str], cwd: Path, marker: str, count: int) -> tuple[int
             if marker in line:
                 seen.append(line)
                 if len(seen) == count:
+                    if until is not None:
+                        wait_for(lambda line=line: until(line))
                     children = psutil.Process(proc.pid).children(recursive=True)
                     proc.send_signal(signal.SIGKILL)
                     break
@@ -178,9 +216,15 @@ def test_a_killed_rehearsal_without_session_store_continues_from_claude_codes_fi
         defaults={"max_turns": 3, "allowed_tools": ["Write"], "permission_mode": "acceptEdits"},
     )
     args = ["run", "plan.yaml", "--rehearse"]
-    _, lines = kill_after(args, no_login, "session.started", 2)  # the base's, then a0's
+
+    def stored(line: str) -> bool:
+        # The journal writes an agent's session behind its log line, within a moment:
+        # the kill waits for it (a0 then waits 60 s on its second request).
+        return session_in_store(no_login / "store.db", session_id_in(line))
+
+    _, lines = kill_after(args, no_login, "session.started", 2, stored)  # the base's, a0's
     assert "agent_id=a0" in lines[1]
-    session = lines[1].split("session_id=")[1].split()[0]
+    session = session_id_in(lines[1])
 
     code = main(["resume", "latest", "--store", STORE, "--json"])
     captured = capsys.readouterr()
