@@ -37,7 +37,7 @@ PEAK_RSS_TARGET_MB = 300.0
 # cores, benchmarks/README.md).
 SQLITE_VS_MEMORY_FLOOR = 0.2
 # And against the minimal trio + sqlite3 program of the same run (the platform's ceiling,
-# swarm/bench/_floor.py): 0.15-0.18x measured; below 0.05x something regressed badly.
+# swarm/bench/_floor.py): 0.16-0.24x measured; below 0.05x something regressed badly.
 SQLITE_VS_CEILING_FLOOR = 0.05
 
 
