@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ._git import git, is_dir, real_path
-from ._worktrees import WORKTREES_DIR
+from ._worktrees import WORKTREES_DIR, worktree_commands_lock
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,17 +140,18 @@ async def prune(
             report.worktrees.append(Verdict(entry.path, False, why))
             continue
         if not dry_run:
-            if entry.missing:
-                await git("worktree", "prune", cwd=root, what="pruning worktrees")
-            else:
-                await git(
-                    "worktree",
-                    "remove",
-                    "-f",
-                    entry.path,
-                    cwd=root,
-                    what=f"removing {entry.path}",
-                )
+            async with worktree_commands_lock(root):  # a run may be adding one meanwhile
+                if entry.missing:
+                    await git("worktree", "prune", cwd=root, what="pruning worktrees")
+                else:
+                    await git(
+                        "worktree",
+                        "remove",
+                        "-f",
+                        entry.path,
+                        cwd=root,
+                        what=f"removing {entry.path}",
+                    )
         finished = "its run is gone" if entry.run_id in doomed_runs else "its agent finished"
         report.worktrees.append(Verdict(entry.path, True, finished))
     branches = await run_branches(root)

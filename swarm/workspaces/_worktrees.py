@@ -9,7 +9,9 @@ the repository's ``.git/info/exclude``, never the user's ``.gitignore``.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -128,11 +130,36 @@ async def check_name(run_id: str, agent_id: str, root: str) -> None:
         )
 
 
-async def ensure_excluded(root: str) -> None:
-    """``/.swarm/`` in the repository's ``info/exclude`` (shared by its worktrees)."""
+async def git_common_dir(root: str) -> Path:
+    """The repository's ``.git`` folder, the one its worktrees share."""
     found = await git("rev-parse", "--git-common-dir", cwd=root, what="finding .git")
     common = Path(found.stdout.strip())
-    exclude = (common if common.is_absolute() else Path(root) / common) / "info" / "exclude"
+    return common if common.is_absolute() else Path(root) / common
+
+
+@contextlib.asynccontextmanager
+async def worktree_commands_lock(root: str) -> AsyncIterator[None]:
+    """Held while git's worktree commands run in the repository at ``root``, by every
+    process (two runs in one repository): an ``flock`` on a file in its ``.git``."""
+    import fcntl
+
+    import trio  # here: reading a plan imports this layer, not trio
+
+    path = await git_common_dir(root) / "swarm-worktrees.lock"
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        await trio.to_thread.run_sync(fcntl.flock, fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+async def ensure_excluded(root: str) -> None:
+    """``/.swarm/`` in the repository's ``info/exclude`` (shared by its worktrees)."""
+    exclude = await git_common_dir(root) / "info" / "exclude"
     text = exclude.read_text() if exclude.exists() else ""
     if _EXCLUDE_LINE in text.splitlines():
         return
@@ -163,7 +190,8 @@ class RunWorkspaces:
         # git's worktree commands are not safe to run at once in one repository: an
         # `add` reads every entry under .git/worktrees, including one another `add` is
         # still writing ("failed to read .git/worktrees/<name>/commondir"), and a
-        # `prune` may remove it. The agents of a run make theirs one at a time.
+        # `prune` may remove it. The agents of a run make theirs one at a time, and so do
+        # two runs in one repository (:func:`worktree_commands_lock`).
         self._worktree_lock: trio.Lock | None = None
 
     def branch(self, agent_id: str) -> str:
@@ -198,7 +226,7 @@ class RunWorkspaces:
                 import trio  # here: reading a plan imports this layer, not trio
 
                 self._worktree_lock = trio.Lock()
-            async with self._worktree_lock:
+            async with self._worktree_lock, worktree_commands_lock(self.repo.root):
                 await self._add_worktree(path, branch, start, what)
         else:
             await _drop_stale_lock(path)

@@ -276,3 +276,48 @@ def test_agents_starting_together_make_their_worktrees_one_at_a_time(
     run_id = result["run_id"]
     assert branches(repo) == sorted(["main"] + [f"swarm/{run_id}/w{i}" for i in range(8)])
     assert all(a["workspace"]["commit"] for a in result["agents"])
+
+
+async def test_two_runs_in_one_repository_make_their_worktrees_one_at_a_time(
+    tmp_path: Path, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs' agents opening worktrees in the same repository at once (as two `swarm
+    run` processes would) never run two git worktree commands together: the lock is a
+    file in the repository's .git, not only each run's own."""
+    import trio
+
+    from swarm.workspaces import _worktrees
+    from swarm.workspaces._worktrees import RepoState, RunWorkspaces
+
+    running = most = 0
+    real_git = _worktrees.git
+
+    async def watched(*args: str, **kwargs: Any) -> Any:
+        nonlocal running, most
+        if args[0] != "worktree":
+            return await real_git(*args, **kwargs)
+        running += 1
+        most = max(most, running)
+        try:
+            return await real_git(*args, **kwargs)
+        finally:
+            running -= 1
+
+    monkeypatch.setattr(_worktrees, "git", watched)
+    state = RepoState(root=str(repo), base_commit=head(repo))
+    runs = [
+        RunWorkspaces(state, run_id)
+        for run_id in ("20261201-000000-aaaaaa", "20261201-000000-bbbbbb")
+    ]
+    opened: list[str] = []
+
+    async def open_one(workspaces: RunWorkspaces, agent_id: str) -> None:
+        opened.append(await workspaces.open(agent_id, state.base_commit, str(repo)))
+
+    async with trio.open_nursery() as nursery:
+        for workspaces in runs:
+            for n in range(4):
+                nursery.start_soon(open_one, workspaces, f"w{n}")
+    assert most == 1, f"{most} git worktree commands ran at once"
+    assert len(opened) == 8 and all([await trio.Path(p, ".git").exists() for p in opened])
+    assert len(branches(repo)) == 1 + 8
