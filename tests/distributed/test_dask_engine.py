@@ -128,7 +128,7 @@ async def test_a_timeout_stops_the_call_on_its_worker(cluster: Any, postgres_url
         )
         assert result.agents["slow"].status is AgentStatus.TIMED_OUT
         assert result.agents["quick"].status is AgentStatus.SUCCEEDED
-        from swarm.engine._dask import calls_in_flight  # a probe run on the workers
+        from swarm.engine._dask_worker import calls_in_flight  # a probe run on the workers
 
         client = await trio.to_thread.run_sync(distributed.Client, cluster.scheduler_address)
         try:
@@ -161,7 +161,7 @@ async def test_a_worker_killed_mid_agent_reruns_it_once_continuing_its_session(
             killed: list[int] = []
 
             async def kill_a_busy_worker() -> None:
-                from swarm.engine._dask import calls_in_flight  # a probe run on the workers
+                from swarm.engine._dask_worker import calls_in_flight  # a probe run on the workers
 
                 with trio.fail_after(60):
                     while True:

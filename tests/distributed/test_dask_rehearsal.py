@@ -24,7 +24,7 @@ BASE = "Remember: the service has api.py, db.py and auth.py."
 
 
 def _home() -> str:
-    from swarm.engine._dask import _worker_runtime
+    from swarm.engine._dask_worker import _worker_runtime
 
     return str(_worker_runtime().home)
 
