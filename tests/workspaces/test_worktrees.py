@@ -237,6 +237,34 @@ def test_shared_workspace_is_unchanged(
     assert not (repo / ".swarm").exists()
 
 
+class _Overlap:
+    """How many git worktree commands ran at once, at the most."""
+
+    def __init__(self) -> None:
+        self.running = self.most = 0
+
+
+def watch_worktree_commands(monkeypatch: pytest.MonkeyPatch) -> _Overlap:
+    """Count the git worktree commands swarm's worktrees run at the same time."""
+    from swarm.workspaces import _worktrees
+
+    overlap = _Overlap()
+    real_git = _worktrees.git
+
+    async def watched(*args: str, **kwargs: Any) -> Any:
+        if args[0] != "worktree":
+            return await real_git(*args, **kwargs)
+        overlap.running += 1
+        overlap.most = max(overlap.most, overlap.running)
+        try:
+            return await real_git(*args, **kwargs)
+        finally:
+            overlap.running -= 1
+
+    monkeypatch.setattr(_worktrees, "git", watched)
+    return overlap
+
+
 def test_agents_starting_together_make_their_worktrees_one_at_a_time(
     tmp_path: Path,
     repo: Path,
@@ -248,23 +276,7 @@ def test_agents_starting_together_make_their_worktrees_one_at_a_time(
     the entry another `add` is still writing: "failed to read .git/worktrees/<name>/
     commondir"). Eight agents that start together never run two of them at once, and
     each gets its worktree and its commit."""
-    from swarm.workspaces import _worktrees
-
-    running = most = 0
-    real_git = _worktrees.git
-
-    async def watched(*args: str, **kwargs: Any) -> Any:
-        nonlocal running, most
-        if args[0] != "worktree":
-            return await real_git(*args, **kwargs)
-        running += 1
-        most = max(most, running)
-        try:
-            return await real_git(*args, **kwargs)
-        finally:
-            running -= 1
-
-    monkeypatch.setattr(_worktrees, "git", watched)
+    overlap = watch_worktree_commands(monkeypatch)
     agents = [
         {"id": f"w{i}", "prompt": f"edit {i}", "simulated": {"edits": {f"f{i}.txt": f"{i}\n"}}}
         for i in range(8)
@@ -272,7 +284,7 @@ def test_agents_starting_together_make_their_worktrees_one_at_a_time(
     plan = worktree_plan(repo, store, agents, execution={"max_parallel": 8})
     code, result = run_json(capsys, "run", str(write_plan(tmp_path, plan)))
     assert code == 0, result
-    assert most == 1, f"{most} git worktree commands ran at once"
+    assert overlap.most == 1, f"{overlap.most} git worktree commands ran at once"
     run_id = result["run_id"]
     assert branches(repo) == sorted(["main"] + [f"swarm/{run_id}/w{i}" for i in range(8)])
     assert all(a["workspace"]["commit"] for a in result["agents"])
@@ -286,24 +298,9 @@ async def test_two_runs_in_one_repository_make_their_worktrees_one_at_a_time(
     file in the repository's .git, not only each run's own."""
     import trio
 
-    from swarm.workspaces import _worktrees
     from swarm.workspaces._worktrees import RepoState, RunWorkspaces
 
-    running = most = 0
-    real_git = _worktrees.git
-
-    async def watched(*args: str, **kwargs: Any) -> Any:
-        nonlocal running, most
-        if args[0] != "worktree":
-            return await real_git(*args, **kwargs)
-        running += 1
-        most = max(most, running)
-        try:
-            return await real_git(*args, **kwargs)
-        finally:
-            running -= 1
-
-    monkeypatch.setattr(_worktrees, "git", watched)
+    overlap = watch_worktree_commands(monkeypatch)
     state = RepoState(root=str(repo), base_commit=head(repo))
     runs = [
         RunWorkspaces(state, run_id)
@@ -318,6 +315,6 @@ async def test_two_runs_in_one_repository_make_their_worktrees_one_at_a_time(
         for workspaces in runs:
             for n in range(4):
                 nursery.start_soon(open_one, workspaces, f"w{n}")
-    assert most == 1, f"{most} git worktree commands ran at once"
+    assert overlap.most == 1, f"{overlap.most} git worktree commands ran at once"
     assert len(opened) == 8 and all([await trio.Path(p, ".git").exists() for p in opened])
     assert len(branches(repo)) == 1 + 8
