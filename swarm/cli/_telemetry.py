@@ -1,5 +1,5 @@
 """``--otel`` / ``--otel-content`` (and ``SWARM_OTEL=1``): the observers that trace a run
-with OpenTelemetry, for ``run`` and ``resume``. The ``otel`` extra is imported only here,
+with OpenTelemetry, for ``run``, ``resume`` and ``fork``. The ``otel`` extra is imported only here,
 only when asked for."""
 
 from __future__ import annotations

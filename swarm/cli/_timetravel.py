@@ -44,6 +44,7 @@ from ._driver import execute_plan, print_see_again
 from ._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from ._options import JsonOption, RehearseConfigOption, StoreOption
 from ._rehearse import rehearsal_again, rehearsal_backend, require_credentials
+from ._telemetry import OtelContentOption, OtelOption, run_observers
 
 checkpoints_app = typer.Typer(help="Checkpoints: points in a session to diff and fork from.")
 
@@ -302,6 +303,8 @@ def fork(
         ),
     ] = None,
     rehearse_config: RehearseConfigOption = None,
+    otel: OtelOption = False,
+    otel_content: OtelContentOption = False,
 ) -> int:
     """Branch a new session at a checkpoint and run it; the original stays intact."""
     # What the library would refuse too, refused here in terms of the flags.
@@ -347,9 +350,12 @@ def fork(
 
     found, plan, setup = trio.run(prepare)
     progress = "none" if (as_json or quiet) else ("live" if sys.stderr.isatty() else "plain")
-    result: SwarmResult = trio.run(
-        lambda: execute_plan(plan, plan_path=None, progress=progress, rehearsal=setup)
-    )
+    with run_observers(otel, otel_content, to_stderr=as_json) as observers:
+        result: SwarmResult = trio.run(
+            lambda: execute_plan(
+                plan, plan_path=None, progress=progress, rehearsal=setup, observers=observers
+            )
+        )
     (agent,) = result.agents.values()
     failure = None
     if not agent.succeeded:

@@ -103,6 +103,37 @@ def test_otel_without_the_extra_names_the_extra(tmp_path: Path) -> None:
         )
 
 
+def test_swarm_fork_traces_its_branch_with_otel(tmp_path: Path) -> None:
+    """`swarm fork CHECKPOINT --otel`: the branch is a run of its own, traced as one (its
+    workflow span and its one agent's), and without --otel nothing is."""
+    pytest.importorskip("opentelemetry.sdk", reason="the otel extra is not installed")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("name: otel-fork\nbase: {prompt: x}\nagents: [{id: a, prompt: y}]\n" + FAST)
+    code = "import sys; from swarm.cli import main; sys.exit(main(sys.argv[1:]))"
+    env = {**os.environ, "SWARM_OTEL": "", "OTEL_TRACES_EXPORTER": "console"}
+    env["OTEL_METRICS_EXPORTER"] = "none"
+
+    def swarm_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-c", code, *args, "--store", "sqlite:///store.db"]
+        return subprocess.run(
+            command, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
+        )
+
+    assert swarm_cli("run", str(plan), "-q").returncode == 0
+    listed = swarm_cli("checkpoints", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    final = next(c for c in json.loads(listed.stdout) if c["kind"] == "final")
+    plain = swarm_cli("fork", final["checkpoint_id"], "--prompt", "again", "-q")
+    assert plain.returncode == 0, plain.stderr
+    assert span_names(plain.stdout) == []
+    traced = swarm_cli("fork", final["checkpoint_id"], "--prompt", "again", "-q", "--otel")
+    assert traced.returncode == 0, traced.stderr
+    names = span_names(traced.stdout)
+    assert names.count("invoke_agent a-fork") == 1, names
+    assert any(n.startswith("invoke_workflow ") for n in names), names
+    assert "succeeded" in traced.stdout.splitlines()[-1]
+
+
 def test_import_swarm_loads_no_opentelemetry_or_dashboard_module() -> None:
     modules = loaded_by("import swarm")
     heavy = [
