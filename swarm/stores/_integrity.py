@@ -27,7 +27,8 @@ from ..records import AgentResult, Checkpoint, Message, RunRecord, SessionRecord
 from ._diagnosis import explain
 from ._migrations import latest_version, missing_from
 from ._readonly import ReadOnlyConnection, header_problem, page_count_problem
-from ._sqlite import SCHEMA, checksum
+from ._rows import checksum
+from ._sqlite import SCHEMA
 
 QUARANTINE_PREFIX = "quarantine_"
 

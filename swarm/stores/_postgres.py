@@ -22,7 +22,7 @@ from ..records import AgentResult, Checkpoint, Lease, Message, RunRecord, Sessio
 from ._postgres_db import PostgresDatabase, Write
 from ._postgres_schema import PG_MIGRATIONS, PG_SCHEMA, PG_SCHEMA_VERSION, check_readable, migrate
 from ._protocol import StoreWrite, TranscriptEntry
-from ._sqlite import (
+from ._rows import (
     TranscriptReads,
     decode_record,
     encode_document,

@@ -1,30 +1,36 @@
 """The SQLite store: the embedded default (``sessions/swarm.db``, WAL).
 
-Every record is a JSON document (:mod:`swarm._jsoncodec`) with a checksum,
-verified on read. The file, its group commit and its reads are
-:class:`~swarm.stores._sqlite_db.SQLiteDatabase`; :class:`SQLiteTables` maps records
-to its tables, and :class:`SQLiteStore`, the public store, is those tables behind the
-redacting wrapper (:mod:`swarm.stores._wrappers`): no secret reaches the file.
+Every record is a JSON document with a checksum, verified on read
+(:mod:`swarm.stores._rows`, the row format the PostgreSQL store shares). The file, its
+group commit and its reads are :class:`~swarm.stores._sqlite_db.SQLiteDatabase`;
+:class:`SQLiteTables` maps records to its tables, and :class:`SQLiteStore`, the public
+store, is those tables behind the redacting wrapper (:mod:`swarm.stores._wrappers`):
+no secret reaches the file.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
-from .. import _jsoncodec as jsoncodec
-from ..errors import IntegrityError, NotFoundError, Remedy
+from ..errors import IntegrityError, NotFoundError
 from ..records import AgentResult, Checkpoint, Lease, Message, RunRecord, SessionRecord
 from ._protocol import StoreWrite, TranscriptEntry
+from ._rows import (
+    TranscriptReads,
+    encode_document,
+    encode_record,
+    load_messages,
+    load_record,
+)
 from ._sqlite_db import SCHEMA_VERSION, CommitStats, SQLiteDatabase, Write
 from ._wrappers import RedactingStore
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "SQLiteStore", "SQLiteTables", "checksum"]
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "SQLiteStore", "SQLiteTables"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -89,138 +95,6 @@ CREATE TABLE IF NOT EXISTS leases (
 """
 
 
-def checksum(data: str) -> str:
-    """A short content hash stored beside every record and checked on read."""
-    return hashlib.blake2b(data.encode(), digest_size=8).hexdigest()
-
-
-def _encode(record: dict[str, Any]) -> tuple[str, str]:
-    # Records arrive redacted (SQLiteStore is a RedactingStore): encoded as they are.
-    data = jsoncodec.dumps(record)
-    return data, checksum(data)
-
-
-def _encode_record(record: _Document) -> tuple[str, str]:
-    # The redacting wrapper just encoded it to look for secrets: that text is reused.
-    data = jsoncodec.document_text(record)
-    return data, checksum(data)
-
-
-def _decode(table: str, key: str, data: str, digest: str) -> dict[str, Any]:
-    if checksum(data) != digest:
-        raise IntegrityError(
-            f"{table} record {key} does not match its checksum", remedy=Remedy.VERIFY_STORE
-        )
-    try:
-        value: dict[str, Any] = jsoncodec.loads(data)
-    except ValueError as exc:
-        raise IntegrityError(
-            f"{table} record {key} is not valid JSON ({exc})", remedy=Remedy.VERIFY_STORE
-        ) from None
-    return value
-
-
-R = TypeVar("R")
-
-
-class _Document(Protocol):
-    def to_dict(self) -> dict[str, Any]: ...
-
-
-def _load(build: Callable[[dict[str, Any]], R], table: str, key: str, data: str, digest: str) -> R:
-    """A record from a stored row: checksum, JSON, then the record's own shape."""
-    value = _decode(table, key, data, digest)
-    try:
-        return build(value)
-    except (TypeError, ValueError, KeyError, AttributeError) as exc:
-        # Intact bytes, but not a record this version knows: say so, never a traceback.
-        raise IntegrityError(
-            f"{table} record {key} matches its checksum but is not a valid {table} record "
-            f"({type(exc).__name__}: {exc}); was it written by another version of swarm?"
-        ) from None
-
-
-def _messages(rows: list[tuple[str, str, str]]) -> list[Message]:
-    """Message rows (uuid, data, checksum) as messages: a fork reads a whole history back.
-
-    Every checksum is verified; the JSON of all rows is then parsed in one call, which
-    costs less than a parse per row. If that fails, rows are decoded one by one so the
-    error names the damaged one.
-    """
-    for uuid, data, digest in rows:
-        if checksum(data) != digest:
-            raise IntegrityError(
-                f"messages record {uuid} does not match its checksum", remedy=Remedy.VERIFY_STORE
-            )
-    try:
-        values = jsoncodec.loads("[" + ",".join(data for _, data, _ in rows) + "]")
-    except ValueError:
-        return [_load(Message.from_dict, "messages", *row) for row in rows]
-    if len(values) != len(rows):  # a row holding "1,2" parses as two values
-        return [_load(Message.from_dict, "messages", *row) for row in rows]
-    messages: list[Message] = []
-    for (uuid, data, digest), value in zip(rows, values, strict=True):
-        if not isinstance(value, dict):
-            messages.append(_load(Message.from_dict, "messages", uuid, data, digest))
-            continue
-        try:
-            messages.append(Message.from_dict(value))
-        except (TypeError, ValueError, KeyError, AttributeError):
-            messages.append(_load(Message.from_dict, "messages", uuid, data, digest))
-    return messages
-
-
-class TranscriptReads:
-    """The transcript reads the SQLite and PostgreSQL tables share: the same SQL, written
-    with ``?`` marks, run through the subclass's :meth:`_rows` (which swaps the marks for
-    its driver's); ``_INSERT_ORDER`` is the column that orders rows as appended."""
-
-    _INSERT_ORDER = "rowid"
-
-    async def _rows(self, sql: str, args: tuple[str, ...]) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
-    async def load_transcript(
-        self, project_key: str, session_id: str, subpath: str = ""
-    ) -> list[TranscriptEntry] | None:
-        rows = await self._rows(
-            "SELECT seq, data, checksum FROM transcript_entries"
-            " WHERE project_key = ? AND session_id = ? AND subpath = ? ORDER BY seq",
-            (project_key, session_id, subpath),
-        )
-        if not rows:
-            return None
-        where = f"{project_key}/{session_id}/{subpath}"
-        return [
-            _decode("transcript_entries", f"{where}#{seq}", data, digest)
-            for seq, data, digest in rows
-        ]
-
-    async def list_transcript_sessions(self, project_key: str) -> list[tuple[str, int]]:
-        rows = await self._rows(
-            "SELECT session_id, MAX(mtime_ms) FROM transcript_entries"
-            " WHERE project_key = ? AND subpath = '' GROUP BY session_id",
-            (project_key,),
-        )
-        return [(str(session_id), int(mtime)) for session_id, mtime in rows]
-
-    async def list_transcript_subpaths(self, project_key: str, session_id: str) -> list[str]:
-        rows = await self._rows(
-            "SELECT DISTINCT subpath FROM transcript_entries"
-            " WHERE project_key = ? AND session_id = ? AND subpath != '' ORDER BY subpath",
-            (project_key, session_id),
-        )
-        return [str(subpath) for (subpath,) in rows]
-
-    async def transcript_projects(self, session_id: str) -> list[str]:
-        rows = await self._rows(
-            "SELECT project_key FROM transcript_entries WHERE session_id = ? AND subpath = ''"
-            f" GROUP BY project_key ORDER BY MIN({self._INSERT_ORDER})",
-            (session_id,),
-        )
-        return [str(project) for (project,) in rows]
-
-
 class SQLiteTables(TranscriptReads):
     """The tables of one SQLite store file, safe for many processes; records are stored
     as given (use :class:`SQLiteStore`, which redacts them first)."""
@@ -275,7 +149,7 @@ class SQLiteTables(TranscriptReads):
         await self._write(self._save_run(run))
 
     def _save_run(self, run: RunRecord) -> Write:
-        data, digest = _encode_record(run)
+        data, digest = encode_document(run)
         return lambda c: c.execute(
             "INSERT OR REPLACE INTO runs (run_id, created_at, data, checksum) VALUES (?,?,?,?)",
             (run.run_id, run.created_at, data, digest),
@@ -287,7 +161,7 @@ class SQLiteTables(TranscriptReads):
                 "SELECT run_id, data, checksum FROM runs WHERE run_id = ?", (run_id,)
             ).fetchall()
         )
-        return _load(RunRecord.from_dict, "runs", *rows[0]) if rows else None
+        return load_record(RunRecord.from_dict, "runs", *rows[0]) if rows else None
 
     async def list_runs(self, limit: int | None = None) -> list[RunRecord]:
         rows = await self._read(
@@ -297,7 +171,7 @@ class SQLiteTables(TranscriptReads):
                 (-1 if limit is None else limit,),
             ).fetchall()
         )
-        return [_load(RunRecord.from_dict, "runs", *row) for row in rows]
+        return [load_record(RunRecord.from_dict, "runs", *row) for row in rows]
 
     async def delete_run(self, run_id: str) -> None:
         def delete(c: sqlite3.Connection) -> None:
@@ -318,7 +192,7 @@ class SQLiteTables(TranscriptReads):
         await self._write(self._save_agents(run_id, agents))
 
     def _save_agents(self, run_id: str, agents: Sequence[AgentResult]) -> Write:
-        rows = [(run_id, a.agent_id, *_encode_record(a)) for a in agents]
+        rows = [(run_id, a.agent_id, *encode_document(a)) for a in agents]
         return lambda c: c.executemany(
             "INSERT INTO agents (run_id, agent_id, data, checksum) VALUES (?,?,?,?)"
             " ON CONFLICT (run_id, agent_id) DO UPDATE"
@@ -333,7 +207,7 @@ class SQLiteTables(TranscriptReads):
                 (run_id,),
             ).fetchall()
         )
-        return [_load(AgentResult.from_dict, "agents", *row) for row in rows]
+        return [load_record(AgentResult.from_dict, "agents", *row) for row in rows]
 
     # --- sessions and messages --------------------------------------------------
 
@@ -341,7 +215,7 @@ class SQLiteTables(TranscriptReads):
         await self._write(self._save_session(session))
 
     def _save_session(self, session: SessionRecord) -> Write:
-        data, digest = _encode_record(session)
+        data, digest = encode_document(session)
         return lambda c: c.execute(
             "INSERT OR REPLACE INTO sessions"
             " (session_id, run_id, parent_session_id, created_at, data, checksum)"
@@ -363,7 +237,7 @@ class SQLiteTables(TranscriptReads):
                 (session_id,),
             ).fetchall()
         )
-        return _load(SessionRecord.from_dict, "sessions", *rows[0]) if rows else None
+        return load_record(SessionRecord.from_dict, "sessions", *rows[0]) if rows else None
 
     async def list_sessions(self, run_id: str | None = None) -> list[SessionRecord]:
         query = "SELECT session_id, data, checksum FROM sessions"
@@ -373,13 +247,13 @@ class SQLiteTables(TranscriptReads):
         rows = await self._read(
             lambda c: c.execute(query + " ORDER BY created_at, rowid", args).fetchall()
         )
-        return [_load(SessionRecord.from_dict, "sessions", *row) for row in rows]
+        return [load_record(SessionRecord.from_dict, "sessions", *row) for row in rows]
 
     async def append_messages(self, session_id: str, messages: Sequence[Message]) -> None:
         await self._write(self._append_messages(session_id, messages))
 
     def _append_messages(self, session_id: str, messages: Sequence[Message]) -> Write:
-        rows = [(m.uuid, *_encode_record(m)) for m in messages]
+        rows = [(m.uuid, *encode_document(m)) for m in messages]
 
         def append(c: sqlite3.Connection) -> None:
             # One statement a message: its seq is the session's next, read in the same
@@ -400,7 +274,7 @@ class SQLiteTables(TranscriptReads):
                 (session_id,),
             ).fetchall()
         )
-        return _messages(rows)
+        return load_messages(rows)
 
     async def get_message_range(
         self, session_id: str, *, after: str | None = None, upto: str | None = None
@@ -425,7 +299,7 @@ class SQLiteTables(TranscriptReads):
             ).fetchall()
 
         rows = await self._read(read)
-        return _messages(rows)
+        return load_messages(rows)
 
     # --- checkpoints -------------------------------------------------------------
 
@@ -433,7 +307,7 @@ class SQLiteTables(TranscriptReads):
         await self._write(self._save_checkpoint(checkpoint))
 
     def _save_checkpoint(self, checkpoint: Checkpoint) -> Write:
-        data, digest = _encode_record(checkpoint)
+        data, digest = encode_document(checkpoint)
         return lambda c: c.execute(
             "INSERT OR REPLACE INTO checkpoints"
             " (checkpoint_id, session_id, created_at, data, checksum) VALUES (?,?,?,?,?)",
@@ -454,7 +328,7 @@ class SQLiteTables(TranscriptReads):
         rows = await self._read(
             lambda c: c.execute(query + " ORDER BY created_at, rowid", args).fetchall()
         )
-        return [_load(Checkpoint.from_dict, "checkpoints", *row) for row in rows]
+        return [load_record(Checkpoint.from_dict, "checkpoints", *row) for row in rows]
 
     async def delete_checkpoints(self, checkpoint_ids: Sequence[str]) -> None:
         await self._write(self._delete_checkpoints(checkpoint_ids))
@@ -478,7 +352,7 @@ class SQLiteTables(TranscriptReads):
                 "SELECT name, data, checksum FROM leases WHERE name = ?", (name,)
             ).fetchone()
             try:
-                current = _load(Lease.from_dict, "leases", *row) if row else None
+                current = load_record(Lease.from_dict, "leases", *row) if row else None
             except IntegrityError as exc:
                 failed.append(exc)
                 return
@@ -488,7 +362,7 @@ class SQLiteTables(TranscriptReads):
                 current = Lease(name, owner, acquired_at, now + ttl_s)
                 c.execute(
                     "INSERT OR REPLACE INTO leases (name, data, checksum) VALUES (?,?,?)",
-                    (name, *_encode(current.to_dict())),
+                    (name, *encode_record(current.to_dict())),
                 )
             found.append(current)
 
@@ -511,7 +385,7 @@ class SQLiteTables(TranscriptReads):
                 "SELECT name, data, checksum FROM leases WHERE name = ?", (name,)
             ).fetchall()
         )
-        return _load(Lease.from_dict, "leases", *rows[0]) if rows else None
+        return load_record(Lease.from_dict, "leases", *rows[0]) if rows else None
 
     # --- raw transcripts (swarm.stores._protocol.TranscriptStore) ---------------
 
@@ -521,7 +395,7 @@ class SQLiteTables(TranscriptReads):
         if not entries:
             return
         rows = [
-            (e.get("uuid") if isinstance(e.get("uuid"), str) else None, *_encode(e))
+            (e.get("uuid") if isinstance(e.get("uuid"), str) else None, *encode_record(e))
             for e in entries
         ]
         key = (project_key, session_id, subpath)
@@ -598,12 +472,3 @@ class SQLiteStore(RedactingStore):
         store = cls(path, synchronous=synchronous, max_size_mb=max_size_mb, read_only=read_only)
         await store.tables.open()
         return store
-
-
-# The record encoding the PostgreSQL store shares: the same JSON, the same checksums,
-# the same errors naming a damaged record.
-encode_record = _encode
-encode_document = _encode_record  # a record's text, the one its redaction kept if it did
-decode_record = _decode
-load_record = _load
-load_messages = _messages

@@ -21,7 +21,8 @@ from swarm.cli import main
 from swarm.errors import IntegrityError, StoreError
 from swarm.records import Checkpoint
 from swarm.stores import verify
-from swarm.stores._sqlite import SQLiteStore, checksum
+from swarm.stores._rows import checksum
+from swarm.stores._sqlite import SQLiteStore
 
 from .store_helpers import MARKER, fill_store, raw
 
