@@ -13,7 +13,10 @@ plan validation and every command use too):
   is ``sqlite:///sessions/swarm.db``), or a bare path; options
   ``?synchronous=off|normal|full|extra`` and ``?max_size_mb=N`` (a cap on the file:
   writes past it fail with "database or disk is full", like a full disk) and
-  ``?mode=ro`` (open read-only: any write fails, as on a file you may not write);
+  ``?mode=ro`` (open read-only: any write fails, as on a file you may not write) and
+  ``?writer=auto|thread|process`` (where group commits are applied: a worker thread,
+  or a writer process of the store's own, off this interpreter's lock; ``auto``, the
+  default, moves to the process once a store has taken 1,000 writes);
 - ``memory://`` for a store that lives as long as the process;
 - ``postgresql://user:password@host:port/database`` (or ``postgres://``): a
   PostgreSQL database every machine of a cluster shares (the ``postgres`` extra);

@@ -19,15 +19,25 @@ _HINTS = {
 
 def explain(exc: sqlite3.Error) -> str:
     """``exc``'s message plus what it most likely means, e.g. for SQLITE_FULL."""
-    name = getattr(exc, "sqlite_errorname", None) or ""
+    return explain_parts(str(exc), getattr(exc, "sqlite_errorname", None))
+
+
+def explain_parts(message: str, name: str | None) -> str:
+    """:func:`explain` of an error given as its message and SQLite error name (as the
+    writer process reports one); a message without a name is returned as it is."""
+    name = name or ""
     for prefix, hint in _HINTS.items():
         if name == prefix or name.startswith(prefix + "_"):
-            return f"{exc} ({name}: {hint})"
-    return str(exc)
+            return f"{message} ({name}: {hint})"
+    return message
 
 
 def damage_remedy(exc: BaseException) -> Remedy | None:
     """The way out of a SQLite error that says the file is damaged: verify it."""
-    name = getattr(exc, "sqlite_errorname", None) or ""
+    return remedy_for(getattr(exc, "sqlite_errorname", None))
+
+
+def remedy_for(name: str | None) -> Remedy | None:
+    """:func:`damage_remedy` of a SQLite error name."""
     damaged = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
-    return Remedy.VERIFY_STORE if any(name.startswith(d) for d in damaged) else None
+    return Remedy.VERIFY_STORE if name and any(name.startswith(d) for d in damaged) else None

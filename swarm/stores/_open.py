@@ -34,6 +34,7 @@ async def _open(url: str, read_only: bool) -> Store:
         synchronous=parsed.synchronous,
         max_size_mb=parsed.max_size_mb,
         read_only=read_only or parsed.read_only,
+        writer=parsed.writer,
     )
 
 

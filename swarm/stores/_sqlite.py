@@ -27,7 +27,8 @@ from ._rows import (
     load_messages,
     load_record,
 )
-from ._sqlite_db import SCHEMA_VERSION, CommitStats, SQLiteDatabase, Write
+from ._sqlite_apply import Statements
+from ._sqlite_db import SCHEMA_VERSION, CommitStats, SQLiteDatabase
 from ._wrappers import RedactingStore
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "SQLiteStore", "SQLiteTables"]
@@ -95,6 +96,32 @@ CREATE TABLE IF NOT EXISTS leases (
 """
 
 
+# The statements of the writes the journal stages: SQL as data (_sqlite_apply.Statements),
+# so the writer process can apply them. Each is idempotent: applied twice, one result.
+_SAVE_RUN = "INSERT OR REPLACE INTO runs (run_id, created_at, data, checksum) VALUES (?,?,?,?)"
+_SAVE_AGENT = (
+    "INSERT INTO agents (run_id, agent_id, data, checksum) VALUES (?,?,?,?)"
+    " ON CONFLICT (run_id, agent_id) DO UPDATE"
+    " SET data = excluded.data, checksum = excluded.checksum"
+)
+_SAVE_SESSION = (
+    "INSERT OR REPLACE INTO sessions"
+    " (session_id, run_id, parent_session_id, created_at, data, checksum)"
+    " VALUES (?,?,?,?,?,?)"
+)
+# One statement a message: its seq is the session's next, read in the same statement
+# (the batch's transaction holds the write lock); a uuid already there is left alone.
+_APPEND_MESSAGE = (
+    "INSERT OR IGNORE INTO messages (session_id, seq, uuid, data, checksum)"
+    " SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4 FROM messages"
+    " WHERE session_id = ?1"
+)
+_SAVE_CHECKPOINT = (
+    "INSERT OR REPLACE INTO checkpoints"
+    " (checkpoint_id, session_id, created_at, data, checksum) VALUES (?,?,?,?,?)"
+)
+
+
 class SQLiteTables(TranscriptReads):
     """The tables of one SQLite store file, safe for many processes; records are stored
     as given (use :class:`SQLiteStore`, which redacts them first)."""
@@ -106,9 +133,14 @@ class SQLiteTables(TranscriptReads):
         synchronous: str = "FULL",
         max_size_mb: float | None = None,
         read_only: bool = False,
+        writer: str = "auto",
     ) -> None:
         self._db = SQLiteDatabase(
-            path, synchronous=synchronous, max_size_mb=max_size_mb, read_only=read_only
+            path,
+            synchronous=synchronous,
+            max_size_mb=max_size_mb,
+            read_only=read_only,
+            writer=writer,
         )
         self._write = self._db.write
         self._read = self._db.read
@@ -148,12 +180,9 @@ class SQLiteTables(TranscriptReads):
     async def save_run(self, run: RunRecord) -> None:
         await self._write(self._save_run(run))
 
-    def _save_run(self, run: RunRecord) -> Write:
+    def _save_run(self, run: RunRecord) -> Statements:
         data, digest = encode_document(run)
-        return lambda c: c.execute(
-            "INSERT OR REPLACE INTO runs (run_id, created_at, data, checksum) VALUES (?,?,?,?)",
-            (run.run_id, run.created_at, data, digest),
-        )
+        return ((_SAVE_RUN, (run.run_id, run.created_at, data, digest), False),)
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         rows = await self._read(
@@ -174,31 +203,28 @@ class SQLiteTables(TranscriptReads):
         return [load_record(RunRecord.from_dict, "runs", *row) for row in rows]
 
     async def delete_run(self, run_id: str) -> None:
-        def delete(c: sqlite3.Connection) -> None:
-            sessions = "SELECT session_id FROM sessions WHERE run_id = ?"
-            c.execute(f"DELETE FROM messages WHERE session_id IN ({sessions})", (run_id,))
-            c.execute(f"DELETE FROM checkpoints WHERE session_id IN ({sessions})", (run_id,))
+        sessions = "SELECT session_id FROM sessions WHERE run_id = ?"
+        statements = (
+            f"DELETE FROM messages WHERE session_id IN ({sessions})",
+            f"DELETE FROM checkpoints WHERE session_id IN ({sessions})",
             # The CLI's mirrored transcripts of those sessions go too: gc keeps no copy.
-            c.execute(f"DELETE FROM transcript_entries WHERE session_id IN ({sessions})", (run_id,))
-            c.execute("DELETE FROM sessions WHERE run_id = ?", (run_id,))
-            c.execute("DELETE FROM agents WHERE run_id = ?", (run_id,))
-            c.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
-
-        await self._write(delete)
+            f"DELETE FROM transcript_entries WHERE session_id IN ({sessions})",
+            "DELETE FROM sessions WHERE run_id = ?",
+            "DELETE FROM agents WHERE run_id = ?",
+            "DELETE FROM runs WHERE run_id = ?",
+        )
+        await self._write(tuple((sql, (run_id,), False) for sql in statements))
 
     # --- agents ----------------------------------------------------------------
 
     async def save_agents(self, run_id: str, agents: Sequence[AgentResult]) -> None:
         await self._write(self._save_agents(run_id, agents))
 
-    def _save_agents(self, run_id: str, agents: Sequence[AgentResult]) -> Write:
-        rows = [(run_id, a.agent_id, *encode_document(a)) for a in agents]
-        return lambda c: c.executemany(
-            "INSERT INTO agents (run_id, agent_id, data, checksum) VALUES (?,?,?,?)"
-            " ON CONFLICT (run_id, agent_id) DO UPDATE"
-            " SET data = excluded.data, checksum = excluded.checksum",
-            rows,
-        )
+    def _save_agents(self, run_id: str, agents: Sequence[AgentResult]) -> Statements:
+        if len(agents) == 1:
+            agent = agents[0]
+            return ((_SAVE_AGENT, (run_id, agent.agent_id, *encode_document(agent)), False),)
+        return ((_SAVE_AGENT, [(run_id, a.agent_id, *encode_document(a)) for a in agents], True),)
 
     async def list_agents(self, run_id: str) -> list[AgentResult]:
         rows = await self._read(
@@ -214,21 +240,17 @@ class SQLiteTables(TranscriptReads):
     async def save_session(self, session: SessionRecord) -> None:
         await self._write(self._save_session(session))
 
-    def _save_session(self, session: SessionRecord) -> Write:
+    def _save_session(self, session: SessionRecord) -> Statements:
         data, digest = encode_document(session)
-        return lambda c: c.execute(
-            "INSERT OR REPLACE INTO sessions"
-            " (session_id, run_id, parent_session_id, created_at, data, checksum)"
-            " VALUES (?,?,?,?,?,?)",
-            (
-                session.session_id,
-                session.run_id,
-                session.parent_session_id,
-                session.created_at,
-                data,
-                digest,
-            ),
+        row = (
+            session.session_id,
+            session.run_id,
+            session.parent_session_id,
+            session.created_at,
+            data,
+            digest,
         )
+        return ((_SAVE_SESSION, row, False),)
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
         rows = await self._read(
@@ -252,20 +274,9 @@ class SQLiteTables(TranscriptReads):
     async def append_messages(self, session_id: str, messages: Sequence[Message]) -> None:
         await self._write(self._append_messages(session_id, messages))
 
-    def _append_messages(self, session_id: str, messages: Sequence[Message]) -> Write:
-        rows = [(m.uuid, *encode_document(m)) for m in messages]
-
-        def append(c: sqlite3.Connection) -> None:
-            # One statement a message: its seq is the session's next, read in the same
-            # statement (the batch's transaction holds the write lock).
-            c.executemany(
-                "INSERT OR IGNORE INTO messages (session_id, seq, uuid, data, checksum)"
-                " SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4 FROM messages"
-                " WHERE session_id = ?1",
-                [(session_id, uuid, data, digest) for uuid, data, digest in rows],
-            )
-
-        return append
+    def _append_messages(self, session_id: str, messages: Sequence[Message]) -> Statements:
+        rows = [(session_id, m.uuid, *encode_document(m)) for m in messages]
+        return ((_APPEND_MESSAGE, rows, True),)
 
     async def get_messages(self, session_id: str) -> list[Message]:
         rows = await self._read(
@@ -306,19 +317,10 @@ class SQLiteTables(TranscriptReads):
     async def save_checkpoint(self, checkpoint: Checkpoint) -> None:
         await self._write(self._save_checkpoint(checkpoint))
 
-    def _save_checkpoint(self, checkpoint: Checkpoint) -> Write:
+    def _save_checkpoint(self, checkpoint: Checkpoint) -> Statements:
         data, digest = encode_document(checkpoint)
-        return lambda c: c.execute(
-            "INSERT OR REPLACE INTO checkpoints"
-            " (checkpoint_id, session_id, created_at, data, checksum) VALUES (?,?,?,?,?)",
-            (
-                checkpoint.checkpoint_id,
-                checkpoint.session_id,
-                checkpoint.created_at,
-                data,
-                digest,
-            ),
-        )
+        row = (checkpoint.checkpoint_id, checkpoint.session_id, checkpoint.created_at, data, digest)
+        return ((_SAVE_CHECKPOINT, row, False),)
 
     async def list_checkpoints(self, session_id: str | None = None) -> list[Checkpoint]:
         query = "SELECT checkpoint_id, data, checksum FROM checkpoints"
@@ -333,9 +335,9 @@ class SQLiteTables(TranscriptReads):
     async def delete_checkpoints(self, checkpoint_ids: Sequence[str]) -> None:
         await self._write(self._delete_checkpoints(checkpoint_ids))
 
-    def _delete_checkpoints(self, checkpoint_ids: Sequence[str]) -> Write:
+    def _delete_checkpoints(self, checkpoint_ids: Sequence[str]) -> Statements:
         ids = [(i,) for i in checkpoint_ids]
-        return lambda c: c.executemany("DELETE FROM checkpoints WHERE checkpoint_id = ?", ids)
+        return (("DELETE FROM checkpoints WHERE checkpoint_id = ?", ids, True),)
 
     # --- leases ----------------------------------------------------------------
 
@@ -425,7 +427,7 @@ class SQLiteTables(TranscriptReads):
         args: tuple[str, ...] = (project_key, session_id)
         if subpath is not None:
             query, args = query + " AND subpath = ?", (*args, subpath)
-        await self._write(lambda c: c.execute(query, args))
+        await self._write(((query, args, False),))
 
 
 class SQLiteStore(RedactingStore):
@@ -439,9 +441,14 @@ class SQLiteStore(RedactingStore):
         synchronous: str = "FULL",
         max_size_mb: float | None = None,
         read_only: bool = False,
+        writer: str = "auto",
     ) -> None:
         self.tables = SQLiteTables(
-            path, synchronous=synchronous, max_size_mb=max_size_mb, read_only=read_only
+            path,
+            synchronous=synchronous,
+            max_size_mb=max_size_mb,
+            read_only=read_only,
+            writer=writer,
         )
         super().__init__(self.tables)
 
@@ -467,8 +474,17 @@ class SQLiteStore(RedactingStore):
         synchronous: str = "FULL",
         max_size_mb: float | None = None,
         read_only: bool = False,
+        writer: str = "auto",
     ) -> SQLiteStore:
-        """Open (creating it 0600 unless ``read_only``) and migrate a store file."""
-        store = cls(path, synchronous=synchronous, max_size_mb=max_size_mb, read_only=read_only)
+        """Open (creating it 0600 unless ``read_only``) and migrate a store file;
+        ``writer`` says where its commits are applied: ``auto``, ``thread`` or
+        ``process`` (see :mod:`swarm.stores._sqlite_writer`)."""
+        store = cls(
+            path,
+            synchronous=synchronous,
+            max_size_mb=max_size_mb,
+            read_only=read_only,
+            writer=writer,
+        )
         await store.tables.open()
         return store

@@ -17,7 +17,6 @@ import contextlib
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,18 +24,27 @@ from typing import TypeVar
 
 import trio
 
+from .._log import get_logger
 from ..errors import Remedy, StoreError
-from ._diagnosis import damage_remedy, explain
+from ._diagnosis import damage_remedy, explain, explain_parts, remedy_for
 from ._group_commit import GroupCommit, Pending
 from ._migrations import check_not_newer, latest_version, missing_from, upgrade, user_version
 from ._readonly import ReadOnlyConnection, header_problem
+from ._sqlite_apply import Failure, Write, apply_batch, configure
+from ._sqlite_writer import WriterGone, WriterProcess
 
 SCHEMA_VERSION = latest_version()
+#: Where a store applies its group commits: ``thread`` (a worker thread of this
+#: process), ``process`` (a writer process of its own, :mod:`._sqlite_writer`) or
+#: ``auto`` (the thread, then the process once the store took AUTO_WRITER_AFTER writes).
+WRITERS = ("auto", "thread", "process")
+AUTO_WRITER_AFTER = 1000
+log = get_logger("swarm.store")
 
 T = TypeVar("T")
-# A write runs inside the batch's transaction. It may run twice when a later write
-# of its batch fails (see _apply), so apart from SQL it may only record its result.
-Write = Callable[[sqlite3.Connection], object]
+# A write (_sqlite_apply.Write) runs inside the batch's transaction. It may run twice
+# when a later write of its batch fails (see apply_batch), so apart from SQL it may only
+# record its result.
 
 
 @dataclass(slots=True)
@@ -84,10 +92,6 @@ def _close_quietly(conn: sqlite3.Connection | None) -> None:
             conn.close()
 
 
-def _explain_any(exc: Exception) -> str:
-    return explain(exc) if isinstance(exc, sqlite3.Error) else str(exc)
-
-
 class SQLiteDatabase:
     """One SQLite file in WAL mode: a group-committing writer and a reader connection."""
 
@@ -98,7 +102,10 @@ class SQLiteDatabase:
         synchronous: str = "FULL",
         max_size_mb: float | None = None,
         read_only: bool = False,
+        writer: str = "auto",
     ) -> None:
+        if writer not in WRITERS:
+            raise ValueError(f"writer must be one of {', '.join(WRITERS)}, not {writer!r}")
         self.path = Path(path)
         self._synchronous = synchronous.upper()
         # A cap on the file's size: a runaway run stops with SQLITE_FULL instead of
@@ -115,6 +122,8 @@ class SQLiteDatabase:
         self._write_conn: sqlite3.Connection | None = None
         self._read_conn: sqlite3.Connection | None = None
         self._reader: ReadOnlyConnection | None = None  # read-only: the only connection
+        self._writer_mode = "thread" if read_only else writer
+        self._writer: WriterProcess | None = None
 
     async def open(self, schema: str) -> None:
         """Open (creating it 0600 unless read-only) and migrate the file to ``schema``."""
@@ -128,12 +137,7 @@ class SQLiteDatabase:
         return conn
 
     def _configure(self, conn: sqlite3.Connection) -> None:
-        conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-        if self._max_size_mb is not None:
-            page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-            pages = max(1, int(self._max_size_mb * 1024 * 1024) // page_size)
-            conn.execute(f"PRAGMA max_page_count = {pages}")
+        configure(conn, self._synchronous, self._max_size_mb)
 
     def _open_sync(self, schema: str) -> None:
         if self._read_only:
@@ -199,6 +203,9 @@ class SQLiteDatabase:
     async def aclose(self) -> None:
         with trio.CancelScope(shield=True):
             await self._commits.wait_idle()
+            writer, self._writer = self._writer, None
+            if writer is not None:
+                await writer.aclose()
             await trio.to_thread.run_sync(self._close_sync)
 
     def _close_sync(self) -> None:
@@ -222,10 +229,67 @@ class SQLiteDatabase:
         :class:`StoreError` among them."""
         await self._commits.write_many(writes)
 
+    @property
+    def writer_pid(self) -> int | None:
+        """The writer process's pid while there is one (the thread path: None)."""
+        return self._writer.pid if self._writer is not None else None
+
     async def _commit_batch(self, batch: list[Pending[Write]]) -> None:
-        await trio.to_thread.run_sync(self._apply, batch)
+        writer = await self._writer_for_next()
+        if writer is None:
+            await trio.to_thread.run_sync(self._apply, batch)
+            return
+        # In order, each run of SQL-as-data writes in the process and each run of the
+        # others (functions of the connection) on the thread path.
+        start = 0
+        while start < len(batch):
+            data = not callable(batch[start].write)
+            end = start + 1
+            while end < len(batch) and (not callable(batch[end].write)) == data:
+                end += 1
+            part = batch[start:end]
+            if data and self._writer is not None:
+                await self._apply_in_writer(self._writer, part)
+            else:
+                await trio.to_thread.run_sync(self._apply, part)
+            start = end
+
+    async def _writer_for_next(self) -> WriterProcess | None:
+        """The writer process to apply the next batch in, started when the mode says so:
+        ``process`` at once, ``auto`` once the store has taken AUTO_WRITER_AFTER writes
+        (a run that small never pays the process's start)."""
+        mode = self._writer_mode
+        if (
+            self._writer is None
+            and self._write_conn is not None
+            and (mode == "process" or (mode == "auto" and self.stats.writes >= AUTO_WRITER_AFTER))
+        ):
+            self._writer_mode = "thread"  # started once: if it dies, the thread goes on
+            try:
+                self._writer = await WriterProcess.start(
+                    self.path, self._synchronous, self._max_size_mb
+                )
+            except OSError as exc:
+                log.warning("store.writer_not_started", path=str(self.path), reason=str(exc))
+                return None
+            log.debug("store.writer_started", path=str(self.path), pid=self._writer.pid)
+        return self._writer
+
+    async def _apply_in_writer(self, writer: WriterProcess, batch: list[Pending[Write]]) -> None:
+        try:
+            result = await writer.apply([item.write for item in batch])  # type: ignore[misc]
+        except WriterGone as exc:
+            # Lost with its answer, the batch may or may not be committed: every write
+            # in it is idempotent, so the thread path applies it again, and goes on.
+            log.warning("store.writer_gone", path=str(self.path), reason=str(exc))
+            self._writer = None
+            await writer.aclose()
+            await trio.to_thread.run_sync(self._apply, batch)
+            return
+        self._record(batch, *result)
 
     def _apply(self, batch: list[Pending[Write]]) -> None:
+        """Apply ``batch`` here, on a worker thread (the thread path)."""
         conn = self._write_conn
         if conn is None:
             error = StoreError(
@@ -237,53 +301,30 @@ class SQLiteDatabase:
             for item in batch:
                 item.error = error
             return
-        started = time.perf_counter()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                # Fast path: no savepoint per write (a savepoint pair costs more than
-                # a typical write); almost every batch succeeds whole.
-                for item in batch:
-                    item.write(conn)
-            except (sqlite3.Error, ValueError, TypeError):
-                # A write failed, maybe halfway: undo the batch and apply each write in a
-                # savepoint of its own, so only the failing one fails. The writes before
-                # it run a second time on the same state (so they see the same rows).
-                if conn.in_transaction:  # SQLITE_FULL or IOERR may have rolled it back
-                    conn.execute("ROLLBACK")
-                conn.execute("BEGIN IMMEDIATE")
-                self._apply_isolated(conn, batch)
-            committing = time.perf_counter()
-            conn.execute("COMMIT")
-            stats, done = self.stats, time.perf_counter()
+        self._record(batch, *apply_batch(conn, [item.write for item in batch]))
+
+    def _record(
+        self,
+        batch: list[Pending[Write]],
+        failures: list[Failure | None],
+        apply_s: float,
+        commit_s: float,
+    ) -> None:
+        """Count an applied batch, and give each failed write its StoreError."""
+        if all(f is None or f[0] == "write" for f in failures):  # committed
+            stats = self.stats
             stats.commits += 1
             stats.writes += len(batch)
-            stats.apply_s += done - started
-            stats.commit_s += done - committing
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                # SQLite may have rolled back already (SQLITE_FULL, IOERR); a failing
-                # ROLLBACK must not hide the first error.
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            error = StoreError(
-                f"{self.path}: commit failed: {explain(exc)}", remedy=damage_remedy(exc)
-            )
-            for item in batch:
-                item.error = item.error or error
-
-    def _apply_isolated(self, conn: sqlite3.Connection, batch: list[Pending[Write]]) -> None:
-        for item in batch:
-            conn.execute("SAVEPOINT one")
-            try:
-                item.write(conn)
-                conn.execute("RELEASE one")
-            except (sqlite3.Error, ValueError, TypeError) as exc:
-                item.error = StoreError(f"{self.path}: write failed: {_explain_any(exc)}")
-                if not conn.in_transaction:
-                    raise  # SQLite undid the whole transaction: every write of it failed
-                conn.execute("ROLLBACK TO one")
-                conn.execute("RELEASE one")
+            stats.apply_s += apply_s
+            stats.commit_s += commit_s
+        for item, failure in zip(batch, failures, strict=True):
+            if failure is not None:
+                stage, message, name = failure
+                what = "commit failed" if stage == "commit" else "write failed"
+                item.error = StoreError(
+                    f"{self.path}: {what}: {explain_parts(message, name)}",
+                    remedy=remedy_for(name) if stage == "commit" else None,
+                )
 
     async def read(self, read: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``read`` on the reader connection in a worker thread."""

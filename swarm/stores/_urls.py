@@ -1,8 +1,8 @@
 """Store URLs: the one parser that validation, ``open_store`` and every command use.
 
 - ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, or a bare path; options
-  ``?synchronous=off|normal|full|extra``, ``?max_size_mb=N`` (a cap on the file) and
-  ``?mode=rw|ro``;
+  ``?synchronous=off|normal|full|extra``, ``?max_size_mb=N`` (a cap on the file),
+  ``?mode=rw|ro`` and ``?writer=auto|thread|process`` (where commits are applied);
 - ``memory://`` (also ``memory:`` and ``memory``), with no path and no options;
 - ``postgresql://user:password@host:port/database`` (also ``postgres://``): a database
   every machine of a cluster can share; options ``?pool_size=N`` (connections per
@@ -28,7 +28,8 @@ from ..errors import UsageError
 #: The store every command and plan uses when none is named.
 DEFAULT_STORE_URL = "sqlite:///sessions/swarm.db"
 
-SQLITE_OPTIONS = ("synchronous", "max_size_mb", "mode")
+SQLITE_OPTIONS = ("synchronous", "max_size_mb", "mode", "writer")
+_WRITERS = ("auto", "thread", "process")  # swarm.stores._sqlite_db.WRITERS
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _MEMORY = ("memory", "memory:", "memory://")
 _EXPECTED = (
@@ -68,6 +69,7 @@ class StoreURL:
     synchronous: str = "FULL"
     max_size_mb: float | None = None
     read_only: bool = False
+    writer: str = "auto"
     conninfo: str | None = None
     pool_size: int = 4
     retry_s: float = 60.0
@@ -147,7 +149,10 @@ def parse_store_url(url: str) -> StoreURL:
             max_size_mb = math.nan
         if not (max_size_mb > 0 and math.isfinite(max_size_mb)):
             raise fail("max_size_mb must be a positive number (megabytes)")
-    return StoreURL(url, Path(path), synchronous, max_size_mb, mode == "ro")
+    writer = options.get("writer", "auto")
+    if writer not in _WRITERS:
+        raise fail(f"writer must be {'|'.join(_WRITERS)}")
+    return StoreURL(url, Path(path), synchronous, max_size_mb, mode == "ro", writer)
 
 
 def _postgres_url(url: str, fail: Callable[[str], StoreURLError]) -> StoreURL:

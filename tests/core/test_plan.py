@@ -333,7 +333,11 @@ def test_stored_plans_with_old_names_still_load() -> None:
         (" sessions/x.db", "starts or ends with a space"),
         ("sqlite:///x\u0001.db", "has a control character"),
         ("sqlite:///", "has no file path"),
-        ("sqlite:///x.db?colour=red", "unknown option 'colour' (synchronous, max_size_mb, mode)"),
+        (
+            "sqlite:///x.db?colour=red",
+            "unknown option 'colour' (synchronous, max_size_mb, mode, writer)",
+        ),
+        ("sqlite:///x.db?writer=fork", "writer must be auto|thread|process"),
         ("sqlite:///x.db?mode=ro&mode=rw", "option 'mode' is given twice"),
         ("sqlite:///x.db?mode", "options must be name=value pairs"),
         ("sqlite:///x.db?mode=zz", "mode must be rw or ro"),

@@ -58,13 +58,19 @@ def swarm(*args: str, cwd: Path, preexec: object = None) -> subprocess.Completed
     )
 
 
+WRITERS = ["auto", "process"]  # a 40-agent run stays on the thread path under auto
+
+
+@pytest.mark.parametrize("writer", WRITERS)
 def test_a_full_store_stops_the_run_with_one_clear_error(
-    in_tmp_cwd: Path, capsys: pytest.CaptureFixture[str]
+    in_tmp_cwd: Path, capsys: pytest.CaptureFixture[str], writer: str
 ) -> None:
     """SQLITE_FULL (the store's size cap: SQLite's disk-full path) ends the run with exit 1,
-    `swarm: error: ... full`, and the records written before stay intact."""
+    `swarm: error: ... full`, and the records written before stay intact, whichever
+    writer applied the commits (a thread, or the store's writer process)."""
     (in_tmp_cwd / "plan.yaml").write_text(PLAN)
-    code = main(["run", "plan.yaml", "-q", "--store", "sqlite:///store.db?max_size_mb=0.2"])
+    url = f"sqlite:///store.db?max_size_mb=0.2&writer={writer}"
+    code = main(["run", "plan.yaml", "-q", "--store", url])
     out, err = capsys.readouterr()
     assert code == 1
     assert "Traceback" not in out + err
@@ -74,7 +80,10 @@ def test_a_full_store_stops_the_run_with_one_clear_error(
     assert verify(in_tmp_cwd / "store.db").clean
 
 
-def test_an_os_write_failure_stops_the_run_with_one_clear_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("writer", WRITERS)
+def test_an_os_write_failure_stops_the_run_with_one_clear_error(
+    tmp_path: Path, writer: str
+) -> None:
     """A real write failure from the kernel (the file-size limit, EFBIG) mid-run: exit 1,
     one error line, no traceback, and the store verifies clean afterwards."""
     (tmp_path / "plan.yaml").write_text(PLAN)
@@ -83,9 +92,8 @@ def test_an_os_write_failure_stops_the_run_with_one_clear_error(tmp_path: Path) 
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
 
-    done = swarm(
-        "run", "plan.yaml", "-q", "--store", "sqlite:///store.db", cwd=tmp_path, preexec=limit
-    )
+    url = f"sqlite:///store.db?writer={writer}"
+    done = swarm("run", "plan.yaml", "-q", "--store", url, cwd=tmp_path, preexec=limit)
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     assert "swarm: error:" in done.stderr and "I/O error" in done.stderr
@@ -132,12 +140,14 @@ def _limit_file_size() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
 
 
+@pytest.mark.parametrize("writer", WRITERS)
 @pytest.mark.parametrize("fault", ["max_size_mb", "EFBIG"])
-def test_a_full_disk_prints_exactly_one_line(tmp_path: Path, fault: str) -> None:
+def test_a_full_disk_prints_exactly_one_line(tmp_path: Path, fault: str, writer: str) -> None:
     """A full store (SQLite's size cap, or the kernel's file-size limit) leaves exactly one
     line on stderr, the `swarm: error:` one, as the README promises; no log line beside it."""
     (tmp_path / "plan.yaml").write_text(PLAN)
-    url = "sqlite:///store.db?max_size_mb=0.2" if fault == "max_size_mb" else "sqlite:///store.db"
+    cap = "max_size_mb=0.2&" if fault == "max_size_mb" else ""
+    url = f"sqlite:///store.db?{cap}writer={writer}"
     preexec = _limit_file_size if fault == "EFBIG" else None
     done = swarm("run", "plan.yaml", "-q", "--store", url, cwd=tmp_path, preexec=preexec)
     assert done.returncode == 1
