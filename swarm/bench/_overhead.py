@@ -9,9 +9,10 @@ WAL, ``synchronous=FULL``, group commit). It runs in a child process (see
 runner's.
 
 Figures: agents per second (agents / wall time of ``executor.run``), wall and
-CPU time per agent (CPU is the whole process: the trio thread and the
-store's worker threads, plus the store's writer process once it ended), peak RSS (``getrusage`` ``ru_maxrss``) and what the
-store holds afterwards, counted with plain SQL.
+CPU time per agent (CPU is the whole process, the trio thread and the store's
+worker threads, plus the store's writer process, counted once it ended), peak RSS
+(``getrusage`` ``ru_maxrss``) and what the store holds afterwards, counted with
+plain SQL.
 """
 
 from __future__ import annotations
