@@ -92,8 +92,19 @@ def measure_store_here(agents: int, writers: int) -> dict[str, Any]:
             finally:
                 await store.aclose()
 
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         timings = trio.run(write_all)
-    return {"agents": agents, "max_parallel": writers, "store": "sqlite-alone", **timings}
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # The store's writer process, counted once it ended (the store is closed).
+    writer_cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    timings["cpu_s"] += writer_cpu_s
+    return {
+        "agents": agents,
+        "max_parallel": writers,
+        "store": "sqlite-alone",
+        **timings,
+        "writer_cpu_s": writer_cpu_s,
+    }
 
 
 def measure_floor_here(agents: int, max_parallel: int) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import pickle
+import signal
 import sqlite3
 import sys
 import time
@@ -148,4 +149,7 @@ def serve(incoming: BinaryIO, outgoing: BinaryIO) -> None:
 
 
 if __name__ == "__main__":
+    # Ctrl-C reaches the whole process group: the run's process decides when this one
+    # ends (it closes stdin after its final records), so a batch is never cut short.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     serve(sys.stdin.buffer, sys.stdout.buffer)

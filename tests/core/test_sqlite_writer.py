@@ -139,6 +139,24 @@ async def test_a_killed_writer_process_loses_no_write(tmp_path: Path) -> None:
     assert runs == {"before", "later", *(f"after{i}" for i in range(5))}
 
 
+async def test_ctrl_c_does_not_cut_a_batch_short(tmp_path: Path) -> None:
+    """SIGINT (Ctrl-C reaches the whole process group) leaves the writer process running:
+    the run's process ends it, by closing its stdin after the final records."""
+    store = await SQLiteStore.open(tmp_path / "s.db", writer="process")
+    db = store.tables._db
+    try:
+        await store.save_run(RunRecord(run_id="before", plan={}))
+        pid = db.writer_pid
+        assert pid is not None
+        os.kill(pid, signal.SIGINT)
+        await trio.sleep(0.2)  # a real process's signal delivery: no virtual time here
+        await store.save_run(RunRecord(run_id="after", plan={}))
+        assert db.writer_pid == pid and _alive(pid)
+    finally:
+        await store.aclose()
+    assert not _alive(pid)
+
+
 @pytest.mark.parametrize("writer", ["thread", "process"])
 async def test_a_failing_write_fails_alone_with_the_same_error_on_both_paths(
     tmp_path: Path, writer: str
