@@ -57,6 +57,7 @@ class Journal(DelegatingStore):
         self._durable = 0  # of those, how many are known durable
         self._progress = trio.Event()  # set (and replaced) each time _durable moves
         self._failed: StoreError | None = None  # a staged write that failed: the run stops
+        self._sending = False  # a batch is on its way to the store
 
     def fence(self) -> None:
         """Another process took the run's lease: write nothing more, from here on."""
@@ -93,31 +94,44 @@ class Journal(DelegatingStore):
             await self._write_staged()
 
     async def _write_staged(self) -> None:
-        writes, self._staged = self._staged, []
-        if not writes:
+        # One batch of this journal on its way at a time, and its sender sends what was
+        # staged meanwhile next, in one batch: so a failure is known before anything
+        # staged after it is sent. Anyone else returns at once (and waits for progress).
+        if self._sending:
             return
-        upto = self._made
+        self._sending = True
         try:
-            await self.write_batch(writes)
-        except StoreError as exc:
-            self._failed = self._failed or exc
-            raise
-        else:
-            self._durable = max(self._durable, upto)
+            while self._staged:
+                if self._failed is not None:
+                    # Writes reach the store in order, so the store holds a prefix of
+                    # them: nothing staged after a failed write is written (a message of
+                    # a session whose record failed would be an orphan).
+                    self._staged = []
+                    break
+                writes, self._staged = self._staged, []
+                upto = self._made
+                try:
+                    await self.write_batch(writes)
+                except StoreError as exc:
+                    self._failed = self._failed or exc
+                    raise
+                else:
+                    self._durable = max(self._durable, upto)
+                finally:
+                    self._progress.set()
+                    self._progress = trio.Event()
         finally:
-            self._progress.set()
-            self._progress = trio.Event()
+            self._sending = False
 
     async def commit(self) -> None:
         """Return once every write made so far through the journal is durable."""
         upto = self._made
-        if self._durable >= upto:
-            return
-        await self._write_staged()
-        while self._durable < upto:  # an earlier flush still on its way
+        while self._durable < upto:
             if self._failed is not None:
                 raise StoreError(str(self._failed), remedy=self._failed.remedy)
-            await self._progress.wait()
+            await self._write_staged()  # sends them, unless a batch is on its way
+            if self._durable < upto:
+                await self._progress.wait()
 
     # --- writes: staged while agents run, else made now --------------------------
 

@@ -33,6 +33,16 @@ Write = Statements | Callable[[sqlite3.Connection], object]
 Failure = tuple[str, str, str | None]
 # What a write may raise that fails that write alone (a bad value, a constraint).
 _WRITE_ERRORS = (sqlite3.Error, ValueError, TypeError)
+# SQLite errors of the file rather than of one write (full, I/O, read-only, damaged).
+_STORE_WIDE = (
+    "SQLITE_FULL",
+    "SQLITE_IOERR",
+    "SQLITE_READONLY",
+    "SQLITE_CORRUPT",
+    "SQLITE_NOTADB",
+    "SQLITE_CANTOPEN",
+    "SQLITE_PERM",
+)
 
 
 def run_write(conn: sqlite3.Connection, write: Write) -> None:
@@ -100,6 +110,12 @@ def _apply_isolated(
                 raise  # SQLite undid the whole transaction: every write of it failed
             conn.execute("ROLLBACK TO one")
             conn.execute("RELEASE one")
+            if (getattr(exc, "sqlite_errorname", None) or "").startswith(_STORE_WIDE):
+                # The file failed, not this write: a later write (a message of the
+                # session this one saved) must not land without it. The batch keeps
+                # its order: what is applied is a prefix of it.
+                failures[i + 1 :] = [failures[i]] * (len(writes) - i - 1)
+                return
 
 
 def configure(conn: sqlite3.Connection, synchronous: str, max_size_mb: float | None) -> None:

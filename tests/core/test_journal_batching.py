@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 
-from swarm import ParallelSwarmExecutor
+from swarm import MemoryStore, ParallelSwarmExecutor
 from swarm.backends import create_backend
 from swarm.engine._journal import Journal
 from swarm.engine._session_meta import SessionDescriber
+from swarm.errors import StoreError
 from swarm.plan import Plan
-from swarm.records import AgentResult, AgentStatus
-from swarm.stores import SQLiteStore, _sqlite_db, writes_batches
+from swarm.records import AgentResult, AgentStatus, Message, SessionRecord
+from swarm.stores import SQLiteStore, StoreWrite, _sqlite_db, writes_batches
 
 
 def _plan(db: Path, agents: int) -> Plan:
@@ -113,3 +116,33 @@ async def test_reads_through_the_journal_see_what_it_staged(tmp_path: Path) -> N
             journal.write_behind(None)
     finally:
         await store.aclose()
+
+
+async def test_nothing_staged_after_a_failed_batch_reaches_the_store(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """While a batch is on its way, what is staged next waits for it; when it fails,
+    nothing staged after it is written (the store keeps a prefix of the writes: no
+    message lands after its session's record failed)."""
+    written: list[list[str]] = []
+
+    class SlowFailingStore(MemoryStore):
+        async def write_batch(self, writes: Sequence[StoreWrite]) -> None:
+            written.append([w.kind for w in writes])
+            await trio.sleep(1)
+            if len(written) == 1:
+                raise StoreError("the disk is full")
+            await super().write_batch(writes)
+
+    store = SlowFailingStore()
+    journal = Journal(store, "r1", backend="simulated", describer=SessionDescriber(git=False))
+    with pytest.raises(BaseExceptionGroup) as caught:
+        async with trio.open_nursery() as nursery:
+            journal.write_behind(nursery)
+            await journal.save_session(SessionRecord("s1", "simulated"))
+            await trio.sleep(0.5)  # the session's batch is on its way
+            await journal.append_messages("s1", [Message("m1", "s1", "user", "hi")])
+            await trio.sleep(5)
+    assert caught.value.subgroup(StoreError) is not None
+    assert written == [["save_session"]]
+    assert await store.get_messages("s1") == []
