@@ -9,6 +9,8 @@ import json
 import os
 import signal
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -115,15 +117,25 @@ async def test_auto_moves_to_the_process_once_the_store_took_enough_writes(
     assert not _alive(pid)
 
 
+@asynccontextmanager
+async def _store_and_its_writer(path: Path) -> AsyncIterator[tuple[SQLiteStore, int]]:
+    """A store with ``writer="process"`` that took one write (run "before"), and the pid
+    of the writer process that applied it; closed on exit."""
+    store = await SQLiteStore.open(path, writer="process")
+    try:
+        await store.save_run(RunRecord(run_id="before", plan={}))
+        pid = store.tables._db.writer_pid
+        assert pid is not None
+        yield store, pid
+    finally:
+        await store.aclose()
+
+
 async def test_a_killed_writer_process_loses_no_write(tmp_path: Path) -> None:
     """kill -9 of the writer process: the next batch finds it gone, is applied on the
     thread path instead (a warning says so), and every write is in the file."""
-    store = await SQLiteStore.open(tmp_path / "s.db", writer="process")
-    db = store.tables._db
-    try:
-        await store.save_run(RunRecord(run_id="before", plan={}))
-        pid = db.writer_pid
-        assert pid is not None
+    async with _store_and_its_writer(tmp_path / "s.db") as (store, pid):
+        db = store.tables._db
         os.kill(pid, signal.SIGKILL)
         with capture_logs() as logs:
             async with trio.open_nursery() as nursery:
@@ -134,26 +146,17 @@ async def test_a_killed_writer_process_loses_no_write(tmp_path: Path) -> None:
         assert "exited with code -9" in logs[0]["reason"]
         await store.save_run(RunRecord(run_id="later", plan={}))
         runs = {r.run_id for r in await store.list_runs()}
-    finally:
-        await store.aclose()
     assert runs == {"before", "later", *(f"after{i}" for i in range(5))}
 
 
 async def test_ctrl_c_does_not_cut_a_batch_short(tmp_path: Path) -> None:
     """SIGINT (Ctrl-C reaches the whole process group) leaves the writer process running:
     the run's process ends it, by closing its stdin after the final records."""
-    store = await SQLiteStore.open(tmp_path / "s.db", writer="process")
-    db = store.tables._db
-    try:
-        await store.save_run(RunRecord(run_id="before", plan={}))
-        pid = db.writer_pid
-        assert pid is not None
+    async with _store_and_its_writer(tmp_path / "s.db") as (store, pid):
         os.kill(pid, signal.SIGINT)
         await trio.sleep(0.2)  # a real process's signal delivery: no virtual time here
         await store.save_run(RunRecord(run_id="after", plan={}))
-        assert db.writer_pid == pid and _alive(pid)
-    finally:
-        await store.aclose()
+        assert store.tables._db.writer_pid == pid and _alive(pid)
     assert not _alive(pid)
 
 
