@@ -4,6 +4,7 @@ prints, as JSON (a workload's own process holds what the workloads before it lef
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -28,3 +29,10 @@ def run_child(name: str, entry: str, args: Sequence[str], timeout_s: float) -> d
         )
     figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return figures
+
+
+def children_cpu_s() -> float:
+    """User + system CPU of this process's children reaped so far (a child is counted
+    once it has been waited for)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._child import run_child
+from ._child import children_cpu_s, run_child
 from ._model import Check, Figure, WorkloadResult, WorkloadStatus
 
 AGENTS_PER_S_TARGET = 3000.0
@@ -92,11 +92,10 @@ def measure_store_here(agents: int, writers: int) -> dict[str, Any]:
             finally:
                 await store.aclose()
 
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        writer_cpu_s = children_cpu_s()
         timings = trio.run(write_all)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    # The store's writer process, counted once it ended (the store is closed).
-    writer_cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        # The store's writer process, counted once it ended (the store is closed).
+        writer_cpu_s = children_cpu_s() - writer_cpu_s
     timings["cpu_s"] += writer_cpu_s
     return {
         "agents": agents,
@@ -151,10 +150,9 @@ def measure_here(agents: int, max_parallel: int, store: str = "sqlite") -> dict[
                 after = dataclasses.asdict(stats) if stats is not None else {}
                 return result, wall, cpu, {k: after[k] - before[k] for k in after}
 
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        writer_cpu_s = children_cpu_s()
         result, wall_s, cpu_s, commits = trio.run(run_plan)  # the store (and its writer) closed
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        writer_cpu_s = (after.ru_utime - children.ru_utime) + (after.ru_stime - children.ru_stime)
+        writer_cpu_s = children_cpu_s() - writer_cpu_s
         stored = _count(db, result.run_id) if store == "sqlite" else {}
         db_bytes = sum(p.stat().st_size for p in Path(tmp).iterdir())
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux

@@ -25,7 +25,6 @@ framework's import.
 from __future__ import annotations
 
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from typing import Any
 
 import trio
 
+from ._child import children_cpu_s
 from ._model import Check, Figure, WorkloadResult, WorkloadStatus
 
 TITLE = "Start-up (what a person waits for)"
@@ -88,16 +88,11 @@ def swarm_command() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "swarm"]
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _timed(command: list[str], cwd: Path) -> tuple[float, float]:
     """Wall and CPU seconds of one run of ``command`` (which must succeed)."""
-    cpu, wall = _children_cpu(), time.perf_counter()
+    cpu, wall = children_cpu_s(), time.perf_counter()
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
-    wall, cpu = time.perf_counter() - wall, _children_cpu() - cpu
+    wall, cpu = time.perf_counter() - wall, children_cpu_s() - cpu
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:]
         raise RuntimeError(f"{' '.join(command)} exited {done.returncode}: {tail}")

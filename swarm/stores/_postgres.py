@@ -29,6 +29,7 @@ from ._rows import (
     encode_record,
     load_messages,
     load_record,
+    session_row,
 )
 from ._urls import StoreURLError, parse_store_url
 from ._wrappers import RedactingStore
@@ -165,7 +166,7 @@ class PostgresTables(TranscriptReads):
         await self._write(self._save_session(session))
 
     def _save_session(self, session: SessionRecord) -> Write:
-        data, digest = encode_document(session)
+        row = session_row(session)
         return lambda c: c.execute(
             "INSERT INTO sessions"
             " (session_id, run_id, parent_session_id, created_at, data, checksum)"
@@ -173,14 +174,7 @@ class PostgresTables(TranscriptReads):
             " run_id = excluded.run_id, parent_session_id = excluded.parent_session_id,"
             " created_at = excluded.created_at, data = excluded.data,"
             " checksum = excluded.checksum",
-            (
-                session.session_id,
-                session.run_id,
-                session.parent_session_id,
-                session.created_at,
-                data,
-                digest,
-            ),
+            row,
         )
 
     async def get_session(self, session_id: str) -> SessionRecord | None:

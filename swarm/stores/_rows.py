@@ -12,7 +12,7 @@ from typing import Any, Protocol, TypeVar
 
 from .. import _jsoncodec as jsoncodec
 from ..errors import IntegrityError, Remedy
-from ..records import Message
+from ..records import Message, SessionRecord
 from ._protocol import TranscriptEntry
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "encode_record",
     "load_messages",
     "load_record",
+    "session_row",
 ]
 
 
@@ -41,6 +42,20 @@ def encode_document(record: _Document) -> tuple[str, str]:
     # The redacting wrapper just encoded it to look for secrets: that text is reused.
     data = jsoncodec.document_text(record)
     return data, checksum(data)
+
+
+def session_row(session: SessionRecord) -> tuple[str | None, ...]:
+    """The ``sessions`` table's columns for ``session``, in both engines' order: id, run,
+    parent, created_at, its document and that document's checksum."""
+    data, digest = encode_document(session)
+    return (
+        session.session_id,
+        session.run_id,
+        session.parent_session_id,
+        session.created_at,
+        data,
+        digest,
+    )
 
 
 def decode_record(table: str, key: str, data: str, digest: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from ._rows import (
     encode_record,
     load_messages,
     load_record,
+    session_row,
 )
 from ._sqlite_apply import Statements
 from ._sqlite_db import SCHEMA_VERSION, CommitStats, SQLiteDatabase
@@ -241,16 +242,7 @@ class SQLiteTables(TranscriptReads):
         await self._write(self._save_session(session))
 
     def _save_session(self, session: SessionRecord) -> Statements:
-        data, digest = encode_document(session)
-        row = (
-            session.session_id,
-            session.run_id,
-            session.parent_session_id,
-            session.created_at,
-            data,
-            digest,
-        )
-        return ((_SAVE_SESSION, row, False),)
+        return ((_SAVE_SESSION, session_row(session), False),)
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
         rows = await self._read(

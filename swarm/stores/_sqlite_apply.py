@@ -26,6 +26,8 @@ from typing import BinaryIO
 #: when ``many``). Every write the journal stages is one; all are idempotent, so a batch
 #: whose outcome was lost (its process died) is applied again safely.
 Statements = tuple[tuple[str, object, bool], ...]
+#: A write runs inside its batch's transaction, and runs a second time when a later
+#: write of the batch fails (see apply_batch): apart from SQL it may only record its result.
 Write = Statements | Callable[[sqlite3.Connection], object]
 #: Why a write failed: ``(stage, message, sqlite error name)``, stage ``commit`` (the
 #: batch's transaction failed) or ``write`` (this write alone); plain data, so it

@@ -14,6 +14,7 @@ neither created nor migrated, and nothing is written to it or beside it
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sqlite3
 import threading
@@ -32,19 +33,16 @@ from ._migrations import check_not_newer, latest_version, missing_from, upgrade,
 from ._readonly import ReadOnlyConnection, header_problem
 from ._sqlite_apply import Failure, Write, apply_batch, configure
 from ._sqlite_writer import WriterGone, WriterProcess
+from ._urls import SQLITE_WRITERS
 
 SCHEMA_VERSION = latest_version()
-#: Where a store applies its group commits: ``thread`` (a worker thread of this
-#: process), ``process`` (a writer process of its own, :mod:`._sqlite_writer`) or
-#: ``auto`` (the thread, then the process once the store took AUTO_WRITER_AFTER writes).
-WRITERS = ("auto", "thread", "process")
+# Where a store applies its group commits (_urls.SQLITE_WRITERS): ``thread`` (a worker
+# thread of this process), ``process`` (a writer process of its own, ._sqlite_writer)
+# or ``auto`` (the thread, then the process once the store took AUTO_WRITER_AFTER writes).
 AUTO_WRITER_AFTER = 1000
 log = get_logger("swarm.store")
 
 T = TypeVar("T")
-# A write (_sqlite_apply.Write) runs inside the batch's transaction. It may run twice
-# when a later write of its batch fails (see apply_batch), so apart from SQL it may only
-# record its result.
 
 
 @dataclass(slots=True)
@@ -104,8 +102,8 @@ class SQLiteDatabase:
         read_only: bool = False,
         writer: str = "auto",
     ) -> None:
-        if writer not in WRITERS:
-            raise ValueError(f"writer must be one of {', '.join(WRITERS)}, not {writer!r}")
+        if writer not in SQLITE_WRITERS:
+            raise ValueError(f"writer must be one of {', '.join(SQLITE_WRITERS)}, not {writer!r}")
         self.path = Path(path)
         self._synchronous = synchronous.upper()
         # A cap on the file's size: a runaway run stops with SQLITE_FULL instead of
@@ -241,18 +239,12 @@ class SQLiteDatabase:
             return
         # In order, each run of SQL-as-data writes in the process and each run of the
         # others (functions of the connection) on the thread path.
-        start = 0
-        while start < len(batch):
-            data = not callable(batch[start].write)
-            end = start + 1
-            while end < len(batch) and (not callable(batch[end].write)) == data:
-                end += 1
-            part = batch[start:end]
+        for data, run in itertools.groupby(batch, key=lambda item: not callable(item.write)):
+            part = list(run)
             if data and self._writer is not None:
                 await self._apply_in_writer(self._writer, part)
             else:
                 await trio.to_thread.run_sync(self._apply, part)
-            start = end
 
     async def _writer_for_next(self) -> WriterProcess | None:
         """The writer process to apply the next batch in, started when the mode says so:

@@ -29,7 +29,8 @@ from ..errors import UsageError
 DEFAULT_STORE_URL = "sqlite:///sessions/swarm.db"
 
 SQLITE_OPTIONS = ("synchronous", "max_size_mb", "mode", "writer")
-_WRITERS = ("auto", "thread", "process")  # swarm.stores._sqlite_db.WRITERS
+#: Where a SQLite store applies its group commits (see swarm.stores._sqlite_db).
+SQLITE_WRITERS = ("auto", "thread", "process")
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _MEMORY = ("memory", "memory:", "memory://")
 _EXPECTED = (
@@ -150,8 +151,8 @@ def parse_store_url(url: str) -> StoreURL:
         if not (max_size_mb > 0 and math.isfinite(max_size_mb)):
             raise fail("max_size_mb must be a positive number (megabytes)")
     writer = options.get("writer", "auto")
-    if writer not in _WRITERS:
-        raise fail(f"writer must be {'|'.join(_WRITERS)}")
+    if writer not in SQLITE_WRITERS:
+        raise fail(f"writer must be {'|'.join(SQLITE_WRITERS)}")
     return StoreURL(url, Path(path), synchronous, max_size_mb, mode == "ro", writer)
 
 

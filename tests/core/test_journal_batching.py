@@ -36,9 +36,13 @@ def _plan(db: Path, agents: int) -> Plan:
     )
 
 
-async def test_an_agents_end_is_durable_before_a_hook_learns_of_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("writer", ["thread", "process"])
+async def test_an_agents_end_is_durable_before_a_hook_learns_of_it(
+    tmp_path: Path, writer: str
+) -> None:
     """A post-agent hook (what runs right after the FINISHED event) finds the agent's
-    final record and both its messages in the file, read by another connection."""
+    final record and both its messages in the file, read by another connection, whether
+    a worker thread or the store's writer process applied the commits."""
     db = tmp_path / "swarm.db"
     plan = _plan(db, 8)
     seen: dict[str, tuple[str, int]] = {}
@@ -59,7 +63,7 @@ async def test_an_agents_end_is_durable_before_a_hook_learns_of_it(tmp_path: Pat
             messages,
         )
 
-    store = await SQLiteStore.open(db)
+    store = await SQLiteStore.open(db, writer=writer)
     try:
         executor = ParallelSwarmExecutor(
             create_backend(plan.backend, store), store, post_agent=[after]

@@ -5,7 +5,6 @@ process dies."""
 from __future__ import annotations
 
 import gc
-import json
 import os
 import signal
 import sqlite3
@@ -22,7 +21,7 @@ from swarm.backends import create_backend
 from swarm.engine._gc import spaced_collections
 from swarm.errors import StoreError
 from swarm.plan import Plan
-from swarm.records import AgentResult, AgentStatus, RunRecord
+from swarm.records import AgentResult, RunRecord
 from swarm.stores import SQLiteStore, _sqlite_db
 from swarm.testing import run_store_conformance
 
@@ -53,12 +52,12 @@ async def test_sqlite_store_conforms_with_its_writer_process(tmp_path: Path) -> 
     await run_store_conformance(make)
 
 
-async def test_a_run_commits_in_the_writer_process_before_hooks_learn_of_an_end(
+async def test_a_run_commits_in_another_process_that_ends_with_the_store(
     tmp_path: Path,
 ) -> None:
-    """With ``?writer=process`` a run's commits are applied by another live process, each
-    agent's final record and messages are in the file (read by another connection) when
-    its post-agent hook runs, and the process is gone once the store is closed."""
+    """With ``?writer=process`` a run's commits are applied by one other live process (its
+    hooks finding the final records there: test_journal_batching), and that process is
+    gone once the store is closed."""
     db = tmp_path / "swarm.db"
     plan = Plan.model_validate(
         {
@@ -69,17 +68,11 @@ async def test_a_run_commits_in_the_writer_process_before_hooks_learn_of_an_end(
             "store": {"url": f"sqlite:///{db}?writer=process"},
         }
     )
-    seen: dict[str, tuple[str, int]] = {}
     store = await SQLiteStore.open(db, writer="process")
     pids: set[int | None] = set()
 
     async def after(result: AgentResult) -> None:
         pids.add(store.tables._db.writer_pid)
-        ((data,),) = _rows(db, f"SELECT data FROM agents WHERE agent_id = '{result.agent_id}'")
-        ((messages,),) = _rows(
-            db, f"SELECT COUNT(*) FROM messages WHERE session_id = '{result.session_id}'"
-        )
-        seen[result.agent_id] = (AgentResult.from_dict(json.loads(data)).status, messages)
 
     try:
         executor = ParallelSwarmExecutor(
@@ -89,10 +82,10 @@ async def test_a_run_commits_in_the_writer_process_before_hooks_learn_of_an_end(
     finally:
         await store.aclose()
     assert result.status.value == "succeeded"
-    assert seen == {f"a{i}": (AgentStatus.SUCCEEDED, 2) for i in range(12)}
     (pid,) = pids
     assert pid is not None and pid != os.getpid()
     assert not _alive(pid)
+    assert _rows(db, "SELECT COUNT(*) FROM agents") == [(12,)]
 
 
 async def test_auto_moves_to_the_process_once_the_store_took_enough_writes(
