@@ -24,7 +24,6 @@ from ..backends import Backend, BaseSession
 from ..errors import (
     SkipAgent,
     StoreError,
-    WorkspaceError,
     failure_reason,
     first_leaf,
     format_traceback,
@@ -45,6 +44,7 @@ from ._resume import ResumeState, base_entry, merge_metrics, new_attempt, update
 from ._scheduling import Scheduler
 from ._sink import PersistingSink, ending
 from ._state import FAILED_STATUSES, RunState
+from ._worktree_end import commit_worktree, task_of
 
 log = get_logger("swarm.executor")
 
@@ -428,43 +428,17 @@ class Execution:
                     scope.shield = True
                     change = None
                     if worktree_start is not None:
-                        change = await self._commit_change(spec, worktree_start, ended)
+                        assert self.workspaces is not None
+                        task = task_of(spec, self.resume, state.continued)
+                        change = await commit_worktree(
+                            self.workspaces, spec, worktree_start, ended, task=task, log=self.log
+                        )
                     final = redact_record(
                         state.results[spec.id].evolve(
                             ended_at=utc_now(), duration_s=now - started, **ended
                         )
                     )
                     await self._finish(final, sink, change)
-
-    async def _commit_change(
-        self, spec: AgentSpec, start: str, ended: dict[str, Any]
-    ) -> WorkspaceChange | None:
-        """Commit what the agent left in its worktree, whatever its end; its record says
-        what (``ended`` gets the change), or why it could not be kept."""
-        assert self.workspaces is not None
-        try:
-            change = await self.workspaces.close(
-                spec.id, start=start, prompt=self._task_of(spec), status=ended["status"].value
-            )
-        except WorkspaceError as exc:
-            self.log.warning("agent.workspace_failed", agent_id=spec.id, error=str(exc))
-            earlier = ended.get("error")
-            ended.update(
-                status=AgentStatus.FAILED,
-                error=f"{earlier}; {exc}" if earlier else str(exc),
-            )
-            return None
-        ended["workspace"] = change.summary().to_dict()
-        return change
-
-    def _task_of(self, spec: AgentSpec) -> str:
-        """The agent's task as its plan gave it (a continued agent's prompt is the
-        continuation message), for its commit message."""
-        if self.resume is not None and spec.id in self.state.continued:
-            for agent in self.resume.record.plan.get("agents") or ():
-                if isinstance(agent, dict) and agent.get("id") == spec.id:
-                    return str(agent.get("prompt") or spec.prompt)
-        return spec.prompt
 
     async def _finish(
         self,
