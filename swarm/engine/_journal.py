@@ -58,6 +58,9 @@ class Journal(DelegatingStore):
         self._progress = trio.Event()  # set (and replaced) each time _durable moves
         self._failed: StoreError | None = None  # a staged write that failed: the run stops
         self._sending = False  # a batch is on its way to the store
+        # The run record as last written through here: only this execution writes it while
+        # it holds the run's lease, so it is not read back (and its plan decoded) again.
+        self._run: RunRecord | None = None
 
     def fence(self) -> None:
         """Another process took the run's lease: write nothing more, from here on."""
@@ -111,7 +114,10 @@ class Journal(DelegatingStore):
                 writes, self._staged = self._staged, []
                 upto = self._made
                 try:
-                    await self.write_batch(writes)
+                    # Shielded: the writes it took are other tasks' too; a cancelled
+                    # sender learns of it once they are durable.
+                    with trio.CancelScope(shield=True):
+                        await self.write_batch(writes)
                 except StoreError as exc:
                     self._failed = self._failed or exc
                     raise
@@ -137,7 +143,10 @@ class Journal(DelegatingStore):
 
     async def save_run(self, run: RunRecord) -> None:
         await self.commit()  # never ahead of what is staged
+        run = redact_record(run)  # what the store keeps (it takes this one as it is)
         await super().save_run(run)
+        if run.run_id == self.run_id and self.writable():
+            self._run = run
 
     async def save_agents(self, run_id: str, agents: Sequence[AgentResult]) -> None:
         if not self._stage("save_agents", run_id, list(agents)):
@@ -201,7 +210,10 @@ class Journal(DelegatingStore):
         return await super().list_checkpoints(session_id)
 
     async def run_record(self) -> RunRecord:
-        """The run's record as stored now."""
+        """The run's record as stored now (once fenced, as the store has it)."""
+        if self._run is not None and not self.fenced:
+            await self.commit()  # a read is after what is staged, as every read here
+            return self._run
         record = await self.get_run(self.run_id)
         if record is None:
             raise StoreError(f"run {self.run_id} vanished from the store")

@@ -24,6 +24,7 @@ from ._postgres_schema import PG_MIGRATIONS, PG_SCHEMA, PG_SCHEMA_VERSION, check
 from ._protocol import StoreWrite, TranscriptEntry
 from ._rows import (
     TranscriptReads,
+    checksum,
     decode_record,
     encode_document,
     encode_record,
@@ -166,7 +167,8 @@ class PostgresTables(TranscriptReads):
         await self._write(self._save_session(session))
 
     def _save_session(self, session: SessionRecord) -> Write:
-        row = session_row(session)
+        columns = session_row(session)
+        row = (*columns, checksum(columns[-1]))
         return lambda c: c.execute(
             "INSERT INTO sessions"
             " (session_id, run_id, parent_session_id, created_at, data, checksum)"

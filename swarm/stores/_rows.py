@@ -6,7 +6,6 @@ transcript reads, the same SQL on both.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
@@ -14,6 +13,7 @@ from .. import _jsoncodec as jsoncodec
 from ..errors import IntegrityError, Remedy
 from ..records import Message, SessionRecord
 from ._protocol import TranscriptEntry
+from ._sqlite_apply import checksum
 
 __all__ = [
     "TranscriptReads",
@@ -25,11 +25,6 @@ __all__ = [
     "load_record",
     "session_row",
 ]
-
-
-def checksum(data: str) -> str:
-    """A short content hash stored beside every record and checked on read."""
-    return hashlib.blake2b(data.encode(), digest_size=8).hexdigest()
 
 
 def encode_record(record: dict[str, Any]) -> tuple[str, str]:
@@ -44,17 +39,16 @@ def encode_document(record: _Document) -> tuple[str, str]:
     return data, checksum(data)
 
 
-def session_row(session: SessionRecord) -> tuple[str | None, ...]:
+def session_row(session: SessionRecord) -> tuple[str, str | None, str | None, str, str]:
     """The ``sessions`` table's columns for ``session``, in both engines' order: id, run,
-    parent, created_at, its document and that document's checksum."""
-    data, digest = encode_document(session)
+    parent, created_at and its document (its checksum is the document's: see
+    :func:`checksum`)."""
     return (
         session.session_id,
         session.run_id,
         session.parent_session_id,
         session.created_at,
-        data,
-        digest,
+        jsoncodec.document_text(session),
     )
 
 

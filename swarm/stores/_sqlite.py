@@ -17,12 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .._jsoncodec import document_text
 from ..errors import IntegrityError, NotFoundError
 from ..records import AgentResult, Checkpoint, Lease, Message, RunRecord, SessionRecord
 from ._protocol import StoreWrite, TranscriptEntry
 from ._rows import (
     TranscriptReads,
-    encode_document,
     encode_record,
     load_messages,
     load_record,
@@ -99,27 +99,34 @@ CREATE TABLE IF NOT EXISTS leases (
 
 # The statements of the writes the journal stages: SQL as data (_sqlite_apply.Statements),
 # so the writer process can apply them. Each is idempotent: applied twice, one result.
-_SAVE_RUN = "INSERT OR REPLACE INTO runs (run_id, created_at, data, checksum) VALUES (?,?,?,?)"
+# Each hashes its document in SQL (swarm_checksum, _sqlite_apply.configure): in the
+# writer process, not on the run's thread.
+_SAVE_RUN = (
+    "INSERT OR REPLACE INTO runs (run_id, created_at, data, checksum)"
+    " VALUES (?1, ?2, ?3, swarm_checksum(?3))"
+)
 _SAVE_AGENT = (
-    "INSERT INTO agents (run_id, agent_id, data, checksum) VALUES (?,?,?,?)"
+    "INSERT INTO agents (run_id, agent_id, data, checksum)"
+    " VALUES (?1, ?2, ?3, swarm_checksum(?3))"
     " ON CONFLICT (run_id, agent_id) DO UPDATE"
     " SET data = excluded.data, checksum = excluded.checksum"
 )
 _SAVE_SESSION = (
     "INSERT OR REPLACE INTO sessions"
     " (session_id, run_id, parent_session_id, created_at, data, checksum)"
-    " VALUES (?,?,?,?,?,?)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, swarm_checksum(?5))"
 )
 # One statement a message: its seq is the session's next, read in the same statement
 # (the batch's transaction holds the write lock); a uuid already there is left alone.
 _APPEND_MESSAGE = (
     "INSERT OR IGNORE INTO messages (session_id, seq, uuid, data, checksum)"
-    " SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4 FROM messages"
+    " SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, swarm_checksum(?3) FROM messages"
     " WHERE session_id = ?1"
 )
 _SAVE_CHECKPOINT = (
     "INSERT OR REPLACE INTO checkpoints"
-    " (checkpoint_id, session_id, created_at, data, checksum) VALUES (?,?,?,?,?)"
+    " (checkpoint_id, session_id, created_at, data, checksum)"
+    " VALUES (?1, ?2, ?3, ?4, swarm_checksum(?4))"
 )
 
 
@@ -182,8 +189,7 @@ class SQLiteTables(TranscriptReads):
         await self._write(self._save_run(run))
 
     def _save_run(self, run: RunRecord) -> Statements:
-        data, digest = encode_document(run)
-        return ((_SAVE_RUN, (run.run_id, run.created_at, data, digest), False),)
+        return ((_SAVE_RUN, (run.run_id, run.created_at, document_text(run)), False),)
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         rows = await self._read(
@@ -224,8 +230,8 @@ class SQLiteTables(TranscriptReads):
     def _save_agents(self, run_id: str, agents: Sequence[AgentResult]) -> Statements:
         if len(agents) == 1:
             agent = agents[0]
-            return ((_SAVE_AGENT, (run_id, agent.agent_id, *encode_document(agent)), False),)
-        return ((_SAVE_AGENT, [(run_id, a.agent_id, *encode_document(a)) for a in agents], True),)
+            return ((_SAVE_AGENT, (run_id, agent.agent_id, document_text(agent)), False),)
+        return ((_SAVE_AGENT, [(run_id, a.agent_id, document_text(a)) for a in agents], True),)
 
     async def list_agents(self, run_id: str) -> list[AgentResult]:
         rows = await self._read(
@@ -267,7 +273,7 @@ class SQLiteTables(TranscriptReads):
         await self._write(self._append_messages(session_id, messages))
 
     def _append_messages(self, session_id: str, messages: Sequence[Message]) -> Statements:
-        rows = [(session_id, m.uuid, *encode_document(m)) for m in messages]
+        rows = [(session_id, m.uuid, document_text(m)) for m in messages]
         return ((_APPEND_MESSAGE, rows, True),)
 
     async def get_messages(self, session_id: str) -> list[Message]:
@@ -310,8 +316,12 @@ class SQLiteTables(TranscriptReads):
         await self._write(self._save_checkpoint(checkpoint))
 
     def _save_checkpoint(self, checkpoint: Checkpoint) -> Statements:
-        data, digest = encode_document(checkpoint)
-        row = (checkpoint.checkpoint_id, checkpoint.session_id, checkpoint.created_at, data, digest)
+        row = (
+            checkpoint.checkpoint_id,
+            checkpoint.session_id,
+            checkpoint.created_at,
+            document_text(checkpoint),
+        )
         return ((_SAVE_CHECKPOINT, row, False),)
 
     async def list_checkpoints(self, session_id: str | None = None) -> list[Checkpoint]:

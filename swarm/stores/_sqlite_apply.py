@@ -14,6 +14,7 @@ transcripts read before they write).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import pickle
 import signal
 import sqlite3
@@ -120,8 +121,17 @@ def _apply_isolated(
                 return
 
 
+def checksum(data: str) -> str:
+    """A short content hash stored beside every record and checked on read (the SQL
+    function ``swarm_checksum``, and :mod:`swarm.stores._rows` for both engines)."""
+    return hashlib.blake2b(data.encode(), digest_size=8).hexdigest()
+
+
 def configure(conn: sqlite3.Connection, synchronous: str, max_size_mb: float | None) -> None:
-    """The pragmas every connection of a store has (the writer process's too)."""
+    """The pragmas every connection of a store has (the writer process's too), and the
+    ``swarm_checksum`` function: the journal's statements hash their documents in SQL,
+    so in the writer process, off the run's thread."""
+    conn.create_function("swarm_checksum", 1, checksum, deterministic=True)
     conn.execute("PRAGMA busy_timeout = 30000")
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     if max_size_mb is not None:

@@ -150,3 +150,42 @@ async def test_nothing_staged_after_a_failed_batch_reaches_the_store(
     assert caught.value.subgroup(StoreError) is not None
     assert written == [["save_session"]]
     assert await store.get_messages("s1") == []
+
+
+async def test_a_commit_whose_sender_is_cancelled_still_gets_both_batches_written(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The task that sends a batch may be cancelled while it is on its way: the batch
+    still reaches the store (it holds others' writes too), the sender goes on to send
+    what was staged meanwhile, and the task that staged it is woken once it is durable."""
+    batches: list[list[str]] = []
+
+    class SlowStore(MemoryStore):
+        async def write_batch(self, writes: Sequence[StoreWrite]) -> None:
+            await trio.sleep(1)
+            batches.append([w.args[0].session_id for w in writes])
+            await super().write_batch(writes)
+
+    store = SlowStore()
+    journal = Journal(store, "r1", backend="simulated", describer=SessionDescriber(git=False))
+    durable_at: dict[str, float] = {}
+
+    async def sender() -> None:
+        with trio.move_on_after(0.5):
+            await journal.save_session(SessionRecord("s1", "simulated"))
+            await journal.commit()  # this task sends the batch, and is cancelled meanwhile
+        durable_at["sender"] = trio.current_time()
+
+    async def waiter() -> None:
+        await trio.sleep(0.25)  # the first batch is on its way
+        await journal.save_session(SessionRecord("s2", "simulated"))
+        await journal.commit()
+        durable_at["s2"] = trio.current_time()
+
+    async with trio.open_nursery() as nursery:
+        journal.write_behind(nursery)
+        nursery.start_soon(sender)
+        nursery.start_soon(waiter)
+    assert batches == [["s1"], ["s2"]]
+    assert durable_at == {"sender": 2.0, "s2": 2.0}
+    assert [s.session_id for s in await store.list_sessions()] == ["s1", "s2"]
