@@ -183,19 +183,27 @@ def _redact_document(document: Any) -> Any:
 
 def plan_secrets(plan: Mapping[str, Any]) -> list[str]:
     """Values in a plan (as JSON) stored under secret-looking names, at any depth."""
+    # A loop over a stack, not a recursive walk: every run walks its whole plan (10,000
+    # agents are some 300,000 values). A string is secret under a secret-looking key, or
+    # in a list (at any depth of lists) under one; a dict's values go by their own keys.
     found: list[str] = []
-
-    def walk(value: Any, secret: bool) -> None:
-        if isinstance(value, str) and secret:
-            found.append(value)
-        elif isinstance(value, dict):
+    pending: list[tuple[Any, bool]] = [(dict(plan), False)]
+    while pending:
+        value, secret = pending.pop()
+        if isinstance(value, dict):
             for k, v in value.items():
-                walk(v, isinstance(k, str) and looks_secret(k))
-        elif isinstance(value, list):
+                if isinstance(v, str):
+                    if isinstance(k, str) and looks_secret(k):
+                        found.append(v)
+                elif isinstance(v, dict | list):
+                    pending.append((v, isinstance(k, str) and looks_secret(k)))
+        else:
             for v in value:
-                walk(v, secret)
-
-    walk(dict(plan), False)
+                if isinstance(v, str):
+                    if secret:
+                        found.append(v)
+                elif isinstance(v, dict | list):
+                    pending.append((v, secret))
     return found
 
 
@@ -217,7 +225,9 @@ def mask_url(url: str) -> str:
 
 def redact_plan(plan: Mapping[str, Any]) -> dict[str, Any]:
     """A plan (as JSON) safe to store: secret-named values blanked, secret values replaced,
-    the store's URL masked."""
+    the store's URL masked. When there is nothing to replace, the result shares its
+    nested values with ``plan`` (pass one nothing changes afterwards, as
+    ``model_dump`` returns)."""
     store = plan.get("store")
     if isinstance(store, Mapping) and isinstance(store.get("url"), str):
         masked = mask_url(store["url"])
@@ -225,11 +235,12 @@ def redact_plan(plan: Mapping[str, Any]) -> dict[str, Any]:
             plan = {**plan, "store": {**store, "url": masked}}
     named = plan_secrets(plan)
     register_secrets(named)
-    text = jsoncodec.dumps(dict(plan))
-    if not named and redact_json(text) == text:
-        # Nothing to blank (the usual case): a copy, without a walk value by value.
-        copied: dict[str, Any] = jsoncodec.loads(text)
-        return copied
+    if not named:
+        text = jsoncodec.dumps(dict(plan))
+        if redact_json(text) is text:
+            # Nothing to blank (the usual case): no walk value by value, and no copy
+            # either (decoding a 10,000-agent plan again took longer than the rest).
+            return dict(plan)
     cleaned: dict[str, Any] = redact(dict(plan))
     return cleaned
 

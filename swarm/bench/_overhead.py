@@ -25,6 +25,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -118,8 +119,11 @@ def measure_floor_here(agents: int, max_parallel: int) -> dict[str, Any]:
     return {"agents": agents, "max_parallel": max_parallel, "store": "floor", **timings}
 
 
-def measure_here(agents: int, max_parallel: int, store: str = "sqlite") -> dict[str, Any]:
-    """Run the workload in this process and return its raw figures (the child's side)."""
+def measure_here(
+    agents: int, max_parallel: int, store: str = "sqlite", instruments: Sequence[Any] = ()
+) -> dict[str, Any]:
+    """Run the workload in this process and return its raw figures (the child's side);
+    ``instruments``: trio instruments for the run (``benchmarks/trio_idle.py``)."""
     import psutil
     import trio
 
@@ -151,7 +155,8 @@ def measure_here(agents: int, max_parallel: int, store: str = "sqlite") -> dict[
                 return result, wall, cpu, {k: after[k] - before[k] for k in after}
 
         writer_cpu_s = children_cpu_s()
-        result, wall_s, cpu_s, commits = trio.run(run_plan)  # the store (and its writer) closed
+        # the store (and its writer) closed once it returns
+        result, wall_s, cpu_s, commits = trio.run(run_plan, instruments=instruments)
         writer_cpu_s = children_cpu_s() - writer_cpu_s
         stored = _count(db, result.run_id) if store == "sqlite" else {}
         db_bytes = sum(p.stat().st_size for p in Path(tmp).iterdir())

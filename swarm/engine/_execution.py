@@ -35,7 +35,6 @@ from ..timeline import CheckpointPolicy, RunCheckpoints
 from ..workspaces import RunWorkspaces, WorkspaceChange
 from ._engines import Engine
 from ._feed import EventFeed
-from ._gc import spaced_collections
 from ._journal import Journal
 from ._metrics import run_metrics
 from ._options import ExecutorOptions, Hooks
@@ -147,10 +146,9 @@ class Execution:
                 if self.state.base is not None:
                     await self._release_first()
                     try:
-                        with spaced_collections(self.options.gc_threshold):
-                            async with trio.open_nursery() as nursery:
-                                self.journal.write_behind(nursery)
-                                await self.scheduler.run(nursery, self._starter(nursery))
+                        async with trio.open_nursery() as nursery:
+                            self.journal.write_behind(nursery)
+                            await self.scheduler.run(nursery, self._starter(nursery))
                     finally:
                         self.journal.write_behind(None)  # its flush tasks are done
         except trio.Cancelled:

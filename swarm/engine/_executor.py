@@ -29,6 +29,7 @@ from ..workspaces import RunWorkspaces, prepare_run, resumed_workspaces
 from ._engines import Engine, LocalEngine
 from ._execution import Execution
 from ._feed import EventFeed
+from ._gc import spaced_collections
 from ._journal import Journal
 from ._options import ExecutorOptions, Hooks, PostAgentHook, PreAgentHook
 from ._preflight import store_problems
@@ -114,6 +115,9 @@ class ParallelSwarmExecutor:
         run_id = run_id or new_run_id()
         lease = self._lease(run_id)
         async with AsyncExitStack() as stack:
+            # From the plan's first pass to the last record (a 10,000-agent plan is a few
+            # hundred thousand objects to build, encode and keep), see _gc.py.
+            stack.enter_context(spaced_collections(self.options.gc_threshold))
             async with _closed_on_error(events):
                 # What the plan names in the store is checked before anything is written.
                 problems = await store_problems(plan, self.store, backend=self.backend.name)
@@ -148,6 +152,15 @@ class ParallelSwarmExecutor:
         :class:`~swarm.errors.LeaseHeld` while another live process drives the run.
         A run with nothing left to do is returned as stored.
         """
+        with spaced_collections(self.options.gc_threshold):
+            return await self._resume(run_id, events, on_resume)
+
+    async def _resume(
+        self,
+        run_id: str,
+        events: trio.MemorySendChannel[SwarmEvent] | None,
+        on_resume: str | None,
+    ) -> SwarmResult:
         lease = self._lease(run_id)
         async with _closed_on_error(events):
             await lease.acquire()

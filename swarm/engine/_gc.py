@@ -1,4 +1,4 @@
-"""Spacing out the interpreter's young-generation collections while agents run.
+"""Spacing out the interpreter's young-generation collections while a run executes.
 
 CPython collects its youngest generation every 700 net allocations of container
 objects. A run of many short agents allocates a few hundred per agent, and keeps what
@@ -7,6 +7,8 @@ the journal staged and every agent's record alive meanwhile, so those collection
 free: with thousands of agents a second they took a sixth of the trio thread
 (docs/speed.md). Reference counting still frees everything that is not in a cycle at
 once; cycles wait for a later collection, at most ``threshold`` allocations later.
+The executor applies it to a whole run or resume: building, encoding and storing a
+large plan's records at the start are as many allocations again.
 """
 
 from __future__ import annotations

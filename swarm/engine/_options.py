@@ -56,7 +56,7 @@ class ExecutorOptions:
     # Told of every event as it is emitted (a tracer); each agent's backend call carries
     # the trace context they give it (``AgentRequest.trace_context``).
     observers: Sequence[RunObserver] = ()
-    # While agents run, the interpreter's young collections come every ``gc_threshold``
+    # While a run executes, the interpreter's young collections come every ``gc_threshold``
     # container allocations instead of 700 (see swarm.engine._gc); None: left alone.
     gc_threshold: int | None = 20_000
 

@@ -17,7 +17,7 @@ import trio
 import yaml
 
 from swarm import ParallelSwarmExecutor, Plan, parse_plan
-from swarm._redaction import REDACTED, redact_json, redact_plan, restore_secrets
+from swarm._redaction import REDACTED, plan_secrets, redact_json, redact_plan, restore_secrets
 from swarm.backends import AgentRequest
 from swarm.backends.anthropic import AnthropicBackend
 from swarm.events import SwarmEvent
@@ -700,3 +700,18 @@ async def test_redaction_never_rewrites_an_id_so_keys_and_records_agree(tmp_path
     assert [(m.uuid, m.session_id, m.content) for m in messages] == [(TOKEN_ID, TOKEN_ID, REDACTED)]
     assert (checkpoint.checkpoint_id, checkpoint.message_uuid) == (TOKEN_ID, TOKEN_ID)
     assert checkpoint.description == REDACTED
+
+
+def test_plan_secrets_finds_values_under_secret_names_at_any_depth() -> None:
+    """A string under a secret-looking key, or in lists (of lists) under one, is a secret;
+    a dict's values go by their own keys, wherever it sits; other strings are not."""
+    plan = {
+        "agents": [
+            {"id": "a", "env": {"GITHUB_TOKEN": "ghp-one", "MODE": "fast"}},
+            {"id": "b", "options": {"api_keys": ["k-two", ["k-three"]]}},
+        ],
+        "backend": {"password": {"user": "not-a-secret", "secret": "s-four"}},
+        "tokens": [{"note": "not-either"}, "t-five"],
+        "prompt": "mentions a token: ghp-not-named",
+    }
+    assert sorted(plan_secrets(plan)) == ["ghp-one", "k-three", "k-two", "s-four", "t-five"]
