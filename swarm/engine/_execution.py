@@ -327,11 +327,11 @@ class Execution:
             # Bound for this task's log lines: a trio task runs in a context of its own,
             # so nothing needs resetting when it ends.
             structlog.contextvars.bind_contextvars(run_id=self.run_id, agent_id=spec.id)
-            await self._run_agent(spec)
+            await self._run_agent(spec, token)
         finally:
             self.scheduler.finished(token)
 
-    async def _run_agent(self, spec: AgentSpec) -> None:
+    async def _run_agent(self, spec: AgentSpec, token: object) -> None:
         state = self.state
         started = trio.current_time()
         sink: PersistingSink | None = None
@@ -436,13 +436,14 @@ class Execution:
                             ended_at=utc_now(), duration_s=now - started, **ended
                         )
                     )
-                    await self._finish(final, sink, change)
+                    await self._finish(final, sink, change, token)
 
     async def _finish(
         self,
         result: AgentResult,
         sink: PersistingSink | None,
         change: WorkspaceChange | None = None,
+        token: object | None = None,
     ) -> None:
         self.state.results[result.agent_id] = result
         # The final checkpoint first: once the record says final, its checkpoint exists.
@@ -457,6 +458,11 @@ class Execution:
             )
             await self.feed.emit(EventKind.CHECKPOINT, result.agent_id, data=checkpoint.to_dict())
         await self.journal.save_agent(result)
+        if token is not None and result.succeeded and self.plan.execution.budget is None:
+            # The next agent need not wait for this commit. Not after a failure or with a
+            # budget: fail_fast and the budget act on this agent's end before anything
+            # else starts.
+            self.scheduler.settle(token)
         # Durable before anything learns the agent ended (an event, a hook, a fork of it):
         # a finished agent is never run again, even after a power cut.
         await self.journal.commit()

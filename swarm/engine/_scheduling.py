@@ -119,8 +119,14 @@ class Scheduler:
         self.mode = mode
         self.wakeup = trio.lowlevel.ParkingLot()
         self.closed = False
-        self.running = 0
-        self.peak = 0
+        self.running = 0  # agent tasks alive
+        self.in_window = 0  # of those, holding a window slot
+        self.peak = 0  # the most in the window at once
+        # An agent whose own work is done and that only waits for its final records to be
+        # durable gives its slot to the next agent (window mode): a slow fsync then stalls
+        # no start. At most max_parallel agents wait so, each holding one of these.
+        self.settling = trio.CapacityLimiter(max_parallel)
+        self._settled: set[object] = set()
 
     def close(self) -> None:
         """Start no more agents."""
@@ -155,12 +161,33 @@ class Scheduler:
 
     def started(self) -> None:
         self.running += 1
-        self.peak = max(self.peak, self.running)
+        self.in_window += 1
+        self.peak = max(self.peak, self.in_window)
+
+    def settle(self, token: object) -> None:
+        """The agent of ``token`` ran; it waits only for its final records to be durable.
+        Its window slot goes to the next agent if a settling place is free (window mode
+        only: a batch waits for its slowest agent's records too)."""
+        if self.mode == "batch" or token in self._settled:
+            return
+        try:
+            self.settling.acquire_on_behalf_of_nowait(token)
+        except trio.WouldBlock:
+            return  # as many settle already: it keeps its slot until it ends
+        self._settled.add(token)
+        self.in_window -= 1
+        self.limiter.release_on_behalf_of(token)
+        self.wake()
 
     def finished(self, token: object) -> None:
-        """An agent task ended: its slot is free again."""
+        """An agent task ended: its slot (or its settling place) is free again."""
         self.running -= 1
-        self.limiter.release_on_behalf_of(token)
+        if token in self._settled:
+            self._settled.discard(token)
+            self.settling.release_on_behalf_of(token)
+        else:
+            self.in_window -= 1
+            self.limiter.release_on_behalf_of(token)
         self.wake()
 
     async def _window(

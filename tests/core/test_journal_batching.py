@@ -14,7 +14,7 @@ import trio
 import trio.testing
 
 from swarm import MemoryStore, ParallelSwarmExecutor
-from swarm.backends import create_backend
+from swarm.backends import AgentRequest, create_backend
 from swarm.engine._journal import Journal
 from swarm.engine._session_meta import SessionDescriber
 from swarm.errors import StoreError
@@ -189,3 +189,71 @@ async def test_a_commit_whose_sender_is_cancelled_still_gets_both_batches_writte
     assert batches == [["s1"], ["s2"]]
     assert durable_at == {"sender": 2.0, "s2": 2.0}
     assert [s.session_id for s in await store.list_sessions()] == ["s1", "s2"]
+
+
+async def test_an_agent_waiting_for_its_commit_gives_its_slot_to_the_next(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """An agent that succeeded and waits only for its final records to be durable frees
+    its window slot: with each commit taking 1 s and max_parallel 2, the third and
+    fourth agents start before the first two are durable (a post-agent hook runs once
+    they are), and the window's peak stays 2. A failing agent keeps its slot (fail_fast
+    acts first: tests/core/test_failures.py)."""
+    started: dict[str, float] = {}
+    durable: dict[str, float] = {}
+
+    class SlowStore(MemoryStore):
+        async def write_batch(self, writes: Sequence[StoreWrite]) -> None:
+            await trio.sleep(1)
+            await super().write_batch(writes)
+
+    async def note_start(request: AgentRequest) -> None:
+        started[request.agent_id] = trio.current_time()
+
+    async def note_durable(result: AgentResult) -> None:
+        durable[result.agent_id] = trio.current_time()
+
+    plan = Plan.model_validate(
+        {
+            "name": "settling",
+            "base": {"prompt": "shared"},
+            "agents": [{"id": f"a{i}", "prompt": f"task {i}"} for i in range(4)],
+            "execution": {"max_parallel": 2},
+            "backend": {"name": "simulated", "simulated": {"latency_s": 0, "jitter": 0}},
+        }
+    )
+    store = SlowStore()
+    executor = ParallelSwarmExecutor(
+        create_backend(plan.backend, store),
+        store,
+        pre_agent=[note_start],
+        post_agent=[note_durable],
+    )
+    result = await executor.run(plan)
+    assert result.succeeded and result.metrics.peak_concurrency == 2
+    assert started["a2"] < durable["a0"] and started["a3"] < durable["a1"], (started, durable)
+
+
+async def test_at_most_max_parallel_agents_settle_and_a_batch_never_does() -> None:
+    """Settling agents are bounded by max_parallel: a third keeps its window slot. In
+    batch mode nothing settles (a batch waits for its slowest agent's records)."""
+    from swarm.engine._scheduling import Scheduler
+
+    window = Scheduler({}, {}, max_parallel=2, cooldown_s=1.0, mode="window")
+    tokens = [object() for _ in range(4)]
+    for token in tokens:
+        await window.limiter.acquire_on_behalf_of(token)
+        window.started()
+        window.settle(token)
+    # all four started: each of the first two settled, freeing a slot for the next
+    assert (window.running, window.in_window, window.peak) == (4, 2, 2)
+    assert window.settling.borrowed_tokens == 2 and window.limiter.borrowed_tokens == 2
+    for token in tokens:
+        window.finished(token)
+    assert window.settling.borrowed_tokens == 0 and window.limiter.borrowed_tokens == 0
+    batch = Scheduler({}, {}, max_parallel=2, cooldown_s=1.0, mode="batch")
+    token = object()
+    await batch.limiter.acquire_on_behalf_of(token)
+    batch.started()
+    batch.settle(token)
+    assert batch.in_window == 1 and batch.limiter.borrowed_tokens == 1
