@@ -23,13 +23,13 @@ from swarm.records import AgentResult, AgentStatus, Message, SessionRecord
 from swarm.stores import SQLiteStore, StoreWrite, _sqlite_db, writes_batches
 
 
-def _plan(db: Path, agents: int) -> Plan:
+def _plan(db: Path, agents: int, max_parallel: int | None = None) -> Plan:
     return Plan.model_validate(
         {
             "name": "write-behind",
             "base": {"prompt": "shared"},
             "agents": [{"id": f"a{i:02d}", "prompt": f"task {i}"} for i in range(agents)],
-            "execution": {"max_parallel": agents},
+            "execution": {"max_parallel": max_parallel or agents},
             "backend": {"name": "simulated", "simulated": {"latency_s": 0, "jitter": 0}},
             "store": {"url": f"sqlite:///{db}"},
         }
@@ -192,7 +192,7 @@ async def test_a_commit_whose_sender_is_cancelled_still_gets_both_batches_writte
 
 
 async def test_an_agent_waiting_for_its_commit_gives_its_slot_to_the_next(
-    autojump_clock: trio.testing.MockClock,
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     """An agent that succeeded and waits only for its final records to be durable frees
     its window slot: with each commit taking 1 s and max_parallel 2, the third and
@@ -213,15 +213,7 @@ async def test_an_agent_waiting_for_its_commit_gives_its_slot_to_the_next(
     async def note_durable(result: AgentResult) -> None:
         durable[result.agent_id] = trio.current_time()
 
-    plan = Plan.model_validate(
-        {
-            "name": "settling",
-            "base": {"prompt": "shared"},
-            "agents": [{"id": f"a{i}", "prompt": f"task {i}"} for i in range(4)],
-            "execution": {"max_parallel": 2},
-            "backend": {"name": "simulated", "simulated": {"latency_s": 0, "jitter": 0}},
-        }
-    )
+    plan = _plan(tmp_path / "unused.db", 4, max_parallel=2)  # the store is SlowStore
     store = SlowStore()
     executor = ParallelSwarmExecutor(
         create_backend(plan.backend, store),
@@ -231,7 +223,10 @@ async def test_an_agent_waiting_for_its_commit_gives_its_slot_to_the_next(
     )
     result = await executor.run(plan)
     assert result.succeeded and result.metrics.peak_concurrency == 2
-    assert started["a2"] < durable["a0"] and started["a3"] < durable["a1"], (started, durable)
+    assert started["a02"] < durable["a00"] and started["a03"] < durable["a01"], (
+        started,
+        durable,
+    )
 
 
 async def test_at_most_max_parallel_agents_settle_and_a_batch_never_does() -> None:
