@@ -13,14 +13,16 @@ import pytest
 import trio
 import trio.testing
 
-from swarm import MemoryStore, ParallelSwarmExecutor
-from swarm.backends import AgentRequest, create_backend
+from swarm import MemoryStore
+from swarm.backends import AgentRequest
 from swarm.engine._journal import Journal
 from swarm.engine._session_meta import SessionDescriber
 from swarm.errors import StoreError
 from swarm.plan import Plan
 from swarm.records import AgentResult, AgentStatus, Message, SessionRecord
 from swarm.stores import SQLiteStore, StoreWrite, _sqlite_db, writes_batches
+
+from .helpers import run_plan
 
 
 def _plan(db: Path, agents: int, max_parallel: int | None = None) -> Plan:
@@ -65,10 +67,7 @@ async def test_an_agents_end_is_durable_before_a_hook_learns_of_it(
 
     store = await SQLiteStore.open(db, writer=writer)
     try:
-        executor = ParallelSwarmExecutor(
-            create_backend(plan.backend, store), store, post_agent=[after]
-        )
-        result = await executor.run(plan)
+        result, _, _ = await run_plan(plan, store, post_agent=[after])
     finally:
         await store.aclose()
     assert result.succeeded
@@ -94,7 +93,7 @@ async def test_the_progress_of_many_agents_takes_few_store_round_trips(
     plan = _plan(db, 40)
     store = await SQLiteStore.open(db)
     try:
-        result = await ParallelSwarmExecutor(create_backend(plan.backend, store), store).run(plan)
+        result, _, _ = await run_plan(plan, store)
         agents = await store.list_agents(result.run_id)
         sessions = await store.list_sessions(result.run_id)
         checkpoints = await store.list_checkpoints()
@@ -215,13 +214,7 @@ async def test_an_agent_waiting_for_its_commit_gives_its_slot_to_the_next(
 
     plan = _plan(tmp_path / "unused.db", 4, max_parallel=2)  # the store is SlowStore
     store = SlowStore()
-    executor = ParallelSwarmExecutor(
-        create_backend(plan.backend, store),
-        store,
-        pre_agent=[note_start],
-        post_agent=[note_durable],
-    )
-    result = await executor.run(plan)
+    result, _, _ = await run_plan(plan, store, pre_agent=[note_start], post_agent=[note_durable])
     assert result.succeeded and result.metrics.peak_concurrency == 2
     assert started["a02"] < durable["a00"] and started["a03"] < durable["a01"], (
         started,

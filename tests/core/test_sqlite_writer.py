@@ -16,14 +16,14 @@ import pytest
 import trio
 from structlog.testing import capture_logs
 
-from swarm import ParallelSwarmExecutor
-from swarm.backends import create_backend
 from swarm.engine._gc import spaced_collections
 from swarm.errors import StoreError
 from swarm.plan import Plan
 from swarm.records import AgentResult, RunRecord
 from swarm.stores import SQLiteStore, _sqlite_db
 from swarm.testing import run_store_conformance
+
+from .helpers import run_plan
 
 
 def _alive(pid: int) -> bool:
@@ -75,10 +75,7 @@ async def test_a_run_commits_in_another_process_that_ends_with_the_store(
         pids.add(store.tables._db.writer_pid)
 
     try:
-        executor = ParallelSwarmExecutor(
-            create_backend(plan.backend, store), store, post_agent=[after]
-        )
-        result = await executor.run(plan)
+        result, _, _ = await run_plan(plan, store, post_agent=[after])
     finally:
         await store.aclose()
     assert result.status.value == "succeeded"
