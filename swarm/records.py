@@ -13,9 +13,12 @@ import enum
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Self, TypeVar
+
+from ._fastinit import fast_init
 
 R = TypeVar("R")
 
@@ -104,14 +107,38 @@ def evolve(record: R, changes: dict[str, Any]) -> R:
     an agent's record several times per agent, ten thousand agents per run.
     """
     cls = type(record)
-    names = _field_names(cls)
-    unknown = changes.keys() - set(names)
-    if unknown:
-        raise TypeError(f"{cls.__name__} has no field(s) {', '.join(sorted(unknown))}")
-    new = object.__new__(cls)
-    for name in names:
-        object.__setattr__(new, name, changes[name] if name in changes else getattr(record, name))
+    new: R = (_EVOLVERS.get(cls) or _evolver(cls))(record, changes)
     return new
+
+
+# Per record class, a function that builds the copy slot by slot, generated once: a loop
+# over the field names with getattr and object.__setattr__ took ~6 us per AgentResult,
+# and an agent's record is evolved three times per agent.
+_EVOLVERS: dict[type, Callable[[Any, dict[str, Any]], Any]] = {}
+
+
+def _evolver(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
+    names = _field_names(cls)
+    scope: dict[str, Any] = {f"_set_{name}": cls.__dict__[name].__set__ for name in names}
+    scope.update(_new=object.__new__, _cls=cls, _names=frozenset(names), _unknown=_unknown)
+    body = "".join(f"    _set_{name}(new, get({name!r}, record.{name}))\n" for name in names)
+    exec(
+        "def evolve(record, changes):\n"
+        "    if not changes.keys() <= _names:\n"
+        "        _unknown(_cls, changes.keys() - _names)\n"
+        "    new = _new(_cls)\n"
+        "    get = changes.get\n"
+        f"{body}"
+        "    return new\n",
+        scope,
+    )
+    evolver: Callable[[Any, dict[str, Any]], Any] = scope["evolve"]
+    _EVOLVERS[cls] = evolver
+    return evolver
+
+
+def _unknown(cls: type, names: set[str]) -> None:
+    raise TypeError(f"{cls.__name__} has no field(s) {', '.join(sorted(names))}")
 
 
 def asdict(record: Any) -> dict[str, Any]:
@@ -146,6 +173,7 @@ class RunStatus(enum.StrEnum):
     BUDGET_EXHAUSTED = "budget_exhausted"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Token counts of one message, one agent or a whole run."""
@@ -196,6 +224,7 @@ class Usage:
 _NO_USAGE = Usage()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Message:
     """One message of a session, identified by its uuid.
@@ -242,6 +271,7 @@ class Message:
         )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SessionRecord:
     """A session and where it came from.
@@ -280,6 +310,7 @@ class SessionRecord:
         return cls(**data)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AgentResult:
     """What became of one agent: the record the store keeps and ``run`` returns."""
@@ -573,6 +604,7 @@ class RunRecord:
         return cls(**data)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
     """A named point in a session: a message uuid plus what it cost to get there."""

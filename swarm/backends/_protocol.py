@@ -12,9 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from .._fastinit import fast_init
 from ..records import Message, Usage
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AgentRequest:
     """Everything a backend needs to run one agent (defaults already merged).
@@ -72,6 +74,7 @@ class BaseSession:
     cost_usd: float = 0.0
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AgentOutcome:
     """What a backend returns when an agent's session ends without raising."""

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 
+from .._fastinit import fast_init
 from ..records import AgentResult, Checkpoint, Lease, Message, RunRecord, SessionRecord
 
 
@@ -161,6 +162,7 @@ WriteKind: TypeAlias = Literal[
 ]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class StoreWrite:
     """One write of a batch: the :class:`Store` write method it stands for, and its

@@ -18,6 +18,7 @@ and the store conformance suite fails a store that does not.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import TypeVar, get_args
 
@@ -136,15 +137,24 @@ class DelegatingStore:
         write_batch = getattr(self.inner, "write_batch", None)
         if write_batch is None:
             raise StoreError(f"{type(self.inner).__name__} takes no batches of writes")
-        await write_batch([self._admitted(write) for write in writes])
+        if type(self).admit is not DelegatingStore.admit:  # else every record is kept
+            writes = [self._admitted(write) for write in writes]
+        await write_batch(writes)
 
     def _admitted(self, write: StoreWrite) -> StoreWrite:
-        """``write`` with the records it carries passed through :meth:`admit`."""
+        """``write`` with the records it carries passed through :meth:`admit` (the same
+        write when each is admitted as it is, the usual case)."""
         kind, args = write.kind, write.args
         if kind in ("save_run", "save_session", "save_checkpoint"):
-            return StoreWrite(kind, (self.admit(args[0]),))
+            record = args[0]
+            admitted = self.admit(record)
+            return write if admitted is record else StoreWrite(kind, (admitted,))
         if kind in ("save_agents", "append_messages"):
-            return StoreWrite(kind, (args[0], [self.admit(r) for r in args[1]]))
+            records = args[1]
+            kept = [self.admit(r) for r in records]
+            if all(map(operator.is_, kept, records)):
+                return write
+            return StoreWrite(kind, (args[0], kept))
         return write  # delete_checkpoints: ids only
 
     # --- leases (the store's own compare-and-set: never rewritten) -------------------

@@ -25,6 +25,7 @@ from typing import Any
 
 import trio
 
+from .._fastinit import fast_init
 from .._names import CHECKPOINT_NAME_RULE, checkpoint_name_problem
 from .._redaction import secret_kind
 from ..errors import NotFoundError, Remedy, UsageError
@@ -85,6 +86,7 @@ def files_touched(message: Message) -> list[str]:
     return paths
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class HistoryState:
     """The figures of a history up to one message: what a checkpoint records."""
