@@ -55,7 +55,11 @@ class Journal(DelegatingStore):
         self._flush_started = False  # a flush task is started and has not taken them yet
         self._made = 0  # writes staged so far
         self._durable = 0  # of those, how many are known durable
-        self._progress = trio.Event()  # set (and replaced) each time _durable moves
+        self._taken = 0  # of those, how many a batch has taken (sent, or on its way)
+        # Set when the batch on its way ends (then replaced); the next one's, for writes
+        # staged meanwhile: a waiter wakes once, when its writes are durable (or failed).
+        self._progress = trio.Event()
+        self._next_progress = trio.Event()
         self._failed: StoreError | None = None  # a staged write that failed: the run stops
         self._sending = False  # a batch is on its way to the store
         # The run record as last written through here: only this execution writes it while
@@ -112,7 +116,7 @@ class Journal(DelegatingStore):
                     self._staged = []
                     break
                 writes, self._staged = self._staged, []
-                upto = self._made
+                upto = self._taken = self._made
                 try:
                     # Shielded: the writes it took are other tasks' too; a cancelled
                     # sender learns of it once they are durable.
@@ -125,7 +129,11 @@ class Journal(DelegatingStore):
                     self._durable = max(self._durable, upto)
                 finally:
                     self._progress.set()
-                    self._progress = trio.Event()
+                    if self._durable < upto:
+                        # Failed: this sender sends nothing more, so the waiters of the
+                        # next batch look again too (and meet the error, or send it).
+                        self._next_progress.set()
+                    self._progress, self._next_progress = self._next_progress, trio.Event()
         finally:
             self._sending = False
 
@@ -137,7 +145,8 @@ class Journal(DelegatingStore):
                 raise StoreError(str(self._failed), remedy=self._failed.remedy)
             await self._write_staged()  # sends them, unless a batch is on its way
             if self._durable < upto:
-                await self._progress.wait()
+                # The batch on its way holds them, or the one its sender sends next.
+                await (self._progress if upto <= self._taken else self._next_progress).wait()
 
     # --- writes: staged while agents run, else made now --------------------------
 

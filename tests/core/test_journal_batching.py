@@ -190,6 +190,92 @@ async def test_a_commit_whose_sender_is_cancelled_still_gets_both_batches_writte
     assert [s.session_id for s in await store.list_sessions()] == ["s1", "s2"]
 
 
+class _Steps(trio.abc.Instrument):
+    """How many times each task named here was run (a wake-up is one step)."""
+
+    def __init__(self, *names: str) -> None:
+        self.steps = dict.fromkeys(names, 0)
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        if task.name in self.steps:
+            self.steps[task.name] += 1
+
+
+async def test_a_commit_waits_for_the_batch_that_holds_its_writes_and_wakes_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Writes staged while a batch is on its way go in the next one; their committer is
+    woken when that one is durable, not also when the batch before it ends."""
+
+    class SlowStore(MemoryStore):
+        async def write_batch(self, writes: Sequence[StoreWrite]) -> None:
+            await trio.sleep(1)
+            await super().write_batch(writes)
+
+    store = SlowStore()
+    journal = Journal(store, "r1", backend="simulated", describer=SessionDescriber(git=False))
+    steps = _Steps("second")
+    woken: dict[str, int] = {}
+
+    async def first() -> None:
+        await journal.save_session(SessionRecord("s1", "simulated"))
+        await journal.commit()  # sends the first batch: durable at 1.0
+
+    async def second() -> None:
+        await trio.sleep(0.25)  # the first batch is on its way
+        await journal.save_session(SessionRecord("s2", "simulated"))
+        before = steps.steps["second"]
+        await journal.commit()
+        woken["steps"] = steps.steps["second"] - before
+        woken["at"] = int(trio.current_time())
+
+    trio.lowlevel.add_instrument(steps)
+    try:
+        async with trio.open_nursery() as nursery:
+            journal.write_behind(nursery)
+            nursery.start_soon(first, name="first")
+            nursery.start_soon(second, name="second")
+    finally:
+        trio.lowlevel.remove_instrument(steps)
+    assert woken == {"steps": 1, "at": 2}
+    assert [s.session_id for s in await store.list_sessions()] == ["s1", "s2"]
+
+
+async def test_a_failed_batch_wakes_the_commits_waiting_for_the_next_one(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """When the batch on its way fails, a task waiting for the batch after it (which is
+    then never sent) gets the store's error instead of waiting for ever."""
+
+    class FailingStore(MemoryStore):
+        async def write_batch(self, writes: Sequence[StoreWrite]) -> None:
+            await trio.sleep(1)
+            raise StoreError("the disk is full")
+
+    journal = Journal(
+        FailingStore(), "r1", backend="simulated", describer=SessionDescriber(git=False)
+    )
+    errors: dict[str, str] = {}
+
+    async def commit_after(delay: float, session_id: str) -> None:
+        await trio.sleep(delay)
+        await journal.save_session(SessionRecord(session_id, "simulated"))
+        try:
+            await journal.commit()
+        except StoreError as exc:
+            errors[session_id] = str(exc)
+
+    with trio.fail_after(30):  # a waiter never woken would hang here
+        try:
+            async with trio.open_nursery() as nursery:
+                journal.write_behind(nursery)
+                nursery.start_soon(commit_after, 0, "s1")
+                nursery.start_soon(commit_after, 0.25, "s2")
+        except BaseExceptionGroup as group:  # the journal's flush task may meet it too
+            assert group.split(StoreError)[1] is None
+    assert errors == {"s1": "the disk is full", "s2": "the disk is full"}
+
+
 async def test_an_agent_waiting_for_its_commit_gives_its_slot_to_the_next(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
