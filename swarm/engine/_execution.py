@@ -136,8 +136,9 @@ class Execution:
                 "max_parallel": self.scheduler.max_parallel,
             },
         )
-        for spec in sorted(specs.values(), key=self.scheduler.ready.key):
-            await self.feed.emit(EventKind.QUEUED, spec.id, result=self.state.results[spec.id])
+        if self.feed.listened:
+            for spec in sorted(specs.values(), key=self.scheduler.ready.key):
+                await self.feed.emit(EventKind.QUEUED, spec.id, result=self.state.results[spec.id])
         error: StoreError | None = None
         result: SwarmResult | None = None
         try:
@@ -370,15 +371,16 @@ class Execution:
                 output=None,
             )
             self.log.debug("agent.started")
-            await self.feed.emit(
-                EventKind.STARTED,
-                spec.id,
-                result=result,
-                data={
-                    "model": request.model,
-                    "fork_from": spec.fork_from.agent if spec.fork_from is not None else None,
-                },
-            )
+            if self.feed.listened:
+                await self.feed.emit(
+                    EventKind.STARTED,
+                    spec.id,
+                    result=result,
+                    data={
+                        "model": request.model,
+                        "fork_from": spec.fork_from.agent if spec.fork_from is not None else None,
+                    },
+                )
             trace_context = self.feed.trace_context(spec.id)
             if trace_context:
                 request = dataclasses.replace(request, trace_context=trace_context)
@@ -422,8 +424,8 @@ class Execution:
                 state.times[spec.id] = (started, now)
                 if ended.get("session_id") is None:
                     ended["session_id"] = state.results[spec.id].session_id
-                with trio.move_on_after(self.options.final_write_grace_s) as scope:
-                    scope.shield = True
+                grace = now + self.options.final_write_grace_s  # shielded, but bounded
+                with trio.CancelScope(deadline=grace, shield=True):
                     change = None
                     if worktree_start is not None:
                         assert self.workspaces is not None
@@ -456,7 +458,9 @@ class Execution:
                 cost_usd=result.cost_usd,
                 workspace=change.to_dict() if change is not None else None,
             )
-            await self.feed.emit(EventKind.CHECKPOINT, result.agent_id, data=checkpoint.to_dict())
+            if self.feed.listened:
+                data = checkpoint.to_dict()
+                await self.feed.emit(EventKind.CHECKPOINT, result.agent_id, data=data)
         await self.journal.save_agent(result)
         if token is not None and result.succeeded and self.plan.execution.budget is None:
             # The next agent need not wait for this commit. Not after a failure or with a
@@ -474,7 +478,8 @@ class Execution:
             seconds=round(result.duration_s or 0.0, 3),
             error=result.error,
         )
-        await self.feed.emit(EventKind.FINISHED, result.agent_id, result=result)
+        if self.feed.listened:
+            await self.feed.emit(EventKind.FINISHED, result.agent_id, result=result)
         for hook in self.hooks.post_agent:
             try:
                 await hook(result)

@@ -104,9 +104,11 @@ class PersistingSink:
         checkpoint = None
         if self.checkpoints is not None:
             checkpoint = await self.checkpoints.observe(message)
-        await self.feed.emit(EventKind.MESSAGE, self.agent_id, message=message)
-        if checkpoint is not None:
-            await self.feed.emit(EventKind.CHECKPOINT, self.agent_id, data=checkpoint.to_dict())
+        if self.feed.listened:
+            await self.feed.emit(EventKind.MESSAGE, self.agent_id, message=message)
+            if checkpoint is not None:
+                data = checkpoint.to_dict()
+                await self.feed.emit(EventKind.CHECKPOINT, self.agent_id, data=data)
 
     async def retry(self, *, status: int | None, reason: str, delay_s: float) -> None:
         self.retries += 1
