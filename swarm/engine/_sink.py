@@ -44,7 +44,11 @@ class PersistingSink:
         fork: str | None,
         resume_session_id: str | None = None,
         persisted_elsewhere: bool = False,
+        run_log: Any = None,
     ):
+        # The run's bound logger when given: the module's looks up structlog's set-up on
+        # every call, and a sink logs once per agent even when the line is dropped.
+        self.log = run_log if run_log is not None else log
         self.journal = journal
         self.state = state
         self.scheduler = scheduler
@@ -77,7 +81,7 @@ class PersistingSink:
                 cwd=self.state.cwd_of(self.agent_id),
                 reported=metadata,
             )
-        log.debug(
+        self.log.debug(
             "session.started",
             run_id=self.state.run_id,
             agent_id=self.agent_id,
@@ -114,7 +118,7 @@ class PersistingSink:
         self.retries += 1
         narrowed = self.scheduler.on_rate_limited(status)
         if narrowed:
-            log.warning(
+            self.log.warning(
                 "window.narrowed",
                 run_id=self.state.run_id,
                 size=self.scheduler.window.size,
@@ -131,7 +135,8 @@ class PersistingSink:
 
     async def succeeded_call(self) -> None:
         if self.scheduler.on_call_succeeded():
-            log.info("window.widened", run_id=self.state.run_id, size=self.scheduler.window.size)
+            size = self.scheduler.window.size
+            self.log.info("window.widened", run_id=self.state.run_id, size=size)
             await self.feed.emit(EventKind.WINDOW, data={"size": self.scheduler.window.size})
 
     def ending(self, status: AgentStatus, error: str | None) -> dict[str, Any]:
