@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Self, TypeVar
 
-from ._fastinit import fast_init
+from ._slotted import evolver, fast_init
 
 R = TypeVar("R")
 
@@ -107,38 +107,14 @@ def evolve(record: R, changes: dict[str, Any]) -> R:
     an agent's record several times per agent, ten thousand agents per run.
     """
     cls = type(record)
-    new: R = (_EVOLVERS.get(cls) or _evolver(cls))(record, changes)
+    copier = _EVOLVERS.get(cls)
+    if copier is None:
+        copier = _EVOLVERS[cls] = evolver(cls)
+    new: R = copier(record, changes)
     return new
 
 
-# Per record class, a function that builds the copy slot by slot, generated once: a loop
-# over the field names with getattr and object.__setattr__ took ~6 us per AgentResult,
-# and an agent's record is evolved three times per agent.
-_EVOLVERS: dict[type, Callable[[Any, dict[str, Any]], Any]] = {}
-
-
-def _evolver(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
-    names = _field_names(cls)
-    scope: dict[str, Any] = {f"_set_{name}": cls.__dict__[name].__set__ for name in names}
-    scope.update(_new=object.__new__, _cls=cls, _names=frozenset(names), _unknown=_unknown)
-    body = "".join(f"    _set_{name}(new, get({name!r}, record.{name}))\n" for name in names)
-    exec(
-        "def evolve(record, changes):\n"
-        "    if not changes.keys() <= _names:\n"
-        "        _unknown(_cls, changes.keys() - _names)\n"
-        "    new = _new(_cls)\n"
-        "    get = changes.get\n"
-        f"{body}"
-        "    return new\n",
-        scope,
-    )
-    evolver: Callable[[Any, dict[str, Any]], Any] = scope["evolve"]
-    _EVOLVERS[cls] = evolver
-    return evolver
-
-
-def _unknown(cls: type, names: set[str]) -> None:
-    raise TypeError(f"{cls.__name__} has no field(s) {', '.join(sorted(names))}")
+_EVOLVERS: dict[type, Callable[[Any, dict[str, Any]], Any]] = {}  # generated once per class
 
 
 def asdict(record: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from .._fastinit import fast_init
+from .._slotted import fast_init
 from ..records import Message, Usage
 
 

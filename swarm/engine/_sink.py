@@ -137,7 +137,7 @@ class PersistingSink:
         if self.scheduler.on_call_succeeded():
             size = self.scheduler.window.size
             self.log.info("window.widened", run_id=self.state.run_id, size=size)
-            await self.feed.emit(EventKind.WINDOW, data={"size": self.scheduler.window.size})
+            await self.feed.emit(EventKind.WINDOW, data={"size": size})
 
     def ending(self, status: AgentStatus, error: str | None) -> dict[str, Any]:
         """The changes that end the agent's record, with what this sink saw of the session."""

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 
-from .._fastinit import fast_init
+from .._slotted import fast_init
 from ..records import AgentResult, Checkpoint, Lease, Message, RunRecord, SessionRecord
 
 

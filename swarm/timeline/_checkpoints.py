@@ -25,9 +25,9 @@ from typing import Any
 
 import trio
 
-from .._fastinit import fast_init
 from .._names import CHECKPOINT_NAME_RULE, checkpoint_name_problem
 from .._redaction import secret_kind
+from .._slotted import fast_init
 from ..errors import NotFoundError, Remedy, UsageError
 from ..plan import DEFAULT_CHECKPOINT_EVERY, DEFAULT_MAX_CHECKPOINTS, CheckpointSpec
 from ..records import Checkpoint, Message, SessionRecord, Usage, new_uuid

@@ -1,5 +1,6 @@
-"""fast_init: a record built through the generated __init__ is the one the dataclass's own
-__init__ builds, for every call shape, and the classes it cannot serve are refused."""
+"""swarm._slotted: a record built through the generated __init__ is the one the
+dataclass's own __init__ builds, for every call shape, and the classes it cannot serve
+are refused (evolve, its copier, is tested with the records: test_records.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from swarm._fastinit import fast_init
+from swarm._slotted import fast_init
 from swarm.backends import AgentOutcome, AgentRequest
 from swarm.records import AgentResult, Checkpoint, Message, SessionRecord, Usage
 from swarm.stores import StoreWrite
