@@ -1,6 +1,11 @@
-"""The run summary fits an 80-column terminal: no id or figure is cut off."""
+"""The run summary fits an 80-column terminal: no id or figure is cut off; the time it
+says swarm has run is counted from the process's start."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
 
 import trio
 from rich.console import Console
@@ -30,3 +35,25 @@ async def test_summary_at_80_columns_folds_long_ids_and_keeps_every_figure(
     assert LONG in agent_cells
     assert text.count("succeeded") == 3  # the title and both rows
     assert text.count("1000/200/0") == 2 and text.count("$0.0000") >= 2
+
+
+def test_process_age_reads_the_start_after_the_command_name() -> None:
+    """The start (field 22, clock ticks since boot) is found past a command name holding
+    spaces and parentheses, and the age is counted on the clock since boot."""
+    from swarm.cli._display import process_age
+
+    rest = " ".join(["S", *["0"] * 18, "5000", "0"])  # field 3 onwards; field 22 = 5000
+    assert process_age(f"4242 (my (odd) prog) {rest}", 100.0, 100) == 50.0
+    assert process_age(f"4242 (swarm) {rest}", 49.0, 100) == 0.0  # never negative
+
+
+def test_the_time_since_swarm_started_covers_what_ran_before_it(tmp_path: Path) -> None:
+    """Measured in a fresh process that waits 0.3 s first: at least that long."""
+    code = (
+        "import time; time.sleep(0.3); "
+        "from swarm.cli._display import since_process_start; print(since_process_start())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert float(done.stdout) >= 0.3
