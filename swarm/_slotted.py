@@ -12,6 +12,7 @@ everything else about the class (frozen, eq, hash, repr) is the dataclass's.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -53,12 +54,13 @@ def fast_init(cls: type[T]) -> type[T]:
     return cls
 
 
+@functools.cache
 def evolver(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
     """``evolve(record, changes)`` for records of ``cls``: a copy with ``changes`` (field
     names to values), ``TypeError`` for a name that is no field. It is
     ``dataclasses.replace`` for classes without ``__post_init__``, without the keyword
     call through ``__init__`` (a loop of getattr and object.__setattr__ took ~6 us for
-    an agent's record, evolved three times per agent)."""
+    an agent's record, evolved three times per agent). Made once per class."""
     names = tuple(f.name for f in dataclasses.fields(cls))
     scope: dict[str, Any] = {f"_set_{name}": cls.__dict__[name].__set__ for name in names}
     scope.update(_new=object.__new__, _cls=cls, _names=frozenset(names), _unknown=_unknown)

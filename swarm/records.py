@@ -13,7 +13,6 @@ import enum
 import os
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Self, TypeVar
@@ -106,15 +105,9 @@ def evolve(record: R, changes: dict[str, Any]) -> R:
     ``__post_init__``, so copying the slots is the same result. The executor evolves
     an agent's record several times per agent, ten thousand agents per run.
     """
-    cls = type(record)
-    copier = _EVOLVERS.get(cls)
-    if copier is None:
-        copier = _EVOLVERS[cls] = evolver(cls)
-    new: R = copier(record, changes)
+    cls: type = type(record)
+    new: R = evolver(cls)(record, changes)
     return new
-
-
-_EVOLVERS: dict[type, Callable[[Any, dict[str, Any]], Any]] = {}  # generated once per class
 
 
 def asdict(record: Any) -> dict[str, Any]:

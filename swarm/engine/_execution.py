@@ -233,7 +233,7 @@ class Execution:
             fork=fork,
             resume_session_id=resume_session_id,
             persisted_elsewhere=self.engine.persists_reports,
-            run_log=self.log,
+            log=self.log,
         )
 
     async def _open_base(self) -> BaseSession | None:

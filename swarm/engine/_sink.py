@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .._log import get_logger
 from .._redaction import redact_record
 from ..events import EventKind
 from ..records import AgentStatus, Message, Usage
@@ -24,8 +23,6 @@ from ._feed import EventFeed
 from ._journal import Journal
 from ._scheduling import Scheduler
 from ._state import RunState
-
-log = get_logger("swarm.executor")
 
 
 class PersistingSink:
@@ -44,11 +41,11 @@ class PersistingSink:
         fork: str | None,
         resume_session_id: str | None = None,
         persisted_elsewhere: bool = False,
-        run_log: Any = None,
+        log: Any,
     ):
-        # The run's bound logger when given: the module's looks up structlog's set-up on
-        # every call, and a sink logs once per agent even when the line is dropped.
-        self.log = run_log if run_log is not None else log
+        # The run's bound logger (a module logger looks up structlog's set-up on every
+        # call, and a sink logs once per agent even when the line is dropped).
+        self.log = log
         self.journal = journal
         self.state = state
         self.scheduler = scheduler
