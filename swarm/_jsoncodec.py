@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -39,12 +40,28 @@ def loads(text: str | bytes) -> Any:
 _RECENT: OrderedDict[int, tuple[object, str]] = OrderedDict()
 _RECENT_MAX = 4096
 
+# Large values many records hold, kept encoded (a run's plan, 2.7 MB for 10,000 agents:
+# its run record is saved when the run starts, when its base is ready and when it ends).
+# A record names the fields that may hold one (``shared_fields``); :func:`encode` puts the
+# kept text in place of the value. Keyed by identity and holding the value, as _RECENT.
+_SHARED: OrderedDict[int, tuple[object, orjson.Fragment]] = OrderedDict()
+_SHARED_MAX = 4
+
 
 def remember_text(record: object, text: str) -> None:
     """Keep ``text`` as the encoding of ``record``'s document for :func:`document_text`."""
     if len(_RECENT) >= _RECENT_MAX:
         _RECENT.popitem(last=False)  # the oldest (a plain dict's first key is O(n) to find)
+        if len(_RECENT) >= _RECENT_MAX:
+            _RECENT.popitem(last=False)  # over the bound after remember_texts: shrink back
     _RECENT[id(record)] = (record, text)
+
+
+def remember_texts(records: Sequence[object], texts: Sequence[str]) -> None:
+    """:func:`remember_text` of each, all kept whatever their number (a large plan's
+    queued records, saved together a moment later); the next ones shrink it back."""
+    pairs = zip(records, texts, strict=True)
+    _RECENT.update((id(record), (record, text)) for record, text in pairs)
 
 
 def remembered(record: object) -> bool:
@@ -54,13 +71,39 @@ def remembered(record: object) -> bool:
     return kept is not None and kept[0] is record
 
 
+def share_encoding(value: object, text: str) -> None:
+    """Keep ``text`` (``dumps(value)``) as the encoding of ``value`` in every record that
+    holds this very object in one of its ``shared_fields``."""
+    if len(_SHARED) >= _SHARED_MAX:
+        _SHARED.popitem(last=False)
+    _SHARED[id(value)] = (value, orjson.Fragment(text))
+
+
 class _Document(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
+def encode(record: _Document) -> str:
+    """``dumps(record.to_dict())``: the same text, with the values of its shared fields
+    that :func:`share_encoding` holds put in as their kept text, not encoded again."""
+    document = record.to_dict()
+    shared = False
+    for name in getattr(record, "shared_fields", ()):
+        kept = _SHARED.get(id(value := document.get(name)))
+        if kept is not None and kept[0] is value:
+            document[name] = kept[1]
+            shared = True
+    if not shared:
+        return dumps(document)
+    try:
+        return orjson.dumps(document, option=_OPTIONS).decode()
+    except TypeError:  # a value orjson refuses: the plain encoding, as dumps falls back
+        return dumps(record.to_dict())
+
+
 def document_text(record: _Document) -> str:
-    """``dumps(record.to_dict())``, reusing the text :func:`remember_text` kept for it."""
+    """:func:`encode` of ``record``, reusing the text :func:`remember_text` kept for it."""
     kept = _RECENT.pop(id(record), None)
     if kept is not None and kept[0] is record:
         return kept[1]
-    return dumps(record.to_dict())
+    return encode(record)

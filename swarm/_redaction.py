@@ -22,7 +22,7 @@ import functools
 import os
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol, Self, TypeVar
 from urllib.parse import quote, quote_plus, unquote_plus
 
@@ -52,6 +52,7 @@ __all__ = [
     "redact_json",
     "redact_plan",
     "redact_record",
+    "redact_records",
     "redact_text",
     "register_secrets",
     "restore_secrets",
@@ -192,6 +193,8 @@ def plan_secrets(plan: Mapping[str, Any]) -> list[str]:
         value, secret = pending.pop()
         if isinstance(value, dict):
             for k, v in value.items():
+                if v is None:
+                    continue  # most of a dumped plan's values (a spec's unset fields)
                 if isinstance(v, str):
                     if isinstance(k, str) and looks_secret(k):
                         found.append(v)
@@ -236,11 +239,14 @@ def redact_plan(plan: Mapping[str, Any]) -> dict[str, Any]:
     named = plan_secrets(plan)
     register_secrets(named)
     if not named:
-        text = jsoncodec.dumps(dict(plan))
+        clean = dict(plan)
+        text = jsoncodec.dumps(clean)
         if redact_json(text) is text:
             # Nothing to blank (the usual case): no walk value by value, and no copy
-            # either (decoding a 10,000-agent plan again took longer than the rest).
-            return dict(plan)
+            # either (decoding a 10,000-agent plan again took longer than the rest). Its
+            # run record is saved three times a run: each encodes around this text.
+            jsoncodec.share_encoding(clean, text)
+            return clean
     cleaned: dict[str, Any] = redact(dict(plan))
     return cleaned
 
@@ -251,6 +257,16 @@ def _encoded(value: str) -> str:
     return jsoncodec.dumps(value)[1:-1]
 
 
+def _replaced(text: str) -> str:
+    """``text`` with known secrets (as JSON text encodes them) and secret shapes replaced."""
+    out = text
+    for value in known_secrets():
+        encoded = _encoded(value)
+        if encoded in out:
+            out = out.replace(encoded, REDACTED)
+    return redact_shapes(out)
+
+
 def redact_json(data: str) -> str:
     """JSON text with secrets replaced inside its strings; the result is still valid JSON,
     and a record's id fields (:data:`ID_FIELDS`) are never rewritten.
@@ -259,12 +275,7 @@ def redact_json(data: str) -> str:
     (a secret that also occurs as a number, say) or touch an id, the document is
     redacted value by value instead.
     """
-    out = data
-    for value in known_secrets():
-        encoded = _encoded(value)
-        if encoded in out:
-            out = out.replace(encoded, REDACTED)
-    out = redact_shapes(out)
+    out = _replaced(data)
     if out == data:
         return data
     original = jsoncodec.loads(data)
@@ -307,12 +318,26 @@ def redact_document(record: D) -> D:
     (the usual case)."""
     if jsoncodec.remembered(record):
         return record  # just encoded and found clean (redacted where it entered the run)
-    text = jsoncodec.dumps(record.to_dict())
+    text = jsoncodec.encode(record)
     cleaned = redact_json(text)
     if cleaned is text:
         jsoncodec.remember_text(record, text)  # the store's encoding of it, if it asks
         return record
     return type(record).from_dict(jsoncodec.loads(cleaned))
+
+
+def redact_records(records: Sequence[D]) -> list[D]:
+    """:func:`redact_document` of each record, with one scan of their joined encodings
+    when none holds a secret (the usual case: a large plan's queued agents' records)."""
+    texts = [jsoncodec.encode(record) for record in records]
+    # A newline is never part of compact JSON text, nor of a secret as it is encoded
+    # there, and no secret shape matches across one: what the joined text does not hold,
+    # no record does.
+    joined = "\n".join(texts)
+    if _replaced(joined) != joined:
+        return [redact_document(record) for record in records]
+    jsoncodec.remember_texts(records, texts)
+    return list(records)
 
 
 def redact_record(record: D) -> D:

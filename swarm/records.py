@@ -15,7 +15,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from ._slotted import evolver, fast_init
 
@@ -537,6 +537,9 @@ class RunRecord:
     # Set when agents work in git worktrees: the repository and the commit their
     # worktrees start from (HEAD when the run began), so a resume uses the same one.
     workspace: dict[str, Any] | None = None
+
+    # The plan is encoded once per run, not once per save (swarm._jsoncodec.encode).
+    shared_fields: ClassVar[tuple[str, ...]] = ("plan",)
 
     def evolve(self, **changes: Any) -> RunRecord:
         return evolve(self, {"updated_at": utc_now(), **changes})

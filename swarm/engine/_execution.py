@@ -123,8 +123,7 @@ class Execution:
         self.feed.start_clock()
         record = self._first_record()
         # Journal first: the plan and every agent exist in the store before anything runs.
-        await self.journal.save_run(record)
-        await self.journal.save_agents(self.run_id, list(self.state.results.values()))
+        await self.journal.save_start(record, list(self.state.results.values()))
         specs = self.state.specs
         self.log.info("run.started", agents=len(specs), max_parallel=self.scheduler.max_parallel)
         await self.feed.emit(

@@ -18,7 +18,9 @@ staged meanwhile durable in one batch (one transaction, one fsync). The agent do
 wait for it; it waits once, for :meth:`Journal.commit` of its final record, before
 anything outside the run (an event, a hook, an agent forking it) learns that it ended.
 Writes reach the store in the order they were made, so a crash leaves a prefix of
-them: the state of a crash a moment earlier, which a resume already handles. A staged
+them: the state of a crash a moment earlier, which a resume already handles. An
+agent's record that a later one of the same batch replaces is left out of it (one
+transaction: nothing sees the store between the two). A staged
 write that fails stops the run with its store error, as an awaited one does. Reads
 through the journal see every staged write, and a store that takes no batches
 (:func:`~swarm.stores.writes_batches`) gets every write awaited, one by one.
@@ -36,6 +38,30 @@ from ..errors import StoreError
 from ..records import AgentResult, Checkpoint, Message, RunRecord, SessionRecord
 from ..stores import DelegatingStore, Store, StoreWrite, WriteKind, writes_batches
 from ._session_meta import SessionDescriber
+
+
+def without_superseded(writes: list[StoreWrite]) -> list[StoreWrite]:
+    """``writes`` without the agent records a later write of the same batch replaces.
+
+    A batch is one transaction, so no reader and no crash sees the store between the
+    two, and the later record is what the store ends with either way. A zero-latency
+    agent's record going to running and its final record usually share a batch.
+    """
+    last: dict[tuple[str, str], int] = {}
+    singles = 0
+    for i, write in enumerate(writes):
+        if write.kind == "save_agents" and len(records := write.args[1]) == 1:
+            last[write.args[0], records[0].agent_id] = i
+            singles += 1
+    if len(last) == singles:
+        return writes  # no agent's record is written twice
+    return [
+        write
+        for i, write in enumerate(writes)
+        if write.kind != "save_agents"
+        or len(records := write.args[1]) != 1
+        or last[write.args[0], records[0].agent_id] == i
+    ]
 
 
 class Journal(DelegatingStore):
@@ -115,7 +141,7 @@ class Journal(DelegatingStore):
                     # a session whose record failed would be an orphan).
                     self._staged = []
                     break
-                writes, self._staged = self._staged, []
+                writes, self._staged = without_superseded(self._staged), []
                 upto = self._taken = self._made
                 try:
                     # Shielded: the writes it took are other tasks' too; a cancelled
@@ -154,6 +180,21 @@ class Journal(DelegatingStore):
         await self.commit()  # never ahead of what is staged
         run = redact_record(run)  # what the store keeps (it takes this one as it is)
         await super().save_run(run)
+        if run.run_id == self.run_id and self.writable():
+            self._run = run
+
+    async def save_start(self, run: RunRecord, agents: Sequence[AgentResult]) -> None:
+        """The run record and every agent's record as an execution starts: one batch (one
+        transaction, one fsync) when the store takes batches."""
+        if not self._batches:
+            await self.save_run(run)
+            await self.save_agents(run.run_id, agents)
+            return
+        await self.commit()  # never ahead of what is staged
+        run = redact_record(run)
+        await self.write_batch(
+            [StoreWrite("save_run", (run,)), StoreWrite("save_agents", (run.run_id, list(agents)))]
+        )
         if run.run_id == self.run_id and self.writable():
             self._run = run
 

@@ -32,7 +32,7 @@ def run_metrics(
     durations = [end - start for start, end in times.values()]
     total = sum(durations)
     longest = max(durations, default=0.0)
-    chain = _longest_chain(times, forks_from or {})
+    chain = _longest_chain(times, forks_from) if forks_from else longest
     if times:
         first = min(start for start, _ in times.values())
         last = max(end for _, end in times.values())

@@ -8,9 +8,11 @@ reports. Nothing here awaits.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from .._redaction import redact_record
+from .. import _jsoncodec as jsoncodec
+from .._redaction import redact_json, redact_record, redact_records
 from ..backends import BaseSession
 from ..plan import AgentSpec, Plan
 from ..records import AgentResult, AgentStatus, RunStatus, Usage
@@ -18,6 +20,37 @@ from ._resume import ResumeState
 
 #: Agent statuses that count against fail_fast.
 FAILED_STATUSES = (AgentStatus.FAILED, AgentStatus.TIMED_OUT)
+
+
+def queued_records(agents: Sequence[AgentSpec]) -> list[AgentResult]:
+    """Each agent's first record (queued), redacted and encoded as the store keeps them
+    (a new run writes them first, in one batch): records that differ in their id alone
+    are encoded once per priority, around the id, which redaction never rewrites."""
+    records = [AgentResult(agent_id=a.id, priority=a.priority.value) for a in agents]
+    around: dict[str, tuple[str, str] | None] = {}
+    texts = []
+    for record in records:
+        if record.priority not in around:
+            around[record.priority] = _around_id(record.priority)
+        parts = around[record.priority]
+        if parts is None:
+            return redact_records(records)
+        texts.append(parts[0] + jsoncodec.dumps(record.agent_id) + parts[1])
+    jsoncodec.remember_texts(records, texts)
+    return records
+
+
+_NO_ID = '"agent_id":""'
+
+
+def _around_id(priority: str) -> tuple[str, str] | None:
+    """The encoding of a queued record of ``priority`` before and after its id's value,
+    or None when the rest holds a secret (then each record is redacted as it is)."""
+    text = jsoncodec.encode(AgentResult(agent_id="", priority=priority))
+    if text.count(_NO_ID) != 1 or redact_json(text) is not text:
+        return None
+    before, _, after = text.partition(_NO_ID)
+    return before + '"agent_id":', after
 
 
 class RunState:
@@ -32,9 +65,10 @@ class RunState:
         for spec in self.specs.values():
             if spec.fork_from is not None:
                 self.children.setdefault(spec.fork_from.agent, []).append(spec.id)
-        self.results = {
-            a.id: AgentResult(agent_id=a.id, priority=a.priority.value) for a in plan.agents
-        }
+        if resume is None:
+            self.results = {result.agent_id: result for result in queued_records(plan.agents)}
+        else:
+            self.results = dict(resume.agents)
         self.kept: frozenset[str] = frozenset()
         self.continued: frozenset[str] = frozenset()
         self.spent = Usage()
@@ -46,7 +80,6 @@ class RunState:
         self.stop_reason: str | None = None
         self.stop_status: RunStatus | None = None
         if resume is not None:
-            self.results = dict(resume.agents)
             self.kept = resume.kept
             self.continued = resume.continued
             for agent_id in self.kept:

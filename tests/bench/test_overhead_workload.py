@@ -137,8 +137,9 @@ def test_the_sqlite_child_reports_its_group_commits() -> None:
     raw = measure(30, 4, store="sqlite")
     commits = raw["commits"]
     assert 1 <= commits["commits"] <= commits["writes"]
-    # each agent's six records (running, session, two messages, checkpoint, final)
-    assert commits["writes"] >= 30 * 6
+    # each agent's session, two messages, checkpoint and final record (its record going
+    # to running too, unless the final one replaced it in the same batch)
+    assert commits["writes"] >= 30 * 5
     assert 0 < commits["commit_s"] <= commits["apply_s"]
     labels = [figure.label for figure in summarize(raw).figures]
     assert "SQLite commits in the run (agents per commit)" in labels

@@ -15,12 +15,12 @@ import trio.testing
 
 from swarm import MemoryStore
 from swarm.backends import AgentRequest
-from swarm.engine._journal import Journal
+from swarm.engine._journal import Journal, without_superseded
 from swarm.engine._session_meta import SessionDescriber
 from swarm.errors import StoreError
 from swarm.plan import Plan
-from swarm.records import AgentResult, AgentStatus, Message, SessionRecord
-from swarm.stores import SQLiteStore, StoreWrite, _sqlite_db, writes_batches
+from swarm.records import AgentResult, AgentStatus, Message, RunRecord, SessionRecord
+from swarm.stores import DelegatingStore, SQLiteStore, StoreWrite, _sqlite_db, writes_batches
 
 from .helpers import run_plan
 
@@ -331,3 +331,79 @@ async def test_at_most_max_parallel_agents_settle_and_a_batch_never_does() -> No
     batch.started()
     batch.settle(token)
     assert batch.in_window == 1 and batch.limiter.borrowed_tokens == 1
+
+
+async def test_an_agent_record_replaced_in_the_same_batch_is_not_written_twice() -> None:
+    """An agent's record staged twice before a batch takes them (a zero-latency agent
+    going to running, then ending) reaches the store once, as its later state; every
+    other write keeps its place, and a record staged in a later batch is written."""
+    batches: list[list[tuple[str, str]]] = []
+
+    class RecordingStore(MemoryStore):
+        async def write_batch(self, writes: Sequence[StoreWrite]) -> None:
+            batches.append(
+                [
+                    (w.kind, f"{w.args[1][0].agent_id}:{w.args[1][0].status.value}")
+                    if w.kind == "save_agents"
+                    else (w.kind, "")
+                    for w in writes
+                ]
+            )
+            await super().write_batch(writes)
+
+    store = RecordingStore()
+    journal = Journal(store, "r1", backend="simulated", describer=SessionDescriber(git=False))
+    async with trio.open_nursery() as nursery:
+        journal.write_behind(nursery)
+        await journal.save_agent(AgentResult("a", status=AgentStatus.RUNNING))
+        await journal.save_agent(AgentResult("b", status=AgentStatus.RUNNING))
+        await journal.save_session(SessionRecord("s1", "simulated", agent_id="a"))
+        await journal.save_agent(AgentResult("a", status=AgentStatus.SUCCEEDED))
+        await journal.commit()
+        await journal.save_agent(AgentResult("b", status=AgentStatus.FAILED))
+        await journal.commit()
+        journal.write_behind(None)
+    assert batches == [
+        [("save_agents", "b:running"), ("save_session", ""), ("save_agents", "a:succeeded")],
+        [("save_agents", "b:failed")],
+    ]
+    stored = {a.agent_id: a.status for a in await store.list_agents("r1")}
+    assert stored == {"a": AgentStatus.SUCCEEDED, "b": AgentStatus.FAILED}
+
+
+def test_only_a_single_agent_record_with_a_later_one_of_the_same_run_is_dropped() -> None:
+    """Records of other runs, other agents and several agents at once (the queued
+    records) are kept; a batch with nothing replaced is returned as it is."""
+
+    def agents(run: str, *ids: str) -> StoreWrite:
+        return StoreWrite("save_agents", (run, [AgentResult(i) for i in ids]))
+
+    kept = [agents("r1", "a", "b"), agents("r1", "a"), agents("r2", "a"), agents("r1", "b")]
+    assert without_superseded(kept) is kept
+    batch = [*kept, agents("r1", "a"), agents("r2", "b")]
+    assert without_superseded(batch) == [kept[0], kept[2], kept[3], batch[4], batch[5]]
+
+
+async def test_a_run_starts_with_its_record_and_every_agents_in_one_batch() -> None:
+    """The run record and the queued agents' records go in one batch (one transaction,
+    one fsync); the journal keeps the run record it wrote. A store that takes no batches
+    gets the two writes one after the other."""
+    batches: list[list[str]] = []
+
+    class RecordingStore(MemoryStore):
+        async def write_batch(self, writes: Sequence[StoreWrite]) -> None:
+            batches.append([w.kind for w in writes])
+            await super().write_batch(writes)
+
+    class OneByOne(DelegatingStore):  # a wrapper that changes a write: no batches
+        async def save_run(self, run: RunRecord) -> None:
+            await super().save_run(run)
+
+    for store in (RecordingStore(), OneByOne(RecordingStore())):
+        journal = Journal(store, "r1", backend="simulated", describer=SessionDescriber(git=False))
+        run = RunRecord(run_id="r1", plan={"name": "p"})
+        await journal.save_start(run, [AgentResult("a"), AgentResult("b")])
+        assert (await journal.run_record()).plan == {"name": "p"}
+        assert [a.agent_id for a in await store.list_agents("r1")] == ["a", "b"]
+        assert (await store.get_run("r1")) is not None
+    assert batches == [["save_run", "save_agents"]]
