@@ -112,7 +112,8 @@ class Journal(DelegatingStore):
             return False
         self._staged.append(StoreWrite(kind, args))
         self._made += 1
-        if not self._flush_started:
+        # A batch on its way: its sender sends what is staged meanwhile when it is back.
+        if not self._flush_started and not self._sending:
             self._flush_started = True
             self._behind.start_soon(self._flush, name="journal:flush")
         return True

@@ -407,3 +407,44 @@ async def test_a_run_starts_with_its_record_and_every_agents_in_one_batch() -> N
         assert [a.agent_id for a in await store.list_agents("r1")] == ["a", "b"]
         assert (await store.get_run("r1")) is not None
     assert batches == [["save_run", "save_agents"]]
+
+
+async def test_writes_staged_while_a_batch_is_on_its_way_start_no_flush_task(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The sender of the batch on its way sends what is staged meanwhile, as one batch,
+    once it is back: staging then starts no task of its own (a 10,000-agent run started
+    thousands that found a batch on its way and ended)."""
+    batches: list[list[str]] = []
+
+    class SlowStore(MemoryStore):
+        async def write_batch(self, writes: Sequence[StoreWrite]) -> None:
+            batches.append([w.args[0].session_id for w in writes])
+            await trio.sleep(1)
+            await super().write_batch(writes)
+
+    class Spawns(trio.abc.Instrument):
+        flushes = 0
+
+        def task_spawned(self, task: trio.lowlevel.Task) -> None:
+            if task.name == "journal:flush":
+                Spawns.flushes += 1
+
+    store = SlowStore()
+    journal = Journal(store, "r1", backend="simulated", describer=SessionDescriber(git=False))
+    trio.lowlevel.add_instrument(spawns := Spawns())
+    try:
+        async with trio.open_nursery() as nursery:
+            journal.write_behind(nursery)
+            await journal.save_session(SessionRecord("s1", "simulated"))
+            await trio.sleep(0.1)  # its batch is on its way
+            for session_id in ("s2", "s3", "s4"):
+                await journal.save_session(SessionRecord(session_id, "simulated"))
+                await trio.sleep(0.1)
+            await journal.commit()
+            journal.write_behind(None)
+    finally:
+        trio.lowlevel.remove_instrument(spawns)
+    assert batches == [["s1"], ["s2", "s3", "s4"]]
+    assert Spawns.flushes == 1
+    assert [s.session_id for s in await store.list_sessions()] == ["s1", "s2", "s3", "s4"]
